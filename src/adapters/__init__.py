@@ -1,0 +1,1 @@
+"""adapters: the portal's ports implemented over real technology (SQLAlchemy, SMTP, Stripe, Telr, files) and in memory."""

@@ -1,0 +1,9 @@
+"""In-memory adapters of every port: the unit tests' fakes, the contract suite's reference, and handy to embedders."""
+
+from adapters.memory.files import InMemoryFileStorage
+from adapters.memory.mail import RecordingEmailSender
+from adapters.memory.system import FixedClock, SeededRandomness
+from adapters.memory.unit_of_work import InMemoryStore, InMemoryUnitOfWork
+
+__all__ = ["FixedClock", "InMemoryFileStorage", "InMemoryStore", "InMemoryUnitOfWork", "RecordingEmailSender",
+           "SeededRandomness"]

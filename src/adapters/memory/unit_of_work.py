@@ -1,0 +1,256 @@
+"""The unit of work and repositories over plain dicts; a transaction works on a copy and commits by swapping it in."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import threading
+from typing import Any, Generic, TypeVar
+
+import attrs
+
+from portal_core import ordering
+from portal_core.model.audit import AuditEntry
+from portal_core.model.business import Business
+from portal_core.model.company import Company
+from portal_core.model.contact import Contact
+from portal_core.model.documents import (
+    ClientRequest,
+    Invoice,
+    InvoiceStatus,
+    Job,
+    JobStatus,
+    Product,
+    Project,
+    Quote,
+    QuoteStatus,
+    Task,
+)
+from portal_core.model.files import File
+from portal_core.model.one_time_code import CodeStatus, OneTimeCode
+from portal_core.model.session import PortalSession
+
+T = TypeVar("T")
+
+
+def _page(items: list[T], offset: int, limit: int | None) -> list[T]:
+    return items[offset:] if limit is None else items[offset:offset + limit]
+
+
+@attrs.define
+class _State:
+    business: dict[str, Business] = attrs.Factory(dict)
+    tables: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    login_requests: list[tuple[str, dt.datetime]] = attrs.Factory(list)
+    audit: list[AuditEntry] = attrs.Factory(list)
+
+
+class InMemoryStore:
+    """What all units of work over it share: the committed state."""
+
+    def __init__(self) -> None:
+        self.state = _State()
+        self.lock = threading.RLock()
+
+
+class _Rows(Generic[T]):
+    """Rows of one kind, keyed by id; copies in and out so callers never hold the stored object."""
+
+    def __init__(self, rows: dict[str, T]) -> None:
+        self._rows = rows
+
+    def add(self, item: T) -> None:
+        key = item.id  # type: ignore[attr-defined]
+        if key in self._rows:
+            raise KeyError(f"duplicate id {key}")
+        self._rows[key] = copy.deepcopy(item)
+
+    def update(self, item: T) -> None:
+        key = item.id  # type: ignore[attr-defined]
+        if key not in self._rows:
+            raise KeyError(f"no row {key}")
+        self._rows[key] = copy.deepcopy(item)
+
+    def remove(self, key: str) -> None:
+        self._rows.pop(key, None)
+
+    def get(self, key: str) -> T | None:
+        item = self._rows.get(key)
+        return copy.deepcopy(item) if item is not None else None
+
+    def get_many(self, keys: list[str]) -> list[T]:
+        return [copy.deepcopy(self._rows[k]) for k in dict.fromkeys(keys) if k in self._rows]
+
+    def get_by_ref(self, ref: str) -> T | None:
+        return self._first(lambda item: item.ref == ref)  # type: ignore[attr-defined]
+
+    def _first(self, pred: Any) -> T | None:
+        for item in self._rows.values():
+            if pred(item):
+                return copy.deepcopy(item)
+        return None
+
+    def _where(self, pred: Any) -> list[T]:
+        return [copy.deepcopy(item) for item in self._rows.values() if pred(item)]
+
+
+class InMemoryCompanyRepository(_Rows[Company]):
+    def get_by_name(self, name: str) -> Company | None:
+        return self._first(lambda c: c.name == name)
+
+    def get_by_link_token(self, token: str) -> Company | None:
+        return self._first(lambda c: c.link_token == token)
+
+    def list(self) -> list[Company]:
+        return sorted(self._where(lambda c: True), key=lambda c: (c.name, c.id))
+
+
+class InMemoryContactRepository(_Rows[Contact]):
+    def find(self, company_id: str, email_key: str) -> Contact | None:
+        return self._first(lambda c: c.company_id == company_id and c.email_key == email_key)
+
+    def list_for_company(self, company_id: str) -> list[Contact]:
+        return sorted(self._where(lambda c: c.company_id == company_id), key=lambda c: (c.name, c.id))
+
+
+class InMemoryInvoiceRepository(_Rows[Invoice]):
+    def list_for_company(self, company_id: str, *, statuses: frozenset[InvoiceStatus], today: dt.date,
+                         offset: int = 0, limit: int | None = None) -> list[Invoice]:
+        rows = self._where(lambda i: i.company_id == company_id and i.status in statuses)
+        return _page(sorted(rows, key=lambda i: ordering.invoice_key(i, today)), offset, limit)
+
+
+class InMemoryQuoteRepository(_Rows[Quote]):
+    def list_for_company(self, company_id: str, *, statuses: frozenset[QuoteStatus], offset: int = 0,
+                         limit: int | None = None) -> list[Quote]:
+        rows = self._where(lambda q: q.company_id == company_id and q.status in statuses)
+        return _page(sorted(rows, key=ordering.quote_key), offset, limit)
+
+
+class InMemoryProjectRepository(_Rows[Project]):
+    def list_for_company(self, company_id: str, *, offset: int = 0, limit: int | None = None) -> list[Project]:
+        return _page(sorted(self._where(lambda p: p.company_id == company_id), key=ordering.project_key), offset, limit)
+
+
+class InMemoryJobRepository(_Rows[Job]):
+    def list_for_company(self, company_id: str, *, statuses: frozenset[JobStatus] | None = None,
+                         project_id: str | None = None, offset: int = 0, limit: int | None = None) -> list[Job]:
+        rows = self._where(lambda j: j.company_id == company_id and (statuses is None or j.status in statuses)
+                           and (project_id is None or j.project_id == project_id))
+        return _page(sorted(rows, key=ordering.job_key), offset, limit)
+
+
+class InMemoryTaskRepository(_Rows[Task]):
+    def list_for_company(self, company_id: str, *, job_id: str | None = None, offset: int = 0,
+                         limit: int | None = None) -> list[Task]:
+        rows = self._where(lambda t: t.company_id == company_id and (job_id is None or t.job_id == job_id))
+        return _page(sorted(rows, key=ordering.task_key), offset, limit)
+
+
+class InMemoryRequestRepository(_Rows[ClientRequest]):
+    def list_for_company(self, company_id: str, *, offset: int = 0, limit: int | None = None) -> list[ClientRequest]:
+        return _page(sorted(self._where(lambda r: r.company_id == company_id), key=ordering.request_key),
+                     offset, limit)
+
+
+class InMemoryFileRepository(_Rows[File]):
+    def list_for_company(self, company_id: str, *, job_id: str | None = None,
+                         invoice_id: str | None = None) -> list[File]:
+        rows = self._where(lambda f: f.company_id == company_id and (job_id is None or f.job_id == job_id)
+                           and (invoice_id is None or f.invoice_id == invoice_id))
+        return sorted(rows, key=ordering.file_key)
+
+
+class InMemoryProductRepository(_Rows[Product]):
+    def list(self, *, offset: int = 0, limit: int | None = None) -> list[Product]:
+        return _page(sorted(self._where(lambda p: True), key=lambda p: (p.name, p.id)), offset, limit)
+
+
+class InMemoryOneTimeCodeStore(_Rows[OneTimeCode]):
+    def active_for_contact(self, contact_id: str, *, lock: bool = False) -> list[OneTimeCode]:
+        rows = self._where(lambda c: c.contact_id == contact_id and c.status == CodeStatus.ACTIVE)
+        return sorted(rows, key=lambda c: (c.issued_at, c.id))
+
+    def latest_for_contact(self, contact_id: str) -> OneTimeCode | None:
+        rows = sorted(self._where(lambda c: c.contact_id == contact_id), key=lambda c: (c.issued_at, c.id))
+        return rows[-1] if rows else None
+
+
+class InMemorySessionStore(_Rows[PortalSession]):
+    pass
+
+
+class InMemoryBusinessRepository:
+    def __init__(self, rows: dict[str, Business]) -> None:
+        self._rows = rows
+
+    def get(self) -> Business | None:
+        return copy.deepcopy(self._rows.get("business"))
+
+    def save(self, business: Business) -> None:
+        self._rows["business"] = copy.deepcopy(business)
+
+
+class InMemoryLoginRequestLog:
+    def __init__(self, rows: list[tuple[str, dt.datetime]]) -> None:
+        self._rows = rows
+
+    def record(self, ip_key: str, at: dt.datetime) -> None:
+        self._rows.append((ip_key, at))
+
+    def count_since(self, ip_key: str, since: dt.datetime) -> int:
+        return sum(1 for key, at in self._rows if key == ip_key and at >= since)
+
+
+class InMemoryAuditLog:
+    def __init__(self, rows: list[AuditEntry]) -> None:
+        self._rows = rows
+
+    def append(self, entry: AuditEntry) -> None:
+        self._rows.append(entry)
+
+    def list_for_company(self, company_id: str, *, limit: int = 200) -> list[AuditEntry]:
+        rows = [e for e in self._rows if e.company_id == company_id]
+        return sorted(rows, key=lambda e: (e.at, e.id), reverse=True)[:limit]
+
+
+_KINDS = {
+    "companies": InMemoryCompanyRepository, "contacts": InMemoryContactRepository,
+    "invoices": InMemoryInvoiceRepository, "quotes": InMemoryQuoteRepository,
+    "projects": InMemoryProjectRepository, "jobs": InMemoryJobRepository, "tasks": InMemoryTaskRepository,
+    "requests": InMemoryRequestRepository, "files": InMemoryFileRepository, "products": InMemoryProductRepository,
+    "codes": InMemoryOneTimeCodeStore, "sessions": InMemorySessionStore,
+}
+
+
+class InMemoryUnitOfWork:
+    """`with uow:` works on a private copy of the store; commit() publishes it, leaving the block drops it."""
+
+    def __init__(self, store: InMemoryStore | None = None) -> None:
+        self.store = store or InMemoryStore()
+        self.committed = False
+
+    def __enter__(self) -> InMemoryUnitOfWork:
+        self.committed = False
+        self._begin()
+        return self
+
+    def _begin(self) -> None:
+        with self.store.lock:
+            self._work = copy.deepcopy(self.store.state)
+        self.business = InMemoryBusinessRepository(self._work.business)
+        for name, repo in _KINDS.items():
+            setattr(self, name, repo(self._work.tables.setdefault(name, {})))
+        self.login_requests = InMemoryLoginRequestLog(self._work.login_requests)
+        self.audit = InMemoryAuditLog(self._work.audit)
+
+    def __exit__(self, *exc: object) -> None:
+        self._begin()  # whatever was not committed is dropped
+
+    def commit(self) -> None:
+        with self.store.lock:
+            self.store.state = copy.deepcopy(self._work)
+        self.committed = True
+
+    def rollback(self) -> None:
+        self._begin()

@@ -1,0 +1,1 @@
+"""portal_core: the pure domain of the client portal (models, access policy, ports and use cases)."""

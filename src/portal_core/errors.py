@@ -1,0 +1,95 @@
+"""The portal's one error tree: every failure a use case or adapter reports to its caller."""
+
+from __future__ import annotations
+
+
+class PortalError(Exception):
+    """Base of every error the portal raises on purpose. Its message is safe to show to the person at fault."""
+
+
+class InvalidInput(PortalError):
+    """Input that breaks a rule of the domain (a malformed email, a due date before the issue date, ...)."""
+
+
+class InvalidEmail(InvalidInput):
+    pass
+
+
+class InvalidAmount(InvalidInput):
+    pass
+
+
+class UnknownCurrency(InvalidInput):
+    pass
+
+
+class CurrencyMismatch(InvalidInput):
+    pass
+
+
+class InvalidSeed(InvalidInput):
+    """A seed document that cannot be loaded; nothing of it was written."""
+
+
+class NotFound(PortalError):
+    """The record does not exist, or the caller may not know that it does (both look the same)."""
+
+
+class UnknownCompany(NotFound):
+    pass
+
+
+class UnknownContact(NotFound):
+    pass
+
+
+class UnknownRecord(NotFound):
+    pass
+
+
+class PortalUnavailable(NotFound):
+    """The portal link is unknown, rotated, or the company's portal access is disabled."""
+
+
+class SignInError(PortalError):
+    pass
+
+
+class Throttled(SignInError):
+    """Too many code requests; the message tells the client to wait and reveals nothing else."""
+
+
+class CodeRejected(SignInError):
+    """The code is wrong, expired, used, or dead; the message is the same in every case."""
+
+
+class NotSignedIn(PortalError):
+    """There is no live session for this portal (none, expired, ended, or access since revoked)."""
+
+
+class DeliveryFailed(PortalError):
+    """An email could not be handed to the mail relay."""
+
+
+class StorageError(PortalError):
+    """File contents could not be stored or read."""
+
+
+class PaymentError(PortalError):
+    """A payment could not be started or checked; the invoice is unchanged."""
+
+
+class PaymentsNotConfigured(NotFound):
+    """No payment provider is connected (Pay Now does not exist)."""
+
+
+class InvalidSignature(PaymentError):
+    """A provider callback whose signature does not verify."""
+
+
+class InvalidTransition(InvalidInput):
+    """A document cannot move to the requested state (sending a void invoice, ...)."""
+
+
+class DatabaseUnavailable(PortalError):
+    """The database cannot be reached right now; retry later."""

@@ -1,0 +1,197 @@
+"""What a client sees: invoices, quotes, jobs, projects, tasks, requests, and the business's catalogue."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from decimal import Decimal
+
+import attrs
+
+from portal_core.errors import InvalidInput
+from portal_core.model.money import Money, total_of
+
+
+class InvoiceStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    VOID = "void"
+
+
+class QuoteStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    ACCEPTED = "accepted"
+    DECLINED = "declined"
+    EXPIRED = "expired"
+
+
+class JobStatus(enum.StrEnum):
+    SCHEDULED = "scheduled"
+    IN_PROGRESS = "in_progress"
+    ON_HOLD = "on_hold"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+ACTIVE_JOB_STATUSES = frozenset({JobStatus.SCHEDULED, JobStatus.IN_PROGRESS, JobStatus.ON_HOLD})
+
+
+class ProjectStatus(enum.StrEnum):
+    ACTIVE = "active"
+    ON_HOLD = "on_hold"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"
+
+
+class TaskStatus(enum.StrEnum):
+    OPEN = "open"
+    DONE = "done"
+
+
+class RequestStatus(enum.StrEnum):
+    NEW = "new"
+    OPEN = "open"
+    IN_PROGRESS = "in_progress"
+    CLOSED = "closed"
+
+
+@attrs.frozen
+class Line:
+    description: str
+    quantity: Decimal
+    unit_price: Money
+
+    @property
+    def amount(self) -> Money:
+        return self.unit_price.times(self.quantity)
+
+
+def _lines_total(lines: tuple[Line, ...], currency: str) -> Money:
+    return total_of([line.amount for line in lines], currency)
+
+
+@attrs.define(kw_only=True)
+class Invoice:
+    id: str
+    company_id: str
+    number: str
+    status: InvoiceStatus
+    currency: str
+    issued_date: dt.date | None
+    due_date: dt.date | None
+    lines: tuple[Line, ...] = ()
+    tax: Money
+    amount_paid: Money
+    job_id: str | None = None
+    ref: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for money in (self.tax, self.amount_paid, *(line.unit_price for line in self.lines)):
+            if money.currency != self.currency:
+                raise InvalidInput(f"invoice {self.number}: amounts must all be in {self.currency}")
+        if self.issued_date and self.due_date and self.due_date < self.issued_date:
+            raise InvalidInput(f"invoice {self.number}: due date {self.due_date} is before issue date {self.issued_date}")
+
+    @property
+    def total(self) -> Money:
+        return _lines_total(self.lines, self.currency) + self.tax
+
+    @property
+    def outstanding(self) -> Money:
+        left = self.total - self.amount_paid
+        return left if left.minor > 0 else Money.zero(self.currency)
+
+    @property
+    def is_open(self) -> bool:
+        """Sent or partially paid with something left to pay: the invoices a client can pay."""
+        return self.status in (InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID) and self.outstanding.is_positive
+
+    def is_overdue(self, today: dt.date) -> bool:
+        return self.is_open and self.due_date is not None and self.due_date < today
+
+
+@attrs.define(kw_only=True)
+class Quote:
+    id: str
+    company_id: str
+    number: str
+    status: QuoteStatus
+    currency: str
+    issued_date: dt.date | None
+    valid_until: dt.date | None
+    lines: tuple[Line, ...] = ()
+    ref: str | None = None
+
+    def __attrs_post_init__(self) -> None:
+        for line in self.lines:
+            if line.unit_price.currency != self.currency:
+                raise InvalidInput(f"quote {self.number}: amounts must all be in {self.currency}")
+
+    @property
+    def total(self) -> Money:
+        return _lines_total(self.lines, self.currency)
+
+    def awaiting_review(self, today: dt.date) -> bool:
+        return self.status == QuoteStatus.SENT and (self.valid_until is None or self.valid_until >= today)
+
+
+@attrs.define(kw_only=True)
+class Project:
+    id: str
+    company_id: str
+    name: str
+    status: ProjectStatus
+    ref: str | None = None
+
+
+@attrs.define(kw_only=True)
+class Job:
+    id: str
+    company_id: str
+    title: str
+    status: JobStatus
+    scheduled_start: dt.date | None = None
+    scheduled_end: dt.date | None = None
+    project_id: str | None = None
+    ref: str | None = None
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_JOB_STATUSES
+
+
+@attrs.define(kw_only=True)
+class Task:
+    id: str
+    company_id: str
+    title: str
+    status: TaskStatus
+    job_id: str | None = None
+    due_date: dt.date | None = None
+    ref: str | None = None
+
+
+@attrs.define(kw_only=True)
+class ClientRequest:
+    """A request a contact sent to the business (named so to keep it apart from HTTP requests)."""
+
+    id: str
+    company_id: str
+    title: str
+    details: str
+    status: RequestStatus
+    created_at: dt.datetime
+    submitted_by: str | None = None  # contact id
+    ref: str | None = None
+
+
+@attrs.define(kw_only=True)
+class Product:
+    id: str
+    name: str
+    unit_price: Money
+    description: str = ""
+    ref: str | None = None

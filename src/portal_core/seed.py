@@ -1,0 +1,381 @@
+"""The seed format (docs/seed-format.md): a CRM export loaded in one transaction, matched by `ref` so reloading is a no-op."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+import io
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import attrs
+import cattrs
+
+from portal_core.access import new_link_token
+from portal_core.errors import InvalidSeed, PortalError
+from portal_core.identity import new_id
+from portal_core.model.business import Business
+from portal_core.model.company import Company
+from portal_core.model.contact import Contact, email_key
+from portal_core.model.documents import (
+    ClientRequest,
+    Invoice,
+    InvoiceStatus,
+    Job,
+    JobStatus,
+    Line,
+    Product,
+    Project,
+    ProjectStatus,
+    Quote,
+    QuoteStatus,
+    RequestStatus,
+    Task,
+    TaskStatus,
+)
+from portal_core.model.files import File
+from portal_core.model.money import Money, parse_decimal
+from portal_core.ports import Clock, FileStorage, Randomness, UnitOfWork
+
+E = TypeVar("E")
+
+
+@attrs.frozen(kw_only=True)
+class SeedBusiness:
+    name: str
+    email: str
+    about: str = ""
+    phone: str = ""
+    address: str = ""
+    website: str = ""
+    brand_color: str | None = None
+    logo_url: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SeedProduct:
+    ref: str
+    name: str
+    unit_price: str
+    currency: str
+    description: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class SeedContact:
+    ref: str
+    name: str
+    email: str
+
+
+@attrs.frozen(kw_only=True)
+class SeedProject:
+    ref: str
+    name: str
+    status: str = "active"
+
+
+@attrs.frozen(kw_only=True)
+class SeedJob:
+    ref: str
+    title: str
+    status: str
+    project: str | None = None
+    scheduled_start: str | None = None
+    scheduled_end: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SeedTask:
+    ref: str
+    title: str
+    status: str = "open"
+    job: str | None = None
+    due_date: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SeedLine:
+    description: str
+    quantity: str
+    unit_price: str
+
+
+@attrs.frozen(kw_only=True)
+class SeedQuote:
+    ref: str
+    number: str
+    status: str
+    currency: str
+    issued_date: str | None = None
+    valid_until: str | None = None
+    lines: list[SeedLine] = attrs.Factory(list)
+
+
+@attrs.frozen(kw_only=True)
+class SeedInvoice:
+    ref: str
+    number: str
+    status: str
+    currency: str
+    issued_date: str | None = None
+    due_date: str | None = None
+    job: str | None = None
+    tax: str = "0"
+    amount_paid: str = "0"
+    lines: list[SeedLine] = attrs.Factory(list)
+
+
+@attrs.frozen(kw_only=True)
+class SeedRequest:
+    ref: str
+    title: str
+    details: str = ""
+    status: str = "new"
+    submitted_by: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SeedAttachment:
+    job: str | None = None
+    invoice: str | None = None
+
+
+@attrs.frozen(kw_only=True)
+class SeedFile:
+    ref: str
+    name: str
+    content_type: str
+    content_base64: str
+    attached_to: SeedAttachment
+
+
+@attrs.frozen(kw_only=True)
+class SeedCompany:
+    ref: str
+    name: str
+    portal_enabled: bool = False
+    contacts: list[SeedContact] = attrs.Factory(list)
+    projects: list[SeedProject] = attrs.Factory(list)
+    jobs: list[SeedJob] = attrs.Factory(list)
+    tasks: list[SeedTask] = attrs.Factory(list)
+    quotes: list[SeedQuote] = attrs.Factory(list)
+    invoices: list[SeedInvoice] = attrs.Factory(list)
+    requests: list[SeedRequest] = attrs.Factory(list)
+    files: list[SeedFile] = attrs.Factory(list)
+
+
+@attrs.frozen(kw_only=True)
+class Seed:
+    business: SeedBusiness | None = None
+    products: list[SeedProduct] = attrs.Factory(list)
+    companies: list[SeedCompany] = attrs.Factory(list)
+
+
+@attrs.frozen(kw_only=True)
+class SeedReport:
+    companies: int
+    contacts: int
+    records: int
+
+
+_converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+def _strict_str(value: object, _type: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _strict_bool(value: object, _type: object) -> bool:
+    if not isinstance(value, bool):
+        raise TypeError(f"expected true or false, got {value!r}")
+    return value
+
+
+_converter.register_structure_hook(str, _strict_str)
+_converter.register_structure_hook(bool, _strict_bool)
+
+
+def parse_seed(document: object) -> Seed:
+    """Structures a decoded JSON document; every problem is reported with its path, e.g. $.companies[0].name."""
+    if not isinstance(document, dict):
+        raise InvalidSeed("the seed must be a JSON object with business, products and companies")
+    try:
+        return _converter.structure(document, Seed)
+    except cattrs.BaseValidationError as exc:
+        messages = cattrs.transform_error(exc, path="$")
+        raise InvalidSeed("; ".join(messages[:3])) from None
+
+
+def _date(value: str | None, where: str) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise InvalidSeed(f"{where}: {value!r} is not an ISO 8601 date (YYYY-MM-DD)") from None
+
+
+def _status(enum_type: Callable[[str], E], value: str, where: str) -> E:
+    try:
+        return enum_type(value)
+    except ValueError:
+        allowed = " / ".join(member.value for member in enum_type)  # type: ignore[attr-defined]
+        raise InvalidSeed(f"{where}: unknown status {value!r} (expected {allowed})") from None
+
+
+def _lines(lines: list[SeedLine], currency: str) -> tuple[Line, ...]:
+    return tuple(Line(description=line.description, quantity=parse_decimal(line.quantity, what="quantity"),
+                      unit_price=Money.parse(line.unit_price, currency)) for line in lines)
+
+
+class _Loader:
+    """Upserts one seed inside one unit of work; refs are matched per kind across the whole database."""
+
+    def __init__(self, uow: UnitOfWork, randomness: Randomness, clock: Clock, storage: FileStorage) -> None:
+        self.uow = uow
+        self.randomness = randomness
+        self.clock = clock
+        self.storage = storage
+        self.records = 0
+
+    def upsert(self, repo: Any, ref: str, company: Company | None, build: Callable[[str, Any], Any],
+               where: str) -> Any:
+        existing = repo.get_by_ref(ref)
+        if existing is not None and company is not None and existing.company_id != company.id:
+            raise InvalidSeed(f"{where}: ref {ref!r} already names a record of another company")
+        entity = build(existing.id if existing else new_id(self.randomness), existing)
+        (repo.update if existing else repo.add)(entity)
+        self.records += 1
+        return entity
+
+    def lookup(self, repo: Any, ref: str | None, company: Company, kind: str, where: str) -> str | None:
+        if ref is None:
+            return None
+        found = repo.get_by_ref(ref)
+        if found is None or found.company_id != company.id:
+            raise InvalidSeed(f"{where}: {kind} {ref!r} is not a {kind} of company {company.ref!r}")
+        return str(found.id)
+
+    def load(self, seed: Seed) -> SeedReport:
+        uow = self.uow
+        if seed.business is not None:
+            b = seed.business
+            uow.business.save(Business(name=b.name, email=b.email, about=b.about, phone=b.phone, address=b.address,
+                                       website=b.website, brand_color=b.brand_color or "", logo_url=b.logo_url))
+        elif uow.business.get() is None:
+            raise InvalidSeed("$.business: the first seed must describe the business")
+        for i, p in enumerate(seed.products):
+            self.upsert(uow.products, p.ref, None, lambda id_, _old, p=p: Product(
+                id=id_, ref=p.ref, name=p.name, description=p.description,
+                unit_price=Money.parse(p.unit_price, p.currency)), f"$.products[{i}]")
+        contacts = 0
+        for ci, c in enumerate(seed.companies):
+            self.load_company(c, f"$.companies[{ci}]")
+            contacts += len(c.contacts)
+        return SeedReport(companies=len(seed.companies), contacts=contacts, records=self.records)
+
+    def load_company(self, c: SeedCompany, at: str) -> None:
+        uow = self.uow
+        existing = uow.companies.get_by_ref(c.ref)
+        if existing is None:
+            company = Company(id=new_id(self.randomness), ref=c.ref, name=c.name, portal_enabled=c.portal_enabled,
+                              link_token=new_link_token(self.randomness))
+            uow.companies.add(company)
+        else:
+            company = existing
+            company.name, company.portal_enabled = c.name, c.portal_enabled
+            uow.companies.update(company)
+        seen_emails: set[str] = set()
+        for i, p in enumerate(c.contacts):
+            where = f"{at}.contacts[{i}]"
+            key = email_key(p.email)
+            if key in seen_emails:
+                raise InvalidSeed(f"{where}: email appears twice in company {c.ref!r}")
+            seen_emails.add(key)
+            clash = uow.contacts.find(company.id, key)
+            if clash is not None and clash.ref != p.ref:
+                raise InvalidSeed(f"{where}: company {c.ref!r} already has a contact with that email")
+            self.upsert(uow.contacts, p.ref, company, lambda id_, _old, p=p: Contact(
+                id=id_, ref=p.ref, company_id=company.id, name=p.name, email=p.email), where)
+        for i, pr in enumerate(c.projects):
+            where = f"{at}.projects[{i}]"
+            self.upsert(uow.projects, pr.ref, company, lambda id_, _old, pr=pr, where=where: Project(
+                id=id_, ref=pr.ref, company_id=company.id, name=pr.name,
+                status=_status(ProjectStatus, pr.status, where)), where)
+        for i, j in enumerate(c.jobs):
+            where = f"{at}.jobs[{i}]"
+            project_id = self.lookup(uow.projects, j.project, company, "project", where)
+            start, end = _date(j.scheduled_start, where), _date(j.scheduled_end, where)
+            if start and end and end < start:
+                raise InvalidSeed(f"{where}: scheduled_end is before scheduled_start")
+            self.upsert(uow.jobs, j.ref, company, lambda id_, _old, j=j, where=where, pid=project_id, s=start, e=end:
+                        Job(id=id_, ref=j.ref, company_id=company.id, title=j.title,
+                            status=_status(JobStatus, j.status, where), scheduled_start=s, scheduled_end=e,
+                            project_id=pid), where)
+        for i, t in enumerate(c.tasks):
+            where = f"{at}.tasks[{i}]"
+            job_id = self.lookup(uow.jobs, t.job, company, "job", where)
+            self.upsert(uow.tasks, t.ref, company, lambda id_, _old, t=t, where=where, jid=job_id: Task(
+                id=id_, ref=t.ref, company_id=company.id, title=t.title, status=_status(TaskStatus, t.status, where),
+                job_id=jid, due_date=_date(t.due_date, where)), where)
+        for i, q in enumerate(c.quotes):
+            where = f"{at}.quotes[{i}]"
+            self.upsert(uow.quotes, q.ref, company, lambda id_, _old, q=q, where=where: Quote(
+                id=id_, ref=q.ref, company_id=company.id, number=q.number,
+                status=_status(QuoteStatus, q.status, where), currency=q.currency,
+                issued_date=_date(q.issued_date, where), valid_until=_date(q.valid_until, where),
+                lines=_lines(q.lines, q.currency)), where)
+        for i, inv in enumerate(c.invoices):
+            where = f"{at}.invoices[{i}]"
+            job_id = self.lookup(uow.jobs, inv.job, company, "job", where)
+            self.upsert(uow.invoices, inv.ref, company, lambda id_, _old, inv=inv, where=where, jid=job_id: Invoice(
+                id=id_, ref=inv.ref, company_id=company.id, number=inv.number,
+                status=_status(InvoiceStatus, inv.status, where), currency=inv.currency,
+                issued_date=_date(inv.issued_date, where), due_date=_date(inv.due_date, where),
+                lines=_lines(inv.lines, inv.currency), tax=Money.parse(inv.tax, inv.currency),
+                amount_paid=Money.parse(inv.amount_paid, inv.currency), job_id=jid), where)
+        for i, r in enumerate(c.requests):
+            where = f"{at}.requests[{i}]"
+            by = self.lookup(uow.contacts, r.submitted_by, company, "contact", where)
+            self.upsert(uow.requests, r.ref, company, lambda id_, old, r=r, where=where, by=by: ClientRequest(
+                id=id_, ref=r.ref, company_id=company.id, title=r.title, details=r.details,
+                status=_status(RequestStatus, r.status, where), submitted_by=by,
+                created_at=old.created_at if old else self.clock.now()), where)
+        for i, f in enumerate(c.files):
+            self.load_file(company, f, f"{at}.files[{i}]")
+
+    def load_file(self, company: Company, f: SeedFile, where: str) -> None:
+        uow = self.uow
+        target = f.attached_to
+        if (target.job is None) == (target.invoice is None):
+            raise InvalidSeed(f'{where}.attached_to: name exactly one of {{"job": REF}} or {{"invoice": REF}}')
+        job_id = self.lookup(uow.jobs, target.job, company, "job", where + ".attached_to")
+        invoice_id = self.lookup(uow.invoices, target.invoice, company, "invoice", where + ".attached_to")
+        try:
+            data = base64.b64decode(f.content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidSeed(f"{where}.content_base64: not valid base64") from None
+        content_hash, size = self.storage.put(io.BytesIO(data))
+        self.upsert(uow.files, f.ref, company, lambda id_, old: File(
+            id=id_, ref=f.ref, company_id=company.id, name=f.name, content_type=f.content_type, size=size,
+            content_hash=content_hash, attached_at=old.attached_at if old else self.clock.now(),
+            job_id=job_id, invoice_id=invoice_id), where)
+
+
+def load_seed(uow: UnitOfWork, *, randomness: Randomness, clock: Clock, storage: FileStorage,
+              document: object) -> SeedReport:
+    """Loads the whole seed or nothing. Raises InvalidSeed (or another InvalidInput) naming where it went wrong."""
+    seed = parse_seed(document)
+    with uow:
+        try:
+            report = _Loader(uow, randomness, clock, storage).load(seed)
+        except InvalidSeed:
+            raise
+        except PortalError as exc:
+            raise InvalidSeed(str(exc)) from exc
+        uow.commit()
+    return report
