@@ -9,7 +9,7 @@ from decimal import Decimal
 import attrs
 
 from portal_core.errors import InvalidInput
-from portal_core.model.money import Money, total_of
+from portal_core.model.money import Money, exponent, total_of
 
 
 class InvoiceStatus(enum.StrEnum):
@@ -69,6 +69,11 @@ class Line:
         return self.unit_price.times(self.quantity)
 
 
+def _currency(value: str) -> str:
+    exponent(value)  # a document in an unknown currency is refused up front (UnknownCurrency), as Money does
+    return value.strip().upper()
+
+
 def _lines_total(lines: tuple[Line, ...], currency: str) -> Money:
     return total_of([line.amount for line in lines], currency)
 
@@ -79,7 +84,7 @@ class Invoice:
     company_id: str
     number: str
     status: InvoiceStatus
-    currency: str
+    currency: str = attrs.field(converter=_currency)
     issued_date: dt.date | None
     due_date: dt.date | None
     lines: tuple[Line, ...] = ()
@@ -119,7 +124,7 @@ class Quote:
     company_id: str
     number: str
     status: QuoteStatus
-    currency: str
+    currency: str = attrs.field(converter=_currency)
     issued_date: dt.date | None
     valid_until: dt.date | None
     lines: tuple[Line, ...] = ()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Context, Decimal, InvalidOperation
 
 import attrs
 
@@ -33,8 +33,13 @@ def exponent(currency: str) -> int:
     return EXPONENTS[_currency_code(currency)]
 
 
+# The default context keeps 28 significant digits and rounds beyond them, which would round a long amount or
+# product silently (and twice); this one is exact for any amount a person could type.
+_EXACT = Context(prec=1000)
+
+
 def round_half_up(value: Decimal) -> int:
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP, context=_EXACT))
 
 
 @attrs.frozen(order=False)
@@ -53,8 +58,8 @@ class Money:
         """'360.00' AED -> 36000 fils. More decimals than the currency has is an error, never a rounding."""
         code = _currency_code(currency)
         decimal = parse_decimal(text, what="amount")
-        scaled = decimal.scaleb(EXPONENTS[code])
-        if scaled != scaled.to_integral_value():
+        scaled = decimal.scaleb(EXPONENTS[code], context=_EXACT)
+        if scaled != scaled.to_integral_value(context=_EXACT):
             raise InvalidAmount(f"amount {text!r} has more decimals than {code} allows ({EXPONENTS[code]})")
         return cls(int(scaled), code)
 
@@ -88,7 +93,7 @@ class Money:
 
     def times(self, quantity: Decimal) -> Money:
         """The amount of a line: quantity x unit price, rounded half-up to the currency's exponent."""
-        return Money(round_half_up(Decimal(self.minor) * quantity), self.currency)
+        return Money(round_half_up(_EXACT.multiply(Decimal(self.minor), quantity)), self.currency)
 
     @property
     def is_positive(self) -> bool:
