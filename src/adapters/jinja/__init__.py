@@ -1,0 +1,32 @@
+"""Renders the core's notices into branded multipart emails from Jinja templates (templates/email/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import attrs
+import jinja2
+
+from portal_core.model.mail import Email, Notice, SignInCodeNotice
+
+_TEMPLATES = Path(__file__).parent / "templates" / "email"
+# Each notice type has three templates: NAME.subject.txt, NAME.txt and NAME.html.
+_NAMES: dict[type, str] = {SignInCodeNotice: "sign_in_code"}
+
+
+class JinjaEmailTemplates:
+    def __init__(self, names: dict[type, str] | None = None, folder: Path = _TEMPLATES) -> None:
+        self._names = {**_NAMES, **(names or {})}
+        loader = jinja2.FileSystemLoader(str(folder))
+        self._text = jinja2.Environment(loader=loader, autoescape=False, undefined=jinja2.StrictUndefined,
+                                        keep_trailing_newline=True)
+        self._html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+
+    def render(self, notice: Notice, to: str) -> Email:
+        name = self._names[type(notice)]
+        context: dict[str, Any] = {field.name: getattr(notice, field.name) for field in attrs.fields(type(notice))}
+        subject = self._text.get_template(f"{name}.subject.txt").render(context).strip()
+        return Email(to=to, subject=" ".join(subject.split()), text=self._text.get_template(f"{name}.txt").render(context),
+                     html=self._html.get_template(f"{name}.html").render(context),
+                     reply_to=notice.business.email)

@@ -1,0 +1,70 @@
+"""Sends email through an SMTP relay (smtplib), configured by a smtp://[user:pass@]host:port[?starttls=1|ssl=1] URL."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import attrs
+
+from portal_core.errors import DeliveryFailed, InvalidInput
+from portal_core.model.mail import Email
+
+
+@attrs.frozen(kw_only=True)
+class SmtpEmailSender:
+    host: str
+    port: int
+    from_addr: str | None = None  # None: the business's own address (the message's reply-to)
+    username: str | None = None
+    password: str | None = attrs.field(default=None, repr=False)
+    starttls: bool = False
+    use_ssl: bool = False
+    timeout: float = 10.0
+
+    @classmethod
+    def from_url(cls, url: str, *, from_addr: str | None, timeout: float = 10.0) -> SmtpEmailSender:
+        parts = urlsplit(url)
+        if parts.scheme != "smtp" or not parts.hostname:
+            raise InvalidInput("PORTAL_EMAIL_URL must look like smtp://[user:pass@]host:port[?starttls=1|ssl=1]")
+        query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+        use_ssl = query.get("ssl") == "1"
+        return cls(host=parts.hostname, port=parts.port or (465 if use_ssl else 25), from_addr=from_addr,
+                   username=unquote(parts.username) if parts.username else None,
+                   password=unquote(parts.password) if parts.password else None,
+                   starttls=query.get("starttls") == "1", use_ssl=use_ssl, timeout=timeout)
+
+    def _message(self, email: Email) -> EmailMessage:
+        message = EmailMessage()
+        sender = self.from_addr or email.reply_to or "portal@localhost"
+        message["From"] = sender
+        message["To"] = email.to
+        message["Subject"] = email.subject
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+        if email.reply_to:
+            message["Reply-To"] = email.reply_to
+        message.set_content(email.text)
+        message.add_alternative(email.html, subtype="html")
+        return message
+
+    def send(self, email: Email) -> None:
+        message = self._message(email)
+        try:
+            if self.use_ssl:
+                client: smtplib.SMTP = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout,
+                                                         context=ssl.create_default_context())
+            else:
+                client = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            with client:
+                if self.starttls:
+                    client.starttls(context=ssl.create_default_context())
+                if self.username:
+                    client.login(self.username, self.password or "")
+                client.send_message(message)
+        except (OSError, smtplib.SMTPException) as exc:
+            # The reason names the relay's failure, never the recipient or the body.
+            raise DeliveryFailed(f"the mail relay did not accept the message ({type(exc).__name__})") from exc

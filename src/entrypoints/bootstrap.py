@@ -1,0 +1,82 @@
+"""The composition root: builds the portal's services from settings, choosing adapters from explicit maps."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+import attrs
+
+from adapters.console import ConsoleEmailSender
+from adapters.filesystem import LocalFileStorage
+from adapters.jinja import JinjaEmailTemplates
+from adapters.memory import InMemoryFileStorage, InMemoryStore, InMemoryUnitOfWork
+from adapters.smtp import SmtpEmailSender
+from adapters.system import SecretsRandomness, SystemClock
+from entrypoints.settings import ConfigurationError, Settings
+from portal_core.ports import Clock, EmailSender, EmailTemplates, FileStorage, Randomness, UnitOfWork
+from portal_core.sign_in import SignInPolicy, SignInSecrets
+
+
+@attrs.define(kw_only=True)
+class Services:
+    """Everything a use case may need, built once per process."""
+
+    settings: Settings
+    uow: Callable[[], UnitOfWork]
+    clock: Clock
+    randomness: Randomness
+    email_sender: EmailSender
+    templates: EmailTemplates
+    files: FileStorage
+    sign_in_policy: SignInPolicy
+    close: Callable[[], None] = lambda: None
+
+    @property
+    def sign_in_secrets(self) -> SignInSecrets:
+        return SignInSecrets.from_secret(self.settings.require_secret())
+
+
+def _email_sender(settings: Settings) -> EmailSender:
+    scheme = urlsplit(settings.email_url).scheme
+    from_addr = settings.email_from
+    builders: dict[str, Callable[[], EmailSender]] = {
+        "console": lambda: ConsoleEmailSender(from_addr=from_addr or "(the business email)"),
+        "smtp": lambda: SmtpEmailSender.from_url(settings.email_url, from_addr=from_addr,
+                                                 timeout=settings.mail_timeout_seconds),
+    }
+    if scheme not in builders:
+        raise ConfigurationError(f"PORTAL_EMAIL_URL must start with smtp:// or console://, not {settings.email_url!r}")
+    return builders[scheme]()
+
+
+def _database(settings: Settings) -> tuple[Callable[[], UnitOfWork], Callable[[], None]]:
+    if settings.database_url == "memory://":
+        store = InMemoryStore()
+        return (lambda: InMemoryUnitOfWork(store)), (lambda: None)
+    from adapters.sqlalchemy.engine import create_engine_from_url
+    from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+
+    engine = create_engine_from_url(settings.database_url)
+    return (lambda: SqlAlchemyUnitOfWork(engine)), engine.dispose
+
+
+def build_services(settings: Settings, *, email_sender: EmailSender | None = None, clock: Clock | None = None,
+                   randomness: Randomness | None = None, files: FileStorage | None = None,
+                   uow: Callable[[], UnitOfWork] | None = None) -> Services:
+    """Real adapters from settings; tests and embedders pass their own for any port."""
+    close: Callable[[], None] = lambda: None
+    if uow is None:
+        uow, close = _database(settings)
+    file_storage = files or (InMemoryFileStorage() if settings.file_dir == "memory://"
+                             else LocalFileStorage(settings.file_dir))
+    return Services(
+        settings=settings, uow=uow, clock=clock or SystemClock(), randomness=randomness or SecretsRandomness(),
+        email_sender=email_sender or _email_sender(settings), templates=JinjaEmailTemplates(),
+        files=file_storage,
+        sign_in_policy=SignInPolicy(per_ip_per_hour=settings.login_ip_limit,
+                                    idle_timeout=dt.timedelta(minutes=settings.session_idle_minutes),
+                                    absolute_lifetime=dt.timedelta(hours=settings.session_absolute_hours)),
+        close=close,
+    )

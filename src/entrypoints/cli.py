@@ -1,0 +1,210 @@
+"""The `portal` command: database, seed, demo, serving, and the staff actions on companies and contacts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from entrypoints.bootstrap import Services, build_services
+from entrypoints.settings import Settings
+from portal_core import access
+from portal_core.errors import DatabaseUnavailable, PortalError
+from portal_core.seed import load_seed
+
+
+class UsageError(Exception):
+    """Bad command-line usage; reported in one line with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _services(settings: Settings) -> Services:
+    return build_services(settings)
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from adapters.sqlalchemy.migrate import upgrade
+
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
+    print("database is up to date")
+    return 0
+
+
+def read_json(path: str) -> object:
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{path} is not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{path} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+
+
+def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
+    document = read_json(args.file)
+    services = _services(settings)
+    report = load_seed(services.uow(), randomness=services.randomness, clock=services.clock, storage=services.files,
+                       document=document)
+    print(f"seeded {report.companies} companies, {report.contacts} contacts, {report.records} records")
+    return 0
+
+
+def cmd_company_list(args: argparse.Namespace, settings: Settings) -> int:
+    services = _services(settings)
+    with services.uow() as uow:
+        companies = uow.companies.list()
+    for company in companies:
+        print(f"{company.ref or company.id}\t{company.name}\tportal {'on' if company.portal_enabled else 'off'}")
+    return 0
+
+
+def cmd_access(args: argparse.Namespace, settings: Settings) -> int:
+    services = _services(settings)
+    company = access.set_portal_access(services.uow(), args.company, enabled=args.action == "enable")
+    print(f"portal access for {company.name} is {'on' if company.portal_enabled else 'off'}")
+    return 0
+
+
+def cmd_link(args: argparse.Namespace, settings: Settings) -> int:
+    services = _services(settings)
+    words = list(args.words)
+    if len(words) == 2 and words[0] == "rotate":
+        company = access.rotate_link(services.uow(), services.randomness, words[1])
+        print(access.portal_link(settings.base_url, company))
+        print("the previous link no longer works", file=sys.stderr)
+        return 0
+    if len(words) != 1:
+        raise UsageError("usage: portal link COMPANY | portal link rotate COMPANY")
+    with services.uow() as uow:
+        company = access.find_company(uow, words[0])
+    print(access.portal_link(settings.base_url, company))
+    if not company.portal_enabled:
+        print(f"note: portal access for {company.name} is off; the link answers 404 until it is enabled",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_contact(args: argparse.Namespace, settings: Settings) -> int:
+    services = _services(settings)
+    if args.action == "add":
+        contact = access.add_contact(services.uow(), services.randomness, args.company, args.name, args.email)
+        print(f"added {contact.name} <{contact.email}>")
+    else:
+        contact = access.remove_contact(services.uow(), args.company, args.email)
+        print(f"removed {contact.name}; their sessions end on their next request")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    services = _services(settings)
+    with services.uow() as uow:
+        company = access.find_company(uow, args.company)
+        entries = uow.audit.list_for_company(company.id, limit=args.limit)
+        names = {c.id: c.name for c in uow.contacts.list_for_company(company.id)}
+    for entry in entries:
+        who = names.get(entry.contact_id or "", entry.contact_id or "-")
+        print(f"{entry.at.isoformat(timespec='seconds')}\t{entry.action}\t{who}\t{entry.ip or '-'}\t{entry.detail}")
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from entrypoints.server import serve
+
+    settings.require_secret()
+    serve(settings, host=args.host, port=args.port, workers=args.workers, dev=args.dev)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from entrypoints.demo import run_demo
+
+    run_demo(port=args.port)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="portal", description="The client portal: serve it, seed it, and manage access.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="create or upgrade the schema").set_defaults(run=cmd_db_upgrade)
+
+    seed = sub.add_parser("seed", help="load a seed JSON file (see docs/seed-format.md)")
+    seed.add_argument("file")
+    seed.set_defaults(run=cmd_seed)
+
+    demo = sub.add_parser("demo", help="create a demo database and serve it on 127.0.0.1")
+    demo.add_argument("--port", type=int, default=5000)
+    demo.set_defaults(run=cmd_demo)
+
+    serve = sub.add_parser("serve", help="serve the portal (gunicorn; --dev for Flask's development server)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=5000)
+    serve.add_argument("--workers", type=int, default=2)
+    serve.add_argument("--dev", action="store_true")
+    serve.set_defaults(run=cmd_serve)
+
+    company = sub.add_parser("company", help="client companies").add_subparsers(dest="company_command", required=True)
+    company.add_parser("list", help="list companies").set_defaults(run=cmd_company_list)
+
+    acc = sub.add_parser("access", help="turn a company's portal access on or off")
+    acc.add_argument("action", choices=["enable", "disable"])
+    acc.add_argument("company", metavar="COMPANY")
+    acc.set_defaults(run=cmd_access)
+
+    link = sub.add_parser("link", help="print a company's portal link; `link rotate COMPANY` issues a new one")
+    link.add_argument("words", nargs="+", metavar="[rotate] COMPANY")
+    link.set_defaults(run=cmd_link)
+
+    contact = sub.add_parser("contact", help="add or remove a company's contacts")
+    contact_sub = contact.add_subparsers(dest="action", required=True)
+    add = contact_sub.add_parser("add")
+    add.add_argument("company", metavar="COMPANY")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("email", metavar="EMAIL")
+    add.set_defaults(run=cmd_contact)
+    remove = contact_sub.add_parser("remove")
+    remove.add_argument("company", metavar="COMPANY")
+    remove.add_argument("email", metavar="EMAIL")
+    remove.set_defaults(run=cmd_contact)
+
+    audit = sub.add_parser("audit", help="show a company's audit log, newest first")
+    audit.add_argument("company", metavar="COMPANY")
+    audit.add_argument("--limit", type=int, default=200)
+    audit.set_defaults(run=cmd_audit)
+
+    for extend in EXTENSIONS:
+        extend(sub)
+    return parser
+
+
+# Other areas (files, requests, payments, documents) register their subcommands here.
+EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        settings = Settings.from_env()
+        return int(args.run(args, settings))
+    except (UsageError, PortalError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, DatabaseUnavailable) else 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,130 @@
+"""The app factory: services in app.extensions, blueprints, CSRF, security headers, and one table of error pages."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, g, render_template, request
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from entrypoints.bootstrap import Services, build_services
+from entrypoints.settings import Settings
+from entrypoints.web.mail_queue import MailQueue
+from portal_core import errors
+
+log = logging.getLogger("portal.web")
+
+# One table: each error class of the core is one HTTP status and one message for the person who hit it.
+ERROR_STATUS: list[tuple[type[Exception], int, str]] = [
+    (errors.NotFound, 404, "We could not find that page."),
+    (errors.Throttled, 429, "Too many requests. Please wait a few minutes and try again."),
+    (errors.InvalidInput, 400, "Something in the request was not right."),
+    (errors.DatabaseUnavailable, 503, "The portal is briefly unavailable. Please try again in a minute."),
+    (errors.StorageError, 503, "That file is unavailable right now. Please try again later."),
+    (errors.PaymentError, 502, "The payment provider could not be reached. Nothing was charged; please try later."),
+    (errors.DeliveryFailed, 503, "We could not send email just now. Please try again in a few minutes."),
+    (errors.PortalError, 400, "Something in the request was not right."),
+]
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
+       "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
+
+
+def portal_services() -> Services:
+    from flask import current_app
+
+    return current_app.extensions["portal"]  # type: ignore[no-any-return]
+
+
+def mail_queue() -> MailQueue:
+    from flask import current_app
+
+    return current_app.extensions["portal.mail"]  # type: ignore[no-any-return]
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    settings: Settings = portal_services().settings
+    if settings.is_https:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    if getattr(g, "viewer", None) is not None or request.path.startswith("/p/"):
+        if not request.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _error_page(status: int, message: str) -> tuple[str, int]:
+    return render_template("error.html", status=status, message=message), status
+
+
+def _register_errors(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_failed(exc: CSRFError) -> tuple[str, int]:
+        return _error_page(400, "This form has expired or was not sent from the portal. Please go back, reload "
+                                "the page and try again.")
+
+    @app.errorhandler(errors.PortalError)
+    def portal_error(exc: errors.PortalError) -> tuple[str, int]:
+        for kind, status, message in ERROR_STATUS:
+            if isinstance(exc, kind):
+                if status >= 500:
+                    log.warning("%s on %s %s", type(exc).__name__, request.method, request.endpoint)
+                return _error_page(status, message)
+        return _error_page(400, "Something in the request was not right.")  # pragma: no cover
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Any:
+        if exc.code in (301, 302, 303, 307, 308):
+            return exc
+        messages = {404: "We could not find that page.", 405: "That action is not allowed here."}
+        page, status = _error_page(exc.code or 500, messages.get(exc.code or 500, exc.description or "Error"))
+        response = app.make_response((page, status))
+        if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
+            response.headers["Allow"] = ", ".join(exc.valid_methods)
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> tuple[str, int]:
+        log.exception("unexpected error on %s %s", request.method, request.endpoint)
+        return _error_page(500, "Something went wrong on our side. Please try again.")
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None,
+               synchronous_mail: bool = False) -> Flask:
+    settings = settings or (services.settings if services else Settings.from_env())
+    services = services or build_services(settings)
+    secret = settings.require_secret()
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.update(
+        SECRET_KEY=secret,
+        SESSION_COOKIE_NAME="__Host-portal_form" if settings.is_https else "portal_form",
+        SESSION_COOKIE_SECURE=settings.is_https,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_PATH="/",
+        WTF_CSRF_TIME_LIMIT=None,  # the token lives as long as the form cookie; no stale-form surprises
+        SEND_FILE_MAX_AGE_DEFAULT=3600,
+        MAX_CONTENT_LENGTH=1 << 20,
+    )
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
+    app.extensions["portal"] = services
+    app.extensions["portal.mail"] = MailQueue(synchronous=synchronous_mail)
+    CSRFProtect(app)
+
+    from entrypoints.web import auth, ops, pages
+
+    app.register_blueprint(ops.blueprint)
+    app.register_blueprint(auth.blueprint)
+    app.register_blueprint(pages.blueprint)
+
+    app.after_request(_security_headers)
+    _register_errors(app)
+    return app

@@ -1,0 +1,96 @@
+"""Sign-in pages: ask for an email, mail a code off the request path, verify it, and sign out."""
+
+from __future__ import annotations
+
+from flask import g, make_response, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+
+from entrypoints.web.app import mail_queue, portal_services
+from entrypoints.web.context import client_ip, portal_blueprint, session_cookie_name
+from portal_core import sign_in
+from portal_core.access import open_portal
+from portal_core.errors import CodeRejected, DeliveryFailed, InvalidEmail, Throttled
+
+blueprint = portal_blueprint("auth", __name__)
+
+SENT_MESSAGE = ("If that email belongs to a contact of this portal, a 6-digit code is on its way. "
+                "It is valid for 10 minutes.")
+
+
+def _check_portal() -> None:
+    with portal_services().uow() as uow:
+        open_portal(uow, g.link_token)
+
+
+def _pending_email() -> str | None:
+    pending = session.get("sign_in")
+    if isinstance(pending, dict) and pending.get("token") == g.link_token:
+        return str(pending.get("email") or "") or None
+    return None
+
+
+@blueprint.get("/login")
+def login() -> ResponseReturnValue:
+    _check_portal()
+    return render_template("auth/login.html", email=_pending_email() or "", error=None)
+
+
+@blueprint.post("/login")
+def request_code() -> ResponseReturnValue:
+    services = portal_services()
+    email = request.form.get("email", "")
+    try:
+        delivery = sign_in.request_sign_in_code(
+            services.uow(), clock=services.clock, randomness=services.randomness, templates=services.templates,
+            secrets=services.sign_in_secrets, policy=services.sign_in_policy, link_token=g.link_token, email=email,
+            ip=client_ip())
+    except InvalidEmail as exc:
+        return render_template("auth/login.html", email=email, error=str(exc)), 400
+    except Throttled as exc:
+        return render_template("auth/login.html", email=email, error=str(exc)), 429
+    if delivery is not None:
+        mail_queue().submit(lambda: sign_in.deliver_sign_in_code(
+            services.uow(), sender=services.email_sender, clock=services.clock, randomness=services.randomness,
+            delivery=delivery), "a sign-in code")
+    session["sign_in"] = {"token": g.link_token, "email": email.strip()}
+    return redirect(url_for("auth.verify_form"), 303)
+
+
+@blueprint.get("/verify")
+def verify_form() -> ResponseReturnValue:
+    _check_portal()
+    email = _pending_email()
+    if email is None:
+        return redirect(url_for("auth.login"), 303)
+    return render_template("auth/verify.html", email=email, message=SENT_MESSAGE, error=None)
+
+
+@blueprint.post("/verify")
+def verify() -> ResponseReturnValue:
+    services = portal_services()
+    email = _pending_email()
+    if email is None:
+        _check_portal()
+        return redirect(url_for("auth.login"), 303)
+    try:
+        cookie, _session = sign_in.verify_code(
+            services.uow(), clock=services.clock, randomness=services.randomness, secrets=services.sign_in_secrets,
+            link_token=g.link_token, email=email, code=request.form.get("code", ""), ip=client_ip())
+    except (CodeRejected, DeliveryFailed) as exc:
+        return render_template("auth/verify.html", email=email, message=None, error=str(exc)), 400
+    session.clear()  # nothing from before sign-in survives it; the CSRF token is renewed too
+    response = make_response(redirect(url_for("pages.home"), 303))
+    settings = services.settings
+    response.set_cookie(session_cookie_name(), cookie, httponly=True, samesite="Lax", secure=settings.is_https,
+                        path="/", max_age=int(services.sign_in_policy.absolute_lifetime.total_seconds()))
+    return response
+
+
+@blueprint.post("/logout")
+def logout() -> ResponseReturnValue:
+    services = portal_services()
+    sign_in.sign_out(services.uow(), clock=services.clock, randomness=services.randomness,
+                     cookie=request.cookies.get(session_cookie_name()), ip=client_ip())
+    response = make_response(redirect(url_for("auth.login"), 303))
+    response.delete_cookie(session_cookie_name(), path="/", secure=services.settings.is_https, samesite="Lax")
+    return response

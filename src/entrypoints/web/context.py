@@ -1,0 +1,72 @@
+"""What every portal page shares: blueprints under /p/<token>, the signed-in viewer, the client's address, branding."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint, g, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+
+from entrypoints.web.app import portal_services
+from portal_core.errors import NotSignedIn
+from portal_core.model.business import Business
+from portal_core.sign_in import Viewer, current_viewer
+
+F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
+
+
+def session_cookie_name() -> str:
+    return "__Host-portal_session" if portal_services().settings.is_https else "portal_session"
+
+
+def portal_blueprint(name: str, import_name: str) -> Blueprint:
+    """A blueprint whose routes live under a company's portal link; views read the token from g.link_token."""
+    blueprint = Blueprint(name, import_name, url_prefix="/p/<token>")
+
+    @blueprint.url_value_preprocessor
+    def _pop_token(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+        g.link_token = (values or {}).pop("token", "")
+
+    @blueprint.url_defaults
+    def _add_token(_endpoint: str, values: dict[str, Any]) -> None:
+        if "token" not in values and getattr(g, "link_token", None):
+            values["token"] = g.link_token
+
+    @blueprint.context_processor
+    def _branding() -> dict[str, Any]:
+        return {"viewer": getattr(g, "viewer", None), "business": business()}
+
+    return blueprint
+
+
+def business() -> Business | None:
+    if "business" not in g:
+        with portal_services().uow() as uow:
+            g.business = uow.business.get()
+    return g.business  # type: ignore[no-any-return]
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def signed_in(view: F) -> F:
+    """Loads the viewer (access re-checked on every request) or sends the client to the sign-in page."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
+        services = portal_services()
+        try:
+            g.viewer = current_viewer(services.uow(), clock=services.clock, policy=services.sign_in_policy,
+                                      link_token=g.link_token, cookie=request.cookies.get(session_cookie_name()))
+        except NotSignedIn:
+            return redirect(url_for("auth.login"), 303)
+        return view(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def viewer() -> Viewer:
+    return g.viewer  # type: ignore[no-any-return]
