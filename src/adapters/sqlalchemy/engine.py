@@ -1,0 +1,50 @@
+"""Builds the SQLAlchemy engine for a database URL, with the settings each supported database needs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+
+# Fail fast when PostgreSQL is unreachable: a request should get "try later", not hang.
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
+# How long a SQLite writer waits for another to finish before giving up.
+SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+
+def create_engine_from_url(url: str | sa.URL) -> sa.Engine:
+    """An engine for url (postgresql+psycopg://... or sqlite:///path); the caller disposes it."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() == "postgresql":
+        connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
+    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+
+
+def _sqlite_engine(url: sa.URL) -> sa.Engine:
+    # The Flask dev server is multi-threaded: connections move between threads, one at a time, via the pool.
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"check_same_thread": False})
+
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not pysqlite, decide when transactions begin, so reads are inside them too.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            if url.database not in (None, "", ":memory:"):
+                cursor.execute("PRAGMA journal_mode = WAL")  # readers do not block the writer
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: sa.Connection) -> None:
+        # IMMEDIATE takes the write lock up front: SQLite cannot upgrade a read to SELECT ... FOR UPDATE, so
+        # without it two sign-ins could read the same active codes; with it the second waits (busy_timeout).
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine

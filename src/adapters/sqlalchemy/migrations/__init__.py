@@ -1,0 +1,1 @@
+"""Alembic migrations of the portal's schema (run them with adapters.sqlalchemy.migrate.upgrade)."""

@@ -1,0 +1,376 @@
+"""The repository ports over SQLAlchemy Core: explicit row <-> domain mapping, ordering mirroring portal_core.ordering."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, TypeVar
+
+import cattrs
+import sqlalchemy as sa
+
+from adapters.sqlalchemy import tables as t
+from adapters.sqlalchemy.errors import database_errors
+from portal_core.model.audit import AuditEntry
+from portal_core.model.business import Business
+from portal_core.model.company import Company
+from portal_core.model.contact import Contact
+from portal_core.model.documents import (
+    ClientRequest,
+    Invoice,
+    InvoiceStatus,
+    Job,
+    JobStatus,
+    Line,
+    Project,
+    Product,
+    Quote,
+    QuoteStatus,
+    Task,
+    TaskStatus,
+)
+from portal_core.model.files import File
+from portal_core.model.money import Money
+from portal_core.model.one_time_code import CodeStatus, OneTimeCode
+from portal_core.model.session import PortalSession
+
+T = TypeVar("T")
+
+# The ordering functions sort None dates as date.max; coalescing to the same value keeps ties identical.
+_LAST_DAY = sa.literal(dt.date.max, sa.Date())
+_OPEN_INVOICE_STATUSES = (InvoiceStatus.SENT.value, InvoiceStatus.PARTIALLY_PAID.value)
+
+
+def _rows_converter() -> cattrs.Converter:
+    """Maps entities whose attributes are exactly their columns; the driver already returns dates and datetimes."""
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(dt.datetime, lambda value, _type: value)
+    converter.register_structure_hook(dt.date, lambda value, _type: value)
+    return converter
+
+
+_rows = _rows_converter()
+
+
+def _lines_to_json(lines: Sequence[Line]) -> list[dict[str, Any]]:
+    # Quantities as decimal strings: JSON numbers would go through float and lose exactness.
+    return [{"description": line.description, "quantity": str(line.quantity),
+             "unit_price_minor": line.unit_price.minor} for line in lines]
+
+
+def _lines_from_json(data: list[dict[str, Any]], currency: str) -> tuple[Line, ...]:
+    return tuple(Line(item["description"], Decimal(item["quantity"]), Money(item["unit_price_minor"], currency))
+                 for item in data)
+
+
+def _page(query: sa.Select[Any], offset: int, limit: int | None) -> sa.Select[Any]:
+    if offset:
+        query = query.offset(offset)
+    return query if limit is None else query.limit(limit)
+
+
+class _Records(Generic[T]):
+    """What every repository shares: the connection, the mapping, and insert/update/lookup by id or ref."""
+
+    table: ClassVar[sa.Table]
+    kind: ClassVar[type]
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    def _to_row(self, item: T) -> dict[str, Any]:
+        return dict(_rows.unstructure(item))
+
+    def _from_row(self, row: sa.RowMapping) -> T:
+        return _rows.structure(dict(row), self.kind)  # type: ignore[no-any-return]
+
+    def _execute(self, statement: sa.Executable) -> sa.CursorResult[Any]:
+        with database_errors():
+            return self._connection.execute(statement)
+
+    def _text(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        # Python orders strings by code point; PostgreSQL by the database's locale unless told "C" (byte order,
+        # which for UTF-8 is code point order). SQLite's default BINARY collation already is.
+        return column.collate("C") if self._connection.dialect.name == "postgresql" else column
+
+    def _select(self) -> sa.Select[Any]:
+        return sa.select(self.table)
+
+    def _one(self, *where: sa.ColumnElement[bool], order_by: Sequence[sa.ColumnElement[Any]] = ()) -> T | None:
+        row = self._execute(self._select().where(*where).order_by(*order_by).limit(1)).mappings().first()
+        return self._from_row(row) if row is not None else None
+
+    def _all(self, *where: sa.ColumnElement[bool], order_by: Sequence[sa.ColumnElement[Any]],
+             offset: int = 0, limit: int | None = None, lock: bool = False) -> list[T]:
+        query = _page(self._select().where(*where).order_by(*order_by), offset, limit)
+        if lock:
+            query = query.with_for_update()
+        return [self._from_row(row) for row in self._execute(query).mappings()]
+
+    def add(self, item: T) -> None:
+        self._execute(self.table.insert().values(self._to_row(item)))
+
+    def update(self, item: T) -> None:
+        row = self._to_row(item)
+        result = self._execute(self.table.update().where(self.table.c.id == row.pop("id")).values(row))
+        if result.rowcount == 0:
+            raise KeyError(f"no {self.table.name} row {item.id}")  # type: ignore[attr-defined]
+
+    def get(self, id_: str) -> T | None:
+        return self._one(self.table.c.id == id_)
+
+    def get_by_ref(self, ref: str) -> T | None:
+        return self._one(self.table.c.ref == ref)
+
+    def _get_many(self, ids: list[str]) -> list[T]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        found = {item.id: item for item in self._all(self.table.c.id.in_(wanted), order_by=())}  # type: ignore[attr-defined]
+        return [found[key] for key in wanted if key in found]
+
+    def _remove(self, id_: str) -> None:
+        self._execute(self.table.delete().where(self.table.c.id == id_))
+
+
+class SqlAlchemyBusinessRepository:
+    _KEY = 1  # the single row
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    def get(self) -> Business | None:
+        with database_errors():
+            row = self._connection.execute(sa.select(t.business).where(t.business.c.id == self._KEY)).mappings().first()
+        if row is None:
+            return None
+        values = dict(row)
+        del values["id"]
+        return _rows.structure(values, Business)
+
+    def save(self, business: Business) -> None:
+        values = _rows.unstructure(business)
+        with database_errors():
+            result = self._connection.execute(t.business.update().where(t.business.c.id == self._KEY).values(values))
+            if result.rowcount == 0:
+                self._connection.execute(t.business.insert().values(id=self._KEY, **values))
+
+
+class SqlAlchemyCompanyRepository(_Records[Company]):
+    table, kind = t.companies, Company
+
+    def get_by_name(self, name: str) -> Company | None:
+        return self._one(t.companies.c.name == name, order_by=[self._text(t.companies.c.id)])
+
+    def get_by_link_token(self, token: str) -> Company | None:
+        return self._one(t.companies.c.link_token == token)
+
+    def list(self) -> list[Company]:
+        return self._all(order_by=[self._text(t.companies.c.name), self._text(t.companies.c.id)])
+
+
+class SqlAlchemyContactRepository(_Records[Contact]):
+    table, kind = t.contacts, Contact
+
+    def _to_row(self, item: Contact) -> dict[str, Any]:
+        return {**super()._to_row(item), "email_key": item.email_key}
+
+    def _from_row(self, row: sa.RowMapping) -> Contact:
+        values = dict(row)
+        del values["email_key"]  # derived from email
+        return _rows.structure(values, Contact)
+
+    def remove(self, contact_id: str) -> None:
+        # Codes and sessions go with the contact (ON DELETE CASCADE); its requests stay, unattributed.
+        self._remove(contact_id)
+
+    def find(self, company_id: str, email_key: str) -> Contact | None:
+        return self._one(t.contacts.c.company_id == company_id, t.contacts.c.email_key == email_key)
+
+    def list_for_company(self, company_id: str) -> list[Contact]:
+        return self._all(t.contacts.c.company_id == company_id,
+                         order_by=[self._text(t.contacts.c.name), self._text(t.contacts.c.id)])
+
+
+class SqlAlchemyProductRepository(_Records[Product]):
+    table, kind = t.products, Product
+
+    def _to_row(self, item: Product) -> dict[str, Any]:
+        return {"id": item.id, "name": item.name, "description": item.description, "ref": item.ref,
+                "unit_price_minor": item.unit_price.minor, "currency": item.unit_price.currency}
+
+    def _from_row(self, row: sa.RowMapping) -> Product:
+        return Product(id=row["id"], name=row["name"], description=row["description"], ref=row["ref"],
+                       unit_price=Money(row["unit_price_minor"], row["currency"]))
+
+    def list(self, *, offset: int = 0, limit: int | None = None) -> list[Product]:
+        return self._all(order_by=[self._text(t.products.c.name), self._text(t.products.c.id)],
+                         offset=offset, limit=limit)
+
+
+class SqlAlchemyProjectRepository(_Records[Project]):
+    table, kind = t.projects, Project
+
+    def list_for_company(self, company_id: str, *, offset: int = 0, limit: int | None = None) -> list[Project]:
+        return self._all(t.projects.c.company_id == company_id,
+                         order_by=[self._text(t.projects.c.name), self._text(t.projects.c.id)],
+                         offset=offset, limit=limit)
+
+
+class SqlAlchemyJobRepository(_Records[Job]):
+    table, kind = t.jobs, Job
+
+    def get_many(self, job_ids: list[str]) -> list[Job]:
+        return self._get_many(job_ids)
+
+    def list_for_company(self, company_id: str, *, statuses: frozenset[JobStatus] | None = None,
+                         project_id: str | None = None, offset: int = 0, limit: int | None = None) -> list[Job]:
+        c = t.jobs.c
+        where = [c.company_id == company_id]
+        if statuses is not None:
+            where.append(c.status.in_(sorted(statuses)))
+        if project_id is not None:
+            where.append(c.project_id == project_id)
+        return self._all(*where, order_by=[sa.func.coalesce(c.scheduled_start, _LAST_DAY), self._text(c.title),
+                                           self._text(c.id)], offset=offset, limit=limit)
+
+
+class SqlAlchemyTaskRepository(_Records[Task]):
+    table, kind = t.tasks, Task
+
+    def list_for_company(self, company_id: str, *, job_id: str | None = None, offset: int = 0,
+                         limit: int | None = None) -> list[Task]:
+        c = t.tasks.c
+        where = [c.company_id == company_id]
+        if job_id is not None:
+            where.append(c.job_id == job_id)
+        open_first = sa.case((c.status == TaskStatus.OPEN.value, 0), else_=1)
+        return self._all(*where, order_by=[open_first, sa.func.coalesce(c.due_date, _LAST_DAY), self._text(c.title),
+                                           self._text(c.id)], offset=offset, limit=limit)
+
+
+class SqlAlchemyQuoteRepository(_Records[Quote]):
+    table, kind = t.quotes, Quote
+
+    def _to_row(self, item: Quote) -> dict[str, Any]:
+        return {"id": item.id, "company_id": item.company_id, "number": item.number, "status": item.status.value,
+                "currency": item.currency, "issued_date": item.issued_date, "valid_until": item.valid_until,
+                "lines": _lines_to_json(item.lines), "ref": item.ref}
+
+    def _from_row(self, row: sa.RowMapping) -> Quote:
+        return Quote(id=row["id"], company_id=row["company_id"], number=row["number"],
+                     status=QuoteStatus(row["status"]), currency=row["currency"], issued_date=row["issued_date"],
+                     valid_until=row["valid_until"], lines=_lines_from_json(row["lines"], row["currency"]),
+                     ref=row["ref"])
+
+    def list_for_company(self, company_id: str, *, statuses: frozenset[QuoteStatus], offset: int = 0,
+                         limit: int | None = None) -> list[Quote]:
+        c = t.quotes.c
+        # Issued before unissued, newest issued first.
+        return self._all(c.company_id == company_id, c.status.in_(sorted(statuses)),
+                         order_by=[sa.case((c.issued_date.is_(None), 1), else_=0), c.issued_date.desc(),
+                                   self._text(c.number), self._text(c.id)], offset=offset, limit=limit)
+
+
+class SqlAlchemyInvoiceRepository(_Records[Invoice]):
+    table, kind = t.invoices, Invoice
+
+    def _to_row(self, item: Invoice) -> dict[str, Any]:
+        return {"id": item.id, "company_id": item.company_id, "number": item.number, "status": item.status.value,
+                "currency": item.currency, "issued_date": item.issued_date, "due_date": item.due_date,
+                "lines": _lines_to_json(item.lines), "tax_minor": item.tax.minor,
+                "amount_paid_minor": item.amount_paid.minor, "total_minor": item.total.minor, "job_id": item.job_id,
+                "ref": item.ref}
+
+    def _from_row(self, row: sa.RowMapping) -> Invoice:
+        currency = row["currency"]
+        return Invoice(id=row["id"], company_id=row["company_id"], number=row["number"],
+                       status=InvoiceStatus(row["status"]), currency=currency, issued_date=row["issued_date"],
+                       due_date=row["due_date"], lines=_lines_from_json(row["lines"], currency),
+                       tax=Money(row["tax_minor"], currency), amount_paid=Money(row["amount_paid_minor"], currency),
+                       job_id=row["job_id"], ref=row["ref"])
+
+    def get_many(self, invoice_ids: list[str]) -> list[Invoice]:
+        return self._get_many(invoice_ids)
+
+    def list_for_company(self, company_id: str, *, statuses: frozenset[InvoiceStatus], today: dt.date,
+                         offset: int = 0, limit: int | None = None) -> list[Invoice]:
+        c = t.invoices.c
+        # Invoice.is_overdue: open (sent or partially paid with something outstanding) and due before today.
+        overdue = sa.and_(c.status.in_(_OPEN_INVOICE_STATUSES), c.total_minor > c.amount_paid_minor,
+                          c.due_date.is_not(None), c.due_date < sa.literal(today, sa.Date()))
+        return self._all(c.company_id == company_id, c.status.in_(sorted(statuses)),
+                         order_by=[sa.case((overdue, 0), else_=1), sa.func.coalesce(c.due_date, _LAST_DAY),
+                                   self._text(c.number), self._text(c.id)], offset=offset, limit=limit)
+
+
+class SqlAlchemyRequestRepository(_Records[ClientRequest]):
+    table, kind = t.requests, ClientRequest
+
+    def list_for_company(self, company_id: str, *, offset: int = 0, limit: int | None = None) -> list[ClientRequest]:
+        c = t.requests.c
+        return self._all(c.company_id == company_id, order_by=[c.created_at.desc(), self._text(c.id)],
+                         offset=offset, limit=limit)
+
+
+class SqlAlchemyFileRepository(_Records[File]):
+    table, kind = t.files, File
+
+    def remove(self, file_id: str) -> None:
+        self._remove(file_id)
+
+    def list_for_company(self, company_id: str, *, job_id: str | None = None,
+                         invoice_id: str | None = None) -> list[File]:
+        c = t.files.c
+        where = [c.company_id == company_id]
+        if job_id is not None:
+            where.append(c.job_id == job_id)
+        if invoice_id is not None:
+            where.append(c.invoice_id == invoice_id)
+        return self._all(*where, order_by=[c.attached_at.desc(), self._text(c.name), self._text(c.id)])
+
+
+class SqlAlchemyOneTimeCodeStore(_Records[OneTimeCode]):
+    table, kind = t.one_time_codes, OneTimeCode
+
+    def active_for_contact(self, contact_id: str, *, lock: bool = False) -> list[OneTimeCode]:
+        c = t.one_time_codes.c
+        # FOR UPDATE makes a second sign-in for the same contact wait here until this one commits.
+        return self._all(c.contact_id == contact_id, c.status == CodeStatus.ACTIVE.value,
+                         order_by=[c.issued_at, self._text(c.id)], lock=lock)
+
+    def latest_for_contact(self, contact_id: str) -> OneTimeCode | None:
+        c = t.one_time_codes.c
+        return self._one(c.contact_id == contact_id, order_by=[c.issued_at.desc(), self._text(c.id).desc()])
+
+
+class SqlAlchemySessionStore(_Records[PortalSession]):
+    table, kind = t.portal_sessions, PortalSession
+
+
+class SqlAlchemyLoginRequestLog:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    def record(self, ip_key: str, at: dt.datetime) -> None:
+        with database_errors():
+            self._connection.execute(t.login_requests.insert().values(key=ip_key, at=at))
+
+    def count_since(self, ip_key: str, since: dt.datetime) -> int:
+        c = t.login_requests.c
+        query = sa.select(sa.func.count()).select_from(t.login_requests).where(c.key == ip_key, c.at >= since)
+        with database_errors():
+            return int(self._connection.execute(query).scalar_one())
+
+
+class SqlAlchemyAuditLog(_Records[AuditEntry]):
+    table, kind = t.audit_log, AuditEntry
+
+    def append(self, entry: AuditEntry) -> None:
+        self.add(entry)
+
+    def list_for_company(self, company_id: str, *, limit: int = 200) -> list[AuditEntry]:
+        c = t.audit_log.c
+        return self._all(c.company_id == company_id, order_by=[c.at.desc(), self._text(c.id).desc()], limit=limit)
+

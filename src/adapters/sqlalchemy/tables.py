@@ -1,0 +1,239 @@
+"""The portal's database schema as SQLAlchemy Core tables; migrations/versions must match it exactly."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import sqlalchemy as sa
+
+# Explicit constraint names, so the migrations can name them and a later migration can drop them.
+metadata = sa.MetaData(naming_convention={
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+})
+
+
+class UtcDateTime(sa.TypeDecorator[dt.datetime]):
+    """Timezone-aware in and out, stored as UTC: SQLite keeps no offset, so every value is normalised first."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: the portal stores timezone-aware times only")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
+
+
+def _id() -> sa.Column[str]:
+    return sa.Column("id", sa.String(32), primary_key=True)
+
+
+def _ref() -> sa.Column[str]:
+    return sa.Column("ref", sa.String(255), nullable=True, unique=True)
+
+
+def _company_id() -> sa.Column[str]:
+    return sa.Column("company_id", sa.String(32), sa.ForeignKey("companies.id"), nullable=False, index=True)
+
+
+business = sa.Table(
+    "business", metadata,
+    # One row: the check pins the key, so a second business cannot appear.
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("about", sa.Text, nullable=False),
+    sa.Column("phone", sa.Text, nullable=False),
+    sa.Column("address", sa.Text, nullable=False),
+    sa.Column("website", sa.Text, nullable=False),
+    sa.Column("brand_color", sa.String(7), nullable=False),
+    sa.Column("logo_url", sa.Text, nullable=False),
+    sa.CheckConstraint("id = 1", name="single_row"),
+)
+
+companies = sa.Table(
+    "companies", metadata,
+    _id(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("link_token", sa.String(64), nullable=False, unique=True),
+    sa.Column("portal_enabled", sa.Boolean, nullable=False),
+    _ref(),
+)
+
+contacts = sa.Table(
+    "contacts", metadata,
+    _id(),
+    _company_id(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    # Emails are compared case-folded; storing the folded form lets the unique constraint enforce that.
+    sa.Column("email_key", sa.String(254), nullable=False),
+    _ref(),
+    sa.UniqueConstraint("company_id", "email_key"),
+)
+
+products = sa.Table(
+    "products", metadata,
+    _id(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("unit_price_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    _ref(),
+)
+
+projects = sa.Table(
+    "projects", metadata,
+    _id(),
+    _company_id(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    _ref(),
+)
+
+jobs = sa.Table(
+    "jobs", metadata,
+    _id(),
+    _company_id(),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("scheduled_start", sa.Date, nullable=True),
+    sa.Column("scheduled_end", sa.Date, nullable=True),
+    sa.Column("project_id", sa.String(32), sa.ForeignKey("projects.id"), nullable=True),
+    _ref(),
+    sa.Index(None, "company_id", "scheduled_start"),
+)
+
+tasks = sa.Table(
+    "tasks", metadata,
+    _id(),
+    _company_id(),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id"), nullable=True),
+    sa.Column("due_date", sa.Date, nullable=True),
+    _ref(),
+)
+
+quotes = sa.Table(
+    "quotes", metadata,
+    _id(),
+    _company_id(),
+    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("issued_date", sa.Date, nullable=True),
+    sa.Column("valid_until", sa.Date, nullable=True),
+    sa.Column("lines", sa.JSON, nullable=False),
+    _ref(),
+)
+
+invoices = sa.Table(
+    "invoices", metadata,
+    _id(),
+    _company_id(),
+    sa.Column("number", sa.String(64), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("issued_date", sa.Date, nullable=True),
+    sa.Column("due_date", sa.Date, nullable=True),
+    sa.Column("lines", sa.JSON, nullable=False),
+    sa.Column("tax_minor", sa.BigInteger, nullable=False),
+    sa.Column("amount_paid_minor", sa.BigInteger, nullable=False),
+    # Derived (lines + tax), written on every save so "overdue first" can be ordered in SQL.
+    sa.Column("total_minor", sa.BigInteger, nullable=False),
+    sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id"), nullable=True),
+    _ref(),
+    sa.Index(None, "company_id", "status", "due_date"),
+)
+
+requests = sa.Table(
+    "requests", metadata,
+    _id(),
+    _company_id(),
+    sa.Column("title", sa.Text, nullable=False),
+    sa.Column("details", sa.Text, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    # The request outlives the contact who sent it.
+    sa.Column("submitted_by", sa.String(32), sa.ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True),
+    _ref(),
+)
+
+files = sa.Table(
+    "files", metadata,
+    _id(),
+    _company_id(),
+    sa.Column("name", sa.Text, nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("content_hash", sa.String(128), nullable=False),
+    sa.Column("attached_at", UtcDateTime, nullable=False),
+    sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id"), nullable=True, index=True),
+    sa.Column("invoice_id", sa.String(32), sa.ForeignKey("invoices.id"), nullable=True, index=True),
+    _ref(),
+)
+
+one_time_codes = sa.Table(
+    "one_time_codes", metadata,
+    _id(),
+    # Codes die with their contact: removing a contact must revoke everything it could sign in with.
+    sa.Column("contact_id", sa.String(32), sa.ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False),
+    _company_id(),
+    sa.Column("code_hash", sa.String(64), nullable=False),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False),
+    sa.Column("failed_attempts", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Index(None, "contact_id", "status"),
+)
+
+portal_sessions = sa.Table(
+    "portal_sessions", metadata,
+    # A session id is the sha256 hex of its cookie (64 characters), not a 16-character opaque id.
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("contact_id", sa.String(32), sa.ForeignKey("contacts.id", ondelete="CASCADE"), nullable=False,
+              index=True),
+    _company_id(),
+    sa.Column("link_token", sa.String(64), nullable=False),
+    sa.Column("email_key", sa.String(254), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_seen_at", UtcDateTime, nullable=False),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
+)
+
+login_requests = sa.Table(
+    "login_requests", metadata,
+    # A surrogate key: the same throttle key may be recorded twice in one instant.
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Index(None, "key", "at"),
+)
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    _id(),
+    sa.Column("at", UtcDateTime, nullable=False),
+    sa.Column("action", sa.String(64), nullable=False),
+    # No foreign keys: the audit trail must survive the removal of what it talks about.
+    sa.Column("company_id", sa.String(32), nullable=True),
+    sa.Column("contact_id", sa.String(32), nullable=True),
+    sa.Column("ip", sa.String(64), nullable=True),
+    sa.Column("detail", sa.Text, nullable=False),
+    sa.Index(None, "company_id", "at"),
+)

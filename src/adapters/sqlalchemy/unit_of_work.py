@@ -1,0 +1,91 @@
+"""The unit of work over one SQLAlchemy connection: one transaction, rolled back on exit unless committed."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from adapters.sqlalchemy.errors import database_errors
+from adapters.sqlalchemy.repositories import (
+    SqlAlchemyAuditLog,
+    SqlAlchemyBusinessRepository,
+    SqlAlchemyCompanyRepository,
+    SqlAlchemyContactRepository,
+    SqlAlchemyFileRepository,
+    SqlAlchemyInvoiceRepository,
+    SqlAlchemyJobRepository,
+    SqlAlchemyLoginRequestLog,
+    SqlAlchemyOneTimeCodeStore,
+    SqlAlchemyProductRepository,
+    SqlAlchemyProjectRepository,
+    SqlAlchemyQuoteRepository,
+    SqlAlchemyRequestRepository,
+    SqlAlchemySessionStore,
+    SqlAlchemyTaskRepository,
+)
+
+
+class SqlAlchemyUnitOfWork:
+    """`with uow:` borrows a connection from the engine's pool and begins; commit() may be called more than once.
+
+    Raises DatabaseUnavailable when the database cannot be reached, drops the connection, or is locked too long.
+    """
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._connection: sa.Connection | None = None
+
+    def __enter__(self) -> SqlAlchemyUnitOfWork:
+        if self._connection is not None:
+            raise RuntimeError("this unit of work is already open; use one per request or thread")
+        with database_errors():
+            connection = self.engine.connect()
+            try:
+                connection.begin()
+            except BaseException:
+                connection.close()
+                raise
+        self._connection = connection
+        self.business = SqlAlchemyBusinessRepository(connection)
+        self.companies = SqlAlchemyCompanyRepository(connection)
+        self.contacts = SqlAlchemyContactRepository(connection)
+        self.invoices = SqlAlchemyInvoiceRepository(connection)
+        self.quotes = SqlAlchemyQuoteRepository(connection)
+        self.projects = SqlAlchemyProjectRepository(connection)
+        self.jobs = SqlAlchemyJobRepository(connection)
+        self.tasks = SqlAlchemyTaskRepository(connection)
+        self.requests = SqlAlchemyRequestRepository(connection)
+        self.files = SqlAlchemyFileRepository(connection)
+        self.products = SqlAlchemyProductRepository(connection)
+        self.codes = SqlAlchemyOneTimeCodeStore(connection)
+        self.sessions = SqlAlchemySessionStore(connection)
+        self.login_requests = SqlAlchemyLoginRequestLog(connection)
+        self.audit = SqlAlchemyAuditLog(connection)
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        try:
+            with database_errors():
+                connection.rollback()  # a no-op after commit()
+        except Exception:
+            if exc_type is None:
+                raise
+            # The block already failed (often for the same lost connection): let its error be the one reported.
+        finally:
+            connection.close()
+
+    def _open(self) -> sa.Connection:
+        if self._connection is None:
+            raise RuntimeError("the unit of work is used outside its `with` block")
+        return self._connection
+
+    def commit(self) -> None:
+        # The next statement begins a new transaction (autobegin), so the block may go on after committing.
+        with database_errors():
+            self._open().commit()
+
+    def rollback(self) -> None:
+        with database_errors():
+            self._open().rollback()
