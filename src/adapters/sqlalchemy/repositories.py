@@ -1,4 +1,4 @@
-"""The repository ports over SQLAlchemy Core: explicit row <-> domain mapping, ordering mirroring portal_core.ordering."""
+"""The repository ports over SQLAlchemy Core: explicit row-domain mapping, ordering as in portal_core.ordering."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from portal_core.model.documents import (
     Job,
     JobStatus,
     Line,
-    Project,
     Product,
+    Project,
     Quote,
     QuoteStatus,
     Task,
