@@ -78,6 +78,16 @@ def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
             engine.dispose()
 
 
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def empty_database_url(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[str]:
+    """A database with no tables at all (for migration tests), on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield sqlite_url
+        return
+    with postgres_schema(postgres_base_url()) as url:  # its own schema: the session's is already migrated
+        yield url
+
+
 @pytest.fixture
 def engine(database_url: str) -> Iterator[sa.Engine]:
     engine = create_engine_from_url(database_url)
