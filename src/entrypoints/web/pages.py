@@ -2,24 +2,185 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
-from flask import render_template
+from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from werkzeug.routing import BuildError
 
+from entrypoints.web.app import portal_services
 from entrypoints.web.context import portal_blueprint, signed_in, viewer
+from portal_core import browsing
 
 blueprint = portal_blueprint("pages", __name__)
 
-NAV_ITEMS = [("pages.home", "Home")]
+# Every section, in the order the help article lists them. Requests and Files come from their own blueprint;
+# until it is registered their entries are left out rather than breaking every page.
+NAV_ITEMS = [
+    ("pages.home", "Home"),
+    ("client_requests.index", "Requests"),
+    ("pages.quotes", "Quotes"),
+    ("pages.invoices", "Invoices"),
+    ("pages.tasks", "Tasks"),
+    ("pages.projects", "Projects"),
+    ("pages.jobs", "Jobs"),
+    ("files.index", "Files"),
+    ("pages.products", "Products/Services"),
+    ("pages.about", "About Us"),
+    ("pages.contact", "Contact"),
+]
+# Detail pages light up their section in the navigation.
+_SECTION_OF = {"pages.quote": "pages.quotes", "pages.invoice": "pages.invoices", "pages.project": "pages.projects",
+               "pages.job": "pages.jobs"}
 
 
-@blueprint.context_processor
+def endpoint_exists(endpoint: str) -> bool:
+    return endpoint in current_app.view_functions
+
+
+def _current_section() -> str | None:
+    endpoint = request.endpoint or ""
+    if endpoint in _SECTION_OF:
+        return _SECTION_OF[endpoint]
+    if request.blueprint and request.blueprint != "pages" and endpoint_exists(f"{request.blueprint}.index"):
+        return f"{request.blueprint}.index"
+    return endpoint
+
+
+@blueprint.app_context_processor
 def _navigation() -> dict[str, Any]:
-    return {"nav_items": NAV_ITEMS}
+    # App-wide, so the other portal blueprints' pages and the error pages carry the same navigation.
+    return {"nav_items": [(e, label) for e, label in NAV_ITEMS if endpoint_exists(e)],
+            "nav_current": _current_section()}
+
+
+@blueprint.app_template_global()
+def file_url(endpoint: str, file: Any) -> str | None:
+    """The link to a file's view or download route, or None while that route does not exist."""
+    if not endpoint_exists(endpoint):
+        return None
+    try:
+        return url_for(endpoint, file_id=file.id)
+    except BuildError:
+        return None
+
+
+blueprint.add_app_template_global(endpoint_exists, "endpoint_exists")
+
+
+@blueprint.app_template_filter("date")
+def format_date(value: dt.date | dt.datetime | None) -> str:
+    """31 Oct 2026: day, short month, year, the same for every reader."""
+    if value is None:
+        return "—"
+    return f"{value.day} {value:%b %Y}"
+
+
+@blueprint.app_template_filter("label")
+def format_label(value: object) -> str:
+    """partially_paid -> Partially paid."""
+    text = str(getattr(value, "value", value)).replace("_", " ")
+    return text[:1].upper() + text[1:]
+
+
+@blueprint.app_template_filter("quantity")
+def format_quantity(value: object) -> str:
+    """A line's quantity without trailing zeros: 3, 1.5."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _today() -> dt.date:
+    return portal_services().clock.now().date()
+
+
+def _page() -> int:
+    return browsing.page_number(request.args.get("page", "1"))
+
+
+def _uow() -> Any:
+    return portal_services().uow()
 
 
 @blueprint.get("/")
 @signed_in
 def home() -> ResponseReturnValue:
-    return render_template("pages/home.html", contact=viewer().contact)
+    summary = browsing.home_summary(_uow(), viewer(), today=_today())
+    return render_template("pages/home.html", contact=viewer().contact, summary=summary)
+
+
+@blueprint.get("/quotes")
+@signed_in
+def quotes() -> ResponseReturnValue:
+    page = browsing.list_quotes(_uow(), viewer(), today=_today(), page=_page())
+    return render_template("pages/quotes.html", page=page)
+
+
+@blueprint.get("/quotes/<quote_id>")
+@signed_in
+def quote(quote_id: str) -> ResponseReturnValue:
+    view = browsing.quote_detail(_uow(), viewer(), quote_id, today=_today())
+    return render_template("pages/quote.html", view=view)
+
+
+@blueprint.get("/invoices")
+@signed_in
+def invoices() -> ResponseReturnValue:
+    page = browsing.list_invoices(_uow(), viewer(), today=_today(), page=_page())
+    return render_template("pages/invoices.html", page=page)
+
+
+@blueprint.get("/invoices/<invoice_id>")
+@signed_in
+def invoice(invoice_id: str) -> ResponseReturnValue:
+    detail = browsing.invoice_detail(_uow(), viewer(), invoice_id, today=_today())
+    return render_template("pages/invoice.html", detail=detail, view=detail.view)
+
+
+@blueprint.get("/tasks")
+@signed_in
+def tasks() -> ResponseReturnValue:
+    return render_template("pages/tasks.html", page=browsing.list_tasks(_uow(), viewer(), page=_page()))
+
+
+@blueprint.get("/projects")
+@signed_in
+def projects() -> ResponseReturnValue:
+    return render_template("pages/projects.html", page=browsing.list_projects(_uow(), viewer(), page=_page()))
+
+
+@blueprint.get("/projects/<project_id>")
+@signed_in
+def project(project_id: str) -> ResponseReturnValue:
+    return render_template("pages/project.html", detail=browsing.project_detail(_uow(), viewer(), project_id))
+
+
+@blueprint.get("/jobs")
+@signed_in
+def jobs() -> ResponseReturnValue:
+    return render_template("pages/jobs.html", page=browsing.list_jobs(_uow(), viewer(), page=_page()))
+
+
+@blueprint.get("/jobs/<job_id>")
+@signed_in
+def job(job_id: str) -> ResponseReturnValue:
+    return render_template("pages/job.html", detail=browsing.job_detail(_uow(), viewer(), job_id))
+
+
+@blueprint.get("/products")
+@signed_in
+def products() -> ResponseReturnValue:
+    return render_template("pages/products.html", page=browsing.list_products(_uow(), viewer(), page=_page()))
+
+
+@blueprint.get("/about")
+@signed_in
+def about() -> ResponseReturnValue:
+    return render_template("pages/about.html")
+
+
+@blueprint.get("/contact")
+@signed_in
+def contact() -> ResponseReturnValue:
+    return render_template("pages/contact.html")

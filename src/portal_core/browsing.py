@@ -1,0 +1,327 @@
+"""What a signed-in client reads: the home summary, every section's pages and the detail of each record.
+
+Each function opens the unit of work, makes a fixed number of repository calls (never one per record shown) and
+passes every record through the access policy before returning it, on top of the repositories' own filtering: a
+record the policy refuses is never returned, and asking for one by id raises UnknownRecord, exactly as an id that
+does not exist does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Generic, TypeVar
+
+import attrs
+
+from portal_core import policy
+from portal_core.errors import UnknownRecord
+from portal_core.model.documents import (
+    ACTIVE_JOB_STATUSES,
+    Invoice,
+    InvoiceStatus,
+    Job,
+    Product,
+    Project,
+    Quote,
+    QuoteStatus,
+    Task,
+)
+from portal_core.model.files import File
+from portal_core.ports import UnitOfWork
+from portal_core.sign_in import Viewer
+
+T = TypeVar("T")
+
+PAGE_SIZE = 25
+# Past this page nothing is fetched: an absurd ?page= must not become an absurd OFFSET in the database.
+MAX_PAGE = 10_000
+# Quotes awaiting review that expire within this many days are urgent (Take Actions).
+EXPIRING_SOON_DAYS = 7
+# The home page summarises; each of its sections fetches at most this many records and shows fewer.
+HOME_FETCH = 100
+HOME_SHOWN = 10
+
+OPEN_INVOICE_STATUSES = frozenset({InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID})
+NOT_FOUND = "no such record"
+
+
+@attrs.frozen(kw_only=True)
+class Page(Generic[T]):
+    """One page of a list: its items, its 1-based number, and whether a next page exists."""
+
+    items: tuple[T, ...]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceView:
+    """An invoice as the client sees it today (the Pay Now macro receives this)."""
+
+    invoice: Invoice
+    overdue: bool
+    payable: bool
+
+
+@attrs.frozen(kw_only=True)
+class QuoteView:
+    quote: Quote
+    awaiting_review: bool
+    expires_soon: bool
+    # A sent quote whose valid-until date has passed reads as expired, whatever the CRM has not updated yet.
+    lapsed: bool
+
+
+@attrs.frozen(kw_only=True)
+class TaskView:
+    task: Task
+    job: Job | None
+
+
+@attrs.frozen(kw_only=True)
+class HomeSummary:
+    overdue_invoices: tuple[InvoiceView, ...]
+    expiring_quotes: tuple[QuoteView, ...]
+    pending_invoices: tuple[InvoiceView, ...]
+    pending_quotes: tuple[QuoteView, ...]
+    active_jobs: tuple[Job, ...]
+    more_pending_invoices: bool
+    more_pending_quotes: bool
+    more_active_jobs: bool
+
+    @property
+    def has_actions(self) -> bool:
+        return bool(self.overdue_invoices or self.expiring_quotes)
+
+
+@attrs.frozen(kw_only=True)
+class InvoiceDetail:
+    view: InvoiceView
+    job: Job | None
+    files: tuple[File, ...]
+
+
+@attrs.frozen(kw_only=True)
+class JobDetail:
+    job: Job
+    project: Project | None
+    tasks: tuple[Task, ...]
+    files: tuple[File, ...]
+
+
+@attrs.frozen(kw_only=True)
+class ProjectDetail:
+    project: Project
+    jobs: tuple[Job, ...]
+
+
+# ---- views of single records
+
+
+def _sees(viewer: Viewer, record: object) -> bool:
+    return policy.can_see(viewer.company, viewer.contact, record)
+
+
+def _invoice_view(viewer: Viewer, invoice: Invoice, today: dt.date) -> InvoiceView:
+    return InvoiceView(invoice=invoice, overdue=invoice.is_overdue(today),
+                       payable=policy.can_pay(viewer.company, viewer.contact, invoice))
+
+
+def _quote_view(quote: Quote, today: dt.date) -> QuoteView:
+    awaiting = quote.awaiting_review(today)
+    soon = (awaiting and quote.valid_until is not None
+            and quote.valid_until <= today + dt.timedelta(days=EXPIRING_SOON_DAYS))
+    lapsed = quote.status == QuoteStatus.SENT and not awaiting
+    return QuoteView(quote=quote, awaiting_review=awaiting, expires_soon=soon, lapsed=lapsed)
+
+
+def _visible(viewer: Viewer, records: list[T]) -> list[T]:
+    return [record for record in records if _sees(viewer, record)]
+
+
+def _files_of(viewer: Viewer, files: list[File], attached_to: Job | Invoice) -> tuple[File, ...]:
+    # Both checks, on purpose: the file must hang off this very record, and the record must be one the viewer sees.
+    return tuple(f for f in files if _sees(viewer, attached_to)
+                 and policy.can_see_file(viewer.company, viewer.contact, f, attached_to))
+
+
+# ---- pagination
+
+
+def page_number(raw: object) -> int:
+    """?page= as typed by anyone: a whole number of at least 1, else page 1."""
+    try:
+        number = int(str(raw).strip())
+    except (TypeError, ValueError):
+        return 1
+    return number if number >= 1 else 1
+
+
+def _window(number: int) -> tuple[int, int] | None:
+    """(offset, limit) for page `number`, fetching one more row than shown to know whether a next page exists."""
+    if number > MAX_PAGE:
+        return None
+    return (number - 1) * PAGE_SIZE, PAGE_SIZE + 1
+
+
+def _page(items: list[T], number: int) -> Page[T]:
+    return Page(items=tuple(items[:PAGE_SIZE]), number=number, has_next=len(items) > PAGE_SIZE)
+
+
+def _empty(number: int) -> Page[T]:
+    return Page(items=(), number=number, has_next=False)
+
+
+# ---- the home page
+
+
+def home_summary(uow: UnitOfWork, viewer: Viewer, *, today: dt.date) -> HomeSummary:
+    """Take Actions (overdue invoices, then quotes expiring within a week), pending invoices and quotes, active jobs."""
+    company_id = viewer.company.id
+    with uow:
+        invoices = uow.invoices.list_for_company(company_id, statuses=OPEN_INVOICE_STATUSES, today=today,
+                                                 limit=HOME_FETCH)
+        quotes = uow.quotes.list_for_company(company_id, statuses=frozenset({QuoteStatus.SENT}), limit=HOME_FETCH)
+        jobs = uow.jobs.list_for_company(company_id, statuses=ACTIVE_JOB_STATUSES, limit=HOME_FETCH)
+    pending = [_invoice_view(viewer, i, today) for i in _visible(viewer, invoices) if i.is_open]
+    awaiting = [_quote_view(q, today) for q in _visible(viewer, quotes) if q.awaiting_review(today)]
+    expiring = sorted((q for q in awaiting if q.expires_soon),
+                      key=lambda q: (q.quote.valid_until or dt.date.max, q.quote.number))
+    active = [j for j in _visible(viewer, jobs) if j.is_active]
+    return HomeSummary(
+        overdue_invoices=tuple(v for v in pending if v.overdue)[:HOME_SHOWN],
+        expiring_quotes=tuple(expiring[:HOME_SHOWN]),
+        pending_invoices=tuple(pending[:HOME_SHOWN]),
+        pending_quotes=tuple(awaiting[:HOME_SHOWN]),
+        active_jobs=tuple(active[:HOME_SHOWN]),
+        more_pending_invoices=len(pending) > HOME_SHOWN,
+        more_pending_quotes=len(awaiting) > HOME_SHOWN,
+        more_active_jobs=len(active) > HOME_SHOWN,
+    )
+
+
+# ---- the section lists
+
+
+def list_invoices(uow: UnitOfWork, viewer: Viewer, *, today: dt.date, page: int = 1) -> Page[InvoiceView]:
+    """Overdue first, then by due date."""
+    window = _window(page)
+    if window is None:
+        return _empty(page)
+    offset, limit = window
+    with uow:
+        rows = uow.invoices.list_for_company(viewer.company.id, statuses=policy.CLIENT_VISIBLE_INVOICE_STATUSES,
+                                             today=today, offset=offset, limit=limit)
+    return _page([_invoice_view(viewer, i, today) for i in _visible(viewer, rows)], page)
+
+
+def list_quotes(uow: UnitOfWork, viewer: Viewer, *, today: dt.date, page: int = 1) -> Page[QuoteView]:
+    """Newest issued first."""
+    window = _window(page)
+    if window is None:
+        return _empty(page)
+    offset, limit = window
+    with uow:
+        rows = uow.quotes.list_for_company(viewer.company.id, statuses=policy.CLIENT_VISIBLE_QUOTE_STATUSES,
+                                           offset=offset, limit=limit)
+    return _page([_quote_view(q, today) for q in _visible(viewer, rows)], page)
+
+
+def list_jobs(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Page[Job]:
+    """By scheduled start, unscheduled last."""
+    window = _window(page)
+    if window is None:
+        return _empty(page)
+    offset, limit = window
+    with uow:
+        rows = uow.jobs.list_for_company(viewer.company.id, offset=offset, limit=limit)
+    return _page(_visible(viewer, rows), page)
+
+
+def list_projects(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Page[Project]:
+    window = _window(page)
+    if window is None:
+        return _empty(page)
+    offset, limit = window
+    with uow:
+        rows = uow.projects.list_for_company(viewer.company.id, offset=offset, limit=limit)
+    return _page(_visible(viewer, rows), page)
+
+
+def list_tasks(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Page[TaskView]:
+    """Open before done, then by due date; each with its job (loaded for the whole page in one call)."""
+    window = _window(page)
+    if window is None:
+        return _empty(page)
+    offset, limit = window
+    with uow:
+        rows = _visible(viewer, uow.tasks.list_for_company(viewer.company.id, offset=offset, limit=limit))
+        job_ids = sorted({t.job_id for t in rows[:PAGE_SIZE] if t.job_id})
+        jobs = {j.id: j for j in _visible(viewer, uow.jobs.get_many(job_ids))} if job_ids else {}
+    return _page([TaskView(task=t, job=jobs.get(t.job_id) if t.job_id else None) for t in rows], page)
+
+
+def list_products(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Page[Product]:
+    """The business's catalogue: the same for every client, shown only inside a portal the viewer may use."""
+    if not policy.may_use_portal(viewer.company, viewer.contact):
+        return _empty(page)
+    window = _window(page)
+    if window is None:
+        return _empty(page)
+    offset, limit = window
+    with uow:
+        rows = uow.products.list(offset=offset, limit=limit)
+    return _page(rows, page)
+
+
+# ---- the details
+
+
+def invoice_detail(uow: UnitOfWork, viewer: Viewer, invoice_id: str, *, today: dt.date) -> InvoiceDetail:
+    """Raises UnknownRecord unless the viewer may see the invoice."""
+    with uow:
+        invoice = uow.invoices.get(invoice_id)
+        if invoice is None or not _sees(viewer, invoice):
+            raise UnknownRecord(NOT_FOUND)
+        job = uow.jobs.get(invoice.job_id) if invoice.job_id else None
+        files = uow.files.list_for_company(viewer.company.id, invoice_id=invoice.id)
+    return InvoiceDetail(view=_invoice_view(viewer, invoice, today),
+                         job=job if job is not None and _sees(viewer, job) else None,
+                         files=_files_of(viewer, files, invoice))
+
+
+def quote_detail(uow: UnitOfWork, viewer: Viewer, quote_id: str, *, today: dt.date) -> QuoteView:
+    """Raises UnknownRecord unless the viewer may see the quote."""
+    with uow:
+        quote = uow.quotes.get(quote_id)
+    if quote is None or not _sees(viewer, quote):
+        raise UnknownRecord(NOT_FOUND)
+    return _quote_view(quote, today)
+
+
+def job_detail(uow: UnitOfWork, viewer: Viewer, job_id: str) -> JobDetail:
+    """The job with its tasks, its files and its project. Raises UnknownRecord unless the viewer may see the job."""
+    with uow:
+        job = uow.jobs.get(job_id)
+        if job is None or not _sees(viewer, job):
+            raise UnknownRecord(NOT_FOUND)
+        project = uow.projects.get(job.project_id) if job.project_id else None
+        tasks = uow.tasks.list_for_company(viewer.company.id, job_id=job.id)
+        files = uow.files.list_for_company(viewer.company.id, job_id=job.id)
+    return JobDetail(job=job, project=project if project is not None and _sees(viewer, project) else None,
+                     tasks=tuple(t for t in _visible(viewer, tasks) if t.job_id == job.id),
+                     files=_files_of(viewer, files, job))
+
+
+def project_detail(uow: UnitOfWork, viewer: Viewer, project_id: str) -> ProjectDetail:
+    """The project with its jobs. Raises UnknownRecord unless the viewer may see the project."""
+    with uow:
+        project = uow.projects.get(project_id)
+        if project is None or not _sees(viewer, project):
+            raise UnknownRecord(NOT_FOUND)
+        jobs = uow.jobs.list_for_company(viewer.company.id, project_id=project.id)
+    return ProjectDetail(project=project, jobs=tuple(j for j in _visible(viewer, jobs) if j.project_id == project.id))
