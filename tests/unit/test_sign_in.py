@@ -1,0 +1,484 @@
+"""Passwordless sign-in: six-digit codes by email, their lifetime and tries, throttles, and sessions re-checked."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from portal_core import access
+from portal_core.errors import (
+    CodeRejected,
+    DeliveryFailed,
+    InvalidEmail,
+    NotSignedIn,
+    PortalError,
+    PortalUnavailable,
+    Throttled,
+)
+from portal_core.model.company import Company
+from portal_core.model.contact import Contact
+from portal_core.model.one_time_code import CodeStatus, OneTimeCode
+from portal_core.sign_in import (
+    REJECTED_MESSAGE,
+    WAIT_MESSAGE,
+    CodeDelivery,
+    SignInPolicy,
+    Viewer,
+    current_viewer,
+    deliver_sign_in_code,
+    request_sign_in_code,
+    sign_out,
+    verify_code,
+)
+
+from .conftest import Portal, code_in, make_portal
+
+IP = "203.0.113.5"
+HOMER = "homer@globex.example"
+
+
+def request(portal: Portal, company: Company, email: str, ip: str = IP) -> CodeDelivery | None:
+    return request_sign_in_code(portal.uow, clock=portal.clock, randomness=portal.randomness,
+                                templates=portal.templates, secrets=portal.secrets, policy=portal.policy,
+                                link_token=company.link_token, email=email, ip=ip)
+
+
+def deliver(portal: Portal, delivery: CodeDelivery | None) -> str:
+    """Sends it through the recording sender and returns the code read back out of the mail."""
+    assert delivery is not None
+    deliver_sign_in_code(portal.uow, sender=portal.sender, clock=portal.clock, randomness=portal.randomness,
+                         delivery=delivery)
+    return code_in(portal.sender.outbox[-1])
+
+
+def verify(portal: Portal, company: Company, email: str, code: str, ip: str = IP) -> str:
+    cookie, session = verify_code(portal.uow, clock=portal.clock, randomness=portal.randomness,
+                                  secrets=portal.secrets, link_token=company.link_token, email=email, code=code, ip=ip)
+    assert session.contact_id and session.company_id == company.id
+    return cookie
+
+
+def viewer(portal: Portal, company: Company, cookie: str | None) -> Viewer:
+    return current_viewer(portal.uow, clock=portal.clock, policy=portal.policy, link_token=company.link_token,
+                          cookie=cookie)
+
+
+def codes(portal: Portal) -> list[OneTimeCode]:
+    return list(portal.store.state.tables.get("codes", {}).values())
+
+
+def other_code(code: str) -> str:
+    return f"{(int(code) + 1) % 1_000_000:06d}"
+
+
+@attrs.define
+class Globex:
+    portal: Portal
+    company: Company
+    homer: Contact
+
+    def sign_in(self) -> str:
+        code = deliver(self.portal, request(self.portal, self.company, HOMER))
+        return verify(self.portal, self.company, HOMER, code)
+
+
+@pytest.fixture
+def globex(portal: Portal) -> Globex:
+    company = portal.add_company("Globex LLC")
+    return Globex(portal, company, portal.add_contact(company, "Homer Simpson", HOMER))
+
+
+# ---- codes
+
+
+def test_a_code_is_six_digits_mailed_to_the_contact(globex: Globex) -> None:
+    portal = globex.portal
+    delivery = request(portal, globex.company, "  HOMER@globex.EXAMPLE ")
+    assert delivery is not None and delivery.email.to == HOMER  # the address on record, not the one typed
+    code = deliver(portal, delivery)
+    assert len(code) == 6 and code.isdigit()
+    assert [e.to for e in portal.sender.outbox] == [HOMER]
+    assert "Falcon Facilities" in portal.sender.outbox[0].subject
+
+
+@given(seed=st.integers(min_value=0, max_value=10**6))
+@settings(max_examples=25, deadline=None)
+def test_every_issued_code_is_six_digits(seed: int) -> None:
+    portal = make_portal(seed=seed)
+    company = portal.add_company("Globex LLC")
+    portal.add_contact(company, "Homer", HOMER)
+    code = deliver(portal, request(portal, company, HOMER))
+    assert len(code) == 6 and code.isdigit()
+
+
+def test_the_right_code_opens_a_session(globex: Globex) -> None:
+    cookie = globex.sign_in()
+    seen = viewer(globex.portal, globex.company, cookie)
+    assert seen.contact.id == globex.homer.id and seen.company.id == globex.company.id
+    assert cookie not in str(globex.portal.store.state.tables["sessions"])  # stored under a hash of the cookie
+
+
+def test_spaces_and_case_in_what_the_client_types_do_not_matter(globex: Globex) -> None:
+    portal = globex.portal
+    code = deliver(portal, request(portal, globex.company, HOMER))
+    assert verify(portal, globex.company, " Homer@Globex.Example ", f" {code[:3]} {code[3:]} ")
+
+
+@pytest.mark.parametrize(("elapsed", "accepted"), [
+    (dt.timedelta(minutes=9, seconds=59), True),
+    (dt.timedelta(minutes=10), False),
+    (dt.timedelta(hours=3), False),
+])
+def test_a_code_expires_at_ten_minutes(globex: Globex, elapsed: dt.timedelta, accepted: bool) -> None:
+    portal = globex.portal
+    code = deliver(portal, request(portal, globex.company, HOMER))
+    portal.clock.advance(seconds=elapsed.total_seconds())
+    if accepted:
+        assert verify(portal, globex.company, HOMER, code)
+    else:
+        with pytest.raises(CodeRejected, match="not right, or it has expired"):
+            verify(portal, globex.company, HOMER, code)
+
+
+def test_a_code_works_once(globex: Globex) -> None:
+    portal = globex.portal
+    code = deliver(portal, request(portal, globex.company, HOMER))
+    verify(portal, globex.company, HOMER, code)
+    with pytest.raises(CodeRejected):
+        verify(portal, globex.company, HOMER, code)
+    assert [c.status for c in codes(portal)] == [CodeStatus.USED]
+
+
+def test_five_wrong_tries_kill_the_code(globex: Globex) -> None:
+    portal = globex.portal
+    code = deliver(portal, request(portal, globex.company, HOMER))
+    for _ in range(5):
+        with pytest.raises(CodeRejected):
+            verify(portal, globex.company, HOMER, other_code(code))
+    with pytest.raises(CodeRejected):
+        verify(portal, globex.company, HOMER, code)  # the sixth try, with the right code
+    assert [(c.status, c.failed_attempts) for c in codes(portal)] == [(CodeStatus.DEAD, 5)]
+
+
+def test_four_wrong_tries_leave_the_code_usable(globex: Globex) -> None:
+    portal = globex.portal
+    code = deliver(portal, request(portal, globex.company, HOMER))
+    for _ in range(4):
+        with pytest.raises(CodeRejected):
+            verify(portal, globex.company, HOMER, other_code(code))
+    assert verify(portal, globex.company, HOMER, code)
+
+
+def test_a_new_code_ends_the_earlier_ones(globex: Globex) -> None:
+    portal = globex.portal
+    first = deliver(portal, request(portal, globex.company, HOMER))
+    portal.clock.advance(minutes=2)
+    second = deliver(portal, request(portal, globex.company, HOMER))
+    if first != second:
+        with pytest.raises(CodeRejected):
+            verify(portal, globex.company, HOMER, first)
+    statuses = sorted(codes(portal), key=lambda c: c.issued_at)
+    assert [c.status for c in statuses] == [CodeStatus.DEAD, CodeStatus.ACTIVE]
+    assert verify(portal, globex.company, HOMER, second)
+
+
+def test_every_wrong_answer_gets_the_same_message(globex: Globex) -> None:
+    portal, company = globex.portal, globex.company
+    messages = set()
+    for email, code in [(HOMER, "000000"), ("nobody@globex.example", "123456"), ("not an email", "1"),
+                        (HOMER, "abcdef")]:
+        with pytest.raises(CodeRejected) as caught:
+            verify(portal, company, email, code)
+        messages.add(str(caught.value))
+    assert messages == {REJECTED_MESSAGE}
+
+
+def test_codes_are_stored_only_as_a_keyed_hash(globex: Globex) -> None:
+    portal = globex.portal
+    code = deliver(portal, request(portal, globex.company, HOMER))
+    (stored,) = codes(portal)
+    for field in attrs.fields(OneTimeCode):
+        assert code not in str(getattr(stored, field.name)), field.name
+    assert code not in repr(stored)
+    assert stored.code_hash != code and len(stored.code_hash) == 64
+    # keyed: another secret gives another hash for the same id and code
+    other = make_portal().secrets.codes.__class__.from_secret("another secret")
+    assert other.hash(stored.id, code) != stored.code_hash
+    assert portal.secrets.codes.matches(stored.id, code, stored.code_hash)
+
+
+def test_audit_entries_never_hold_the_code_or_the_email(globex: Globex) -> None:
+    portal, company = globex.portal, globex.company
+    code = deliver(portal, request(portal, company, HOMER))
+    with pytest.raises(CodeRejected):
+        verify(portal, company, HOMER, other_code(code))
+    cookie = verify(portal, company, HOMER, code)
+    sign_out(portal.uow, clock=portal.clock, randomness=portal.randomness, cookie=cookie, ip=IP)
+    request(portal, company, "stranger@nowhere.example")
+    with pytest.raises(Throttled):
+        request(portal, company, "stranger@nowhere.example")
+    entries = portal.store.state.audit
+    assert {e.action for e in entries} >= {"code_issued", "code_failed", "signed_in", "signed_out", "throttled"}
+    for entry in entries:
+        for value in attrs.astuple(entry):
+            text = str(value).lower()
+            assert code not in text and "homer" not in text and "stranger" not in text and cookie not in str(value)
+
+
+# ---- delivery failures
+
+
+def test_an_undelivered_code_cannot_be_used_and_says_so(globex: Globex) -> None:
+    portal = globex.portal
+    delivery = request(portal, globex.company, HOMER)
+    assert delivery is not None
+    portal.sender.fail_with = "relay refused the message"
+    with pytest.raises(DeliveryFailed):
+        deliver_sign_in_code(portal.uow, sender=portal.sender, clock=portal.clock, randomness=portal.randomness,
+                             delivery=delivery)
+    assert portal.sender.outbox == []
+    assert [c.status for c in codes(portal)] == [CodeStatus.UNDELIVERED]
+    with pytest.raises(DeliveryFailed, match="could not email your code"):
+        verify(portal, globex.company, HOMER, "123456")
+    assert "code_undelivered" in {e.action for e in portal.store.state.audit}
+
+
+# ---- throttles
+
+
+def test_one_code_per_minute_per_email(globex: Globex) -> None:
+    portal = globex.portal
+    assert request(portal, globex.company, HOMER)
+    portal.clock.advance(seconds=30)
+    with pytest.raises(Throttled) as caught:
+        request(portal, globex.company, HOMER.upper())
+    assert str(caught.value) == WAIT_MESSAGE
+    portal.clock.advance(seconds=31)
+    assert request(portal, globex.company, HOMER)
+
+
+def test_five_codes_per_hour_per_email(globex: Globex) -> None:
+    portal = globex.portal
+    for _ in range(5):
+        assert request(portal, globex.company, HOMER)
+        portal.clock.advance(minutes=2)
+    with pytest.raises(Throttled):
+        request(portal, globex.company, HOMER)
+    portal.clock.advance(minutes=50)  # 60 minutes after the first request it still counts
+    with pytest.raises(Throttled):
+        request(portal, globex.company, HOMER)
+    portal.clock.advance(seconds=1)
+    assert request(portal, globex.company, HOMER)
+
+
+def test_per_ip_limit() -> None:
+    portal = make_portal(SignInPolicy(per_ip_per_hour=3))
+    company = portal.add_company("Globex LLC")
+    portal.add_contact(company, "Homer", HOMER)
+    for n in range(3):
+        request(portal, company, f"guess{n}@globex.example")
+    with pytest.raises(Throttled):
+        request(portal, company, HOMER)
+    assert codes(portal) == []
+    assert request(portal, company, HOMER, ip="198.51.100.7") is not None  # another address is not throttled
+    portal.clock.advance(minutes=61)
+    assert request(portal, company, "guess9@globex.example") is None
+
+
+def test_the_same_email_at_two_companies_has_separate_limits(portal: Portal) -> None:
+    globex = portal.add_company("Globex LLC")
+    initech = portal.add_company("Initech")
+    portal.add_contact(globex, "Homer", "shared@both.example")
+    portal.add_contact(initech, "Homer at Initech", "shared@both.example")
+    assert request(portal, globex, "shared@both.example")
+    assert request(portal, initech, "shared@both.example")
+    with pytest.raises(Throttled):
+        request(portal, globex, "shared@both.example")
+    with pytest.raises(Throttled):
+        request(portal, initech, "shared@both.example")
+
+
+# ---- no enumeration
+
+
+def _trace(portal: Portal, company: Company, email: str) -> list[str]:
+    """What a caller can observe from a series of requests for one email: returns and raises, in order."""
+    seen = []
+    for step in [0, 10, 50, 120, 240, 360, 480, 600, 3700]:
+        portal.clock.set(portal.clock.now() + dt.timedelta(seconds=step))
+        try:
+            result = request(portal, company, email)
+            seen.append("ok")
+            assert result is None or isinstance(result, CodeDelivery)
+        except PortalError as exc:
+            seen.append(f"{type(exc).__name__}: {exc}")
+    return seen
+
+
+def test_known_and_unknown_emails_are_treated_alike(portal: Portal) -> None:
+    globex = portal.add_company("Globex LLC")
+    initech = portal.add_company("Initech")
+    portal.add_contact(globex, "Homer", HOMER)
+    portal.add_contact(initech, "Peter", "peter@initech.example")
+    known = _trace(portal, globex, HOMER)
+    of_another_company = _trace(portal, globex, "peter@initech.example")
+    of_no_one = _trace(portal, globex, "nobody@nowhere.example")
+    assert known == of_another_company == of_no_one
+    assert "ok" in known and any(s.startswith("Throttled") for s in known)
+
+
+def test_only_a_contact_of_this_company_is_mailed(portal: Portal) -> None:
+    globex = portal.add_company("Globex LLC")
+    initech = portal.add_company("Initech")
+    portal.add_contact(initech, "Peter", "peter@initech.example")
+    assert request(portal, globex, "peter@initech.example") is None
+    assert request(portal, globex, "nobody@nowhere.example") is None
+    assert codes(portal) == []
+    with pytest.raises(InvalidEmail):
+        request(portal, globex, "not an email")
+
+
+@given(typed=st.sampled_from(["homer@globex.example", "HOMER@GLOBEX.EXAMPLE", "peter@initech.example",
+                              "marge@globex.example", "x@y.example", " bart@school.example "]),
+       via=st.sampled_from(["globex", "initech"]))
+@settings(max_examples=30, deadline=None)
+def test_a_code_only_ever_goes_to_a_contact_of_the_portals_company(typed: str, via: str) -> None:
+    portal = make_portal()
+    companies = {"globex": portal.add_company("Globex LLC"), "initech": portal.add_company("Initech")}
+    portal.add_contact(companies["globex"], "Homer", HOMER)
+    portal.add_contact(companies["globex"], "Bart", "Bart@School.example")
+    portal.add_contact(companies["initech"], "Peter", "peter@initech.example")
+    company = companies[via]
+    delivery = request(portal, company, typed)
+    with portal.uow:
+        addresses = {c.email for c in portal.uow.contacts.list_for_company(company.id)}
+    if delivery is None:
+        assert typed.strip().lower() not in {a.lower() for a in addresses}
+        assert codes(portal) == []
+    else:
+        assert delivery.email.to in addresses and delivery.email.to.lower() == typed.strip().lower()
+        assert [c.company_id for c in codes(portal)] == [company.id]
+
+
+def test_a_disabled_or_unknown_portal_does_not_send_codes(globex: Globex) -> None:
+    portal = globex.portal
+    access.set_portal_access(portal.uow, globex.company.name, enabled=False)
+    with pytest.raises(PortalUnavailable):
+        request(portal, globex.company, HOMER)
+    with pytest.raises(PortalUnavailable):
+        request(portal, attrs.evolve(globex.company, link_token="x" * 32), HOMER)
+    assert codes(portal) == []
+
+
+# ---- sessions: re-checked on every call
+
+
+def test_disabling_access_ends_the_session_at_once(globex: Globex) -> None:
+    portal = globex.portal
+    cookie = globex.sign_in()
+    assert viewer(portal, globex.company, cookie)
+    access.set_portal_access(portal.uow, globex.company.name, enabled=False)
+    with pytest.raises((PortalUnavailable, NotSignedIn)):
+        viewer(portal, globex.company, cookie)
+    access.set_portal_access(portal.uow, globex.company.name, enabled=True)
+    assert viewer(portal, globex.company, cookie)  # the toggle is the access; a new sign-in is not needed
+
+
+def test_removing_the_contact_ends_the_session_at_once(globex: Globex) -> None:
+    portal = globex.portal
+    cookie = globex.sign_in()
+    access.remove_contact(portal.uow, globex.company.name, HOMER)
+    with pytest.raises(NotSignedIn):
+        viewer(portal, globex.company, cookie)
+    portal.add_contact(globex.company, "Homer Simpson", HOMER)  # a new contact record with the same email
+    with pytest.raises(NotSignedIn):
+        viewer(portal, globex.company, cookie)
+
+
+def test_changing_the_contacts_email_ends_the_session_at_once(globex: Globex) -> None:
+    portal = globex.portal
+    cookie = globex.sign_in()
+    access.change_contact_email(portal.uow, globex.homer.id, "homer.j@globex.example")
+    with pytest.raises(NotSignedIn):
+        viewer(portal, globex.company, cookie)
+
+
+def test_changing_only_the_case_of_the_email_keeps_the_session(globex: Globex) -> None:
+    portal = globex.portal
+    cookie = globex.sign_in()
+    access.change_contact_email(portal.uow, globex.homer.id, "Homer@Globex.example")
+    assert viewer(portal, globex.company, cookie).contact.email == "Homer@Globex.example"
+
+
+def test_rotating_the_link_ends_the_session_at_once(globex: Globex) -> None:
+    portal = globex.portal
+    cookie = globex.sign_in()
+    rotated = access.rotate_link(portal.uow, portal.randomness, globex.company.name)
+    assert rotated.link_token != globex.company.link_token
+    with pytest.raises(PortalUnavailable):
+        viewer(portal, globex.company, cookie)  # the old link is dead
+    with pytest.raises(NotSignedIn):
+        viewer(portal, rotated, cookie)  # and the session opened under it does not carry over
+
+
+def test_signing_out_ends_the_session(globex: Globex) -> None:
+    portal = globex.portal
+    cookie = globex.sign_in()
+    sign_out(portal.uow, clock=portal.clock, randomness=portal.randomness, cookie=cookie, ip=IP)
+    with pytest.raises(NotSignedIn):
+        viewer(portal, globex.company, cookie)
+
+
+def test_a_session_belongs_to_one_company(portal: Portal) -> None:
+    globex = portal.add_company("Globex LLC")
+    initech = portal.add_company("Initech")
+    portal.add_contact(globex, "Homer", "shared@both.example")
+    portal.add_contact(initech, "Homer", "shared@both.example")
+    code = deliver(portal, request(portal, globex, "shared@both.example"))
+    with pytest.raises(CodeRejected):
+        verify(portal, initech, "shared@both.example", code)
+    cookie = verify(portal, globex, "shared@both.example", code)
+    with pytest.raises(NotSignedIn):
+        viewer(portal, initech, cookie)
+
+
+@pytest.mark.parametrize("cookie", [None, "", "made-up-cookie"])
+def test_no_or_an_unknown_cookie_is_not_signed_in(globex: Globex, cookie: str | None) -> None:
+    with pytest.raises(NotSignedIn):
+        viewer(globex.portal, globex.company, cookie)
+
+
+def test_idle_timeout_is_sixty_minutes(globex: Globex) -> None:
+    portal = globex.portal
+    cookie = globex.sign_in()
+    for _ in range(3):  # activity keeps it alive well past an hour
+        portal.clock.advance(minutes=59)
+        assert viewer(portal, globex.company, cookie)
+    portal.clock.advance(minutes=60)
+    with pytest.raises(NotSignedIn):
+        viewer(portal, globex.company, cookie)
+
+
+def test_absolute_lifetime_is_twenty_four_hours(globex: Globex) -> None:
+    portal = globex.portal
+    cookie = globex.sign_in()
+    signed_in_at = portal.clock.now()
+    while portal.clock.now() + dt.timedelta(minutes=50) < signed_in_at + dt.timedelta(hours=24):
+        portal.clock.advance(minutes=50)
+        assert viewer(portal, globex.company, cookie)
+    portal.clock.set(signed_in_at + dt.timedelta(hours=24))
+    with pytest.raises(NotSignedIn):
+        viewer(portal, globex.company, cookie)
+
+
+def test_a_new_sign_in_gives_a_new_cookie(globex: Globex) -> None:
+    portal = globex.portal
+    first = globex.sign_in()
+    portal.clock.advance(minutes=2)
+    second = globex.sign_in()
+    assert first != second
+    assert viewer(portal, globex.company, second)
