@@ -12,6 +12,7 @@ from werkzeug.routing import BuildError
 from entrypoints.web.app import portal_services
 from entrypoints.web.context import portal_blueprint, signed_in, viewer
 from portal_core import browsing
+from portal_core.ports import UnitOfWork
 
 blueprint = portal_blueprint("pages", __name__)
 
@@ -99,7 +100,7 @@ def _page() -> int:
     return browsing.page_number(request.args.get("page", "1"))
 
 
-def _uow() -> Any:
+def _uow() -> UnitOfWork:
     return portal_services().uow()
 
 
