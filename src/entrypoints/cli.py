@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from entrypoints import cli_files
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
 from portal_core import access
@@ -185,13 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=int, default=200)
     audit.set_defaults(run=cmd_audit)
 
-    for extend in EXTENSIONS:
-        extend(sub)
+    cli_files.register(sub)
     return parser
-
-
-# Other areas (files, requests, payments, documents) register their subcommands here.
-EXTENSIONS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
 
 
 def main(argv: Sequence[str] | None = None) -> int:

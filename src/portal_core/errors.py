@@ -15,6 +15,14 @@ class InvalidEmail(InvalidInput):
     pass
 
 
+class RequestFormInvalid(InvalidInput):
+    """A new-request form with fields that break the rules; `fields` maps each bad field to its message."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        super().__init__("; ".join(f"{name}: {message}" for name, message in fields.items()))
+        self.fields = dict(fields)
+
+
 class InvalidAmount(InvalidInput):
     pass
 

@@ -8,11 +8,11 @@ from typing import Any
 import attrs
 import jinja2
 
-from portal_core.model.mail import Email, Notice, SignInCodeNotice
+from portal_core.model.mail import Email, NewRequestNotice, Notice, SignInCodeNotice
 
 _TEMPLATES = Path(__file__).parent / "templates" / "email"
 # Each notice type has three templates: NAME.subject.txt, NAME.txt and NAME.html.
-_NAMES: dict[type, str] = {SignInCodeNotice: "sign_in_code"}
+_NAMES: dict[type, str] = {SignInCodeNotice: "sign_in_code", NewRequestNotice: "new_request"}
 
 
 class JinjaEmailTemplates:
@@ -27,6 +27,12 @@ class JinjaEmailTemplates:
         name = self._names[type(notice)]
         context: dict[str, Any] = {field.name: getattr(notice, field.name) for field in attrs.fields(type(notice))}
         subject = self._text.get_template(f"{name}.subject.txt").render(context).strip()
-        return Email(to=to, subject=" ".join(subject.split()), text=self._text.get_template(f"{name}.txt").render(context),
+        return Email(to=to, subject=" ".join(subject.split()),
+                     text=self._text.get_template(f"{name}.txt").render(context),
                      html=self._html.get_template(f"{name}.html").render(context),
-                     reply_to=notice.business.email)
+                     reply_to=self._reply_to(notice))
+
+    @staticmethod
+    def _reply_to(notice: Notice) -> str:
+        # A client hears back from the business; the business answers a request straight to the contact.
+        return notice.contact_email if isinstance(notice, NewRequestNotice) else notice.business.email

@@ -54,7 +54,8 @@ def _security_headers(response: Response) -> Response:
     if settings.is_https:
         response.headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
     if getattr(g, "viewer", None) is not None or request.path.startswith("/p/"):
-        if not request.path.startswith("/static/"):
+        # A view that chose "private, no-cache" (file downloads: revalidated by ETag, answered 304) keeps it.
+        if not request.path.startswith("/static/") and not response.cache_control.private:
             response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -119,11 +120,13 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.extensions["portal.mail"] = MailQueue(synchronous=synchronous_mail)
     CSRFProtect(app)
 
-    from entrypoints.web import auth, ops, pages
+    from entrypoints.web import auth, client_requests, files, ops, pages
 
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(pages.blueprint)
+    app.register_blueprint(files.blueprint)
+    app.register_blueprint(client_requests.blueprint)
 
     app.after_request(_security_headers)
     _register_errors(app)

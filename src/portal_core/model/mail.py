@@ -28,4 +28,17 @@ class SignInCodeNotice:
     valid_minutes: int
 
 
-Notice = SignInCodeNotice
+@attrs.frozen(kw_only=True)
+class NewRequestNotice:
+    """Tells the business that a contact sent a request from the portal."""
+
+    business: Business
+    request_id: str
+    company_name: str
+    contact_name: str
+    contact_email: str
+    title: str
+    details: str
+
+
+Notice = SignInCodeNotice | NewRequestNotice

@@ -1,0 +1,194 @@
+"""Requests from the portal: a contact submits one (the business is emailed), the company's contacts read them,
+staff list them and move them along."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+
+import attrs
+
+from portal_core.access import find_company
+from portal_core.errors import InvalidInput, PortalUnavailable, RequestFormInvalid, UnknownRecord
+from portal_core.identity import ID_BYTES, new_id
+from portal_core.model.audit import AuditEntry
+from portal_core.model.contact import Contact
+from portal_core.model.documents import ClientRequest, RequestStatus
+from portal_core.model.mail import Email, NewRequestNotice
+from portal_core.ports import Clock, EmailTemplates, Randomness, UnitOfWork
+from portal_core.sign_in import Viewer
+
+TITLE_MAX = 200
+DETAILS_MAX = 5000
+PAGE_SIZE = 25
+MAX_PAGE = 10_000
+FORM_TOKEN_BYTES = 16
+# What a one-time form token may look like: url-safe, long enough to be unguessable, short enough to hash cheaply.
+_FORM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+STALE_FORM = "This form has expired. Please reload the page and try again."
+NOT_FOUND = "no such request"
+
+
+@attrs.frozen
+class RequestIds:
+    """Derives a request's id from the one-time token of the form that sent it, so sending that form twice finds
+    the first request instead of making a second. Keyed, so nobody can aim a token at an id of their choosing."""
+
+    key: bytes = attrs.field(repr=False)
+
+    @classmethod
+    def from_secret(cls, secret: str) -> RequestIds:
+        return cls(hmac.new(secret.encode(), b"portal request ids v1", hashlib.sha256).digest())
+
+    def for_form(self, company_id: str, contact_id: str, form_token: str) -> str:
+        digest = hmac.new(self.key, f"{company_id}\x00{contact_id}\x00{form_token}".encode(), hashlib.sha256).digest()
+        # The same shape as every other public id: ID_BYTES of url-safe base64.
+        return base64.urlsafe_b64encode(digest[:ID_BYTES]).decode().rstrip("=")
+
+
+def new_form_token(randomness: Randomness) -> str:
+    return randomness.token(FORM_TOKEN_BYTES)
+
+
+@attrs.frozen(kw_only=True)
+class RequestView:
+    request: ClientRequest
+    submitted_by_name: str | None
+
+
+@attrs.frozen(kw_only=True)
+class RequestPage:
+    items: tuple[RequestView, ...]
+    number: int
+    has_next: bool
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def validate_request(title: str, details: str) -> tuple[str, str]:
+    """The trimmed title and details, or RequestFormInvalid with one message per bad field."""
+    title = (title or "").strip()
+    details = (details or "").strip()
+    problems: dict[str, str] = {}
+    if not title:
+        problems["title"] = "Enter a title for your request."
+    elif len(title) > TITLE_MAX:
+        problems["title"] = f"Keep the title to {TITLE_MAX} characters or fewer (it has {len(title)})."
+    if not details:
+        problems["details"] = "Describe what you need."
+    elif len(details) > DETAILS_MAX:
+        problems["details"] = f"Keep the details to {DETAILS_MAX} characters or fewer (they have {len(details)})."
+    if problems:
+        raise RequestFormInvalid(problems)
+    return title, details
+
+
+def _view(request: ClientRequest, contacts: dict[str, Contact]) -> RequestView:
+    contact = contacts.get(request.submitted_by or "")
+    return RequestView(request=request, submitted_by_name=contact.name if contact else None)
+
+
+def submit_request(uow: UnitOfWork, clock: Clock, randomness: Randomness, templates: EmailTemplates,
+                   ids: RequestIds, viewer: Viewer, *, title: str, details: str,
+                   form_token: str) -> tuple[ClientRequest, Email | None]:
+    """Stores a new request (status new, submitted by the viewer) and renders the business's notice.
+
+    Sending the same form again returns the request it made and no email. Raises RequestFormInvalid (nothing
+    stored), InvalidInput for a malformed form token, and PortalUnavailable when no business is set up.
+    """
+    title, details = validate_request(title, details)
+    if not _FORM_TOKEN.match(form_token or ""):
+        raise InvalidInput(STALE_FORM)
+    request_id = ids.for_form(viewer.company.id, viewer.contact.id, form_token)
+    try:
+        with uow:
+            existing = uow.requests.get(request_id)
+            if existing is not None:
+                return _same_sender(existing, viewer), None
+            business = uow.business.get()
+            if business is None:
+                raise PortalUnavailable("the portal is not set up: no business")
+            request = ClientRequest(id=request_id, company_id=viewer.company.id, title=title, details=details,
+                                    status=RequestStatus.NEW, created_at=clock.now(), submitted_by=viewer.contact.id)
+            uow.requests.add(request)
+            uow.audit.append(AuditEntry(id=new_id(randomness), at=request.created_at, action="request_submitted",
+                                        company_id=viewer.company.id, contact_id=viewer.contact.id,
+                                        detail=request.id))
+            notice = NewRequestNotice(business=business, request_id=request.id, company_name=viewer.company.name,
+                                      contact_name=viewer.contact.name, contact_email=viewer.contact.email,
+                                      title=title, details=details)
+            email = templates.render(notice, to=business.email)
+            uow.commit()
+    except Exception:
+        # A double click sends the form twice at once: the second insert of the same id loses the race with
+        # whatever the store raises for a duplicate key (the core cannot name that error). If the request is
+        # there now, the submit did succeed; anything else is re-raised untouched.
+        with uow:
+            existing = uow.requests.get(request_id)
+        if existing is None:
+            raise
+        return _same_sender(existing, viewer), None
+    return request, email
+
+
+def _same_sender(existing: ClientRequest, viewer: Viewer) -> ClientRequest:
+    # The id is keyed on company and contact, so a mismatch means a collision or tampering: never hand it over.
+    if existing.company_id != viewer.company.id or existing.submitted_by != viewer.contact.id:
+        raise InvalidInput(STALE_FORM)
+    return existing
+
+
+def list_requests(uow: UnitOfWork, viewer: Viewer, page: int = 1) -> RequestPage:
+    """The company's requests from all its contacts, newest first (the company shares one portal)."""
+    page = max(1, min(page, MAX_PAGE))
+    with uow:
+        rows = uow.requests.list_for_company(viewer.company.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
+        contacts = {c.id: c for c in uow.contacts.list_for_company(viewer.company.id)}
+    rows = [r for r in rows if r.company_id == viewer.company.id]
+    return RequestPage(items=tuple(_view(r, contacts) for r in rows[:PAGE_SIZE]), number=page,
+                       has_next=len(rows) > PAGE_SIZE)
+
+
+def request_detail(uow: UnitOfWork, viewer: Viewer, request_id: str) -> RequestView:
+    """Raises UnknownRecord for an unknown id and for another company's request alike."""
+    with uow:
+        request = uow.requests.get(request_id)
+        if request is None or request.company_id != viewer.company.id:
+            raise UnknownRecord(NOT_FOUND)
+        submitter = uow.contacts.get(request.submitted_by) if request.submitted_by else None
+    contacts = {submitter.id: submitter} if submitter and submitter.company_id == viewer.company.id else {}
+    return _view(request, contacts)
+
+
+def list_company_requests(uow: UnitOfWork, company_key: str) -> list[RequestView]:
+    """Staff view: every request of a company, newest first. Raises UnknownCompany."""
+    with uow:
+        company = find_company(uow, company_key)
+        rows = uow.requests.list_for_company(company.id)
+        contacts = {c.id: c for c in uow.contacts.list_for_company(company.id)}
+    return [_view(r, contacts) for r in rows]
+
+
+def parse_status(value: str) -> RequestStatus:
+    try:
+        return RequestStatus(value.strip().lower())
+    except ValueError:
+        allowed = ", ".join(s.value for s in RequestStatus)
+        raise InvalidInput(f"{value!r} is not a request status (one of {allowed})") from None
+
+
+def set_request_status(uow: UnitOfWork, request_id: str, status: str | RequestStatus) -> ClientRequest:
+    """Raises UnknownRecord and InvalidInput (no such status)."""
+    new_status = parse_status(str(status.value if isinstance(status, RequestStatus) else status))
+    with uow:
+        request = uow.requests.get(request_id) or uow.requests.get_by_ref(request_id)
+        if request is None:
+            raise UnknownRecord(f"no request with id {request_id!r}")
+        request.status = new_status
+        uow.requests.update(request)
+        uow.commit()
+    return request
