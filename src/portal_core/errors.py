@@ -95,6 +95,14 @@ class InvalidSignature(PaymentError):
     """A provider callback whose signature does not verify."""
 
 
+class PaymentNotPossible(InvalidInput):
+    """This invoice cannot be paid online as asked (nothing to pay, or no provider can take the amount exactly)."""
+
+
+class CredentialsUnreadable(PaymentError):
+    """Stored provider credentials cannot be decrypted (PORTAL_SECRET_KEY changed): connect the provider again."""
+
+
 class InvalidTransition(InvalidInput):
     """A document cannot move to the requested state (sending a void invoice, ...)."""
 

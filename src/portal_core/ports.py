@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import BinaryIO, Protocol
 
 from portal_core.model.audit import AuditEntry
@@ -24,6 +25,15 @@ from portal_core.model.documents import (
 from portal_core.model.files import File
 from portal_core.model.mail import Email, Notice
 from portal_core.model.one_time_code import OneTimeCode
+from portal_core.model.payment import (
+    Checkout,
+    CheckoutRequest,
+    Payment,
+    PaymentOutcome,
+    Provider,
+    ProviderConnection,
+    ProviderEvent,
+)
 from portal_core.model.session import PortalSession
 
 
@@ -101,6 +111,11 @@ class InvoiceRepository(Protocol):
     def add(self, invoice: Invoice) -> None: ...
     def update(self, invoice: Invoice) -> None: ...
     def get(self, invoice_id: str) -> Invoice | None: ...
+
+    def get_for_update(self, invoice_id: str) -> Invoice | None:
+        """The invoice, its row locked until commit (SELECT ... FOR UPDATE): payments are applied one at a time."""
+        ...
+
     def get_by_ref(self, ref: str) -> Invoice | None: ...
     def get_many(self, invoice_ids: list[str]) -> list[Invoice]: ...
 
@@ -219,6 +234,69 @@ class AuditLog(Protocol):
         ...
 
 
+# ---- payments
+
+
+class PaymentRepository(Protocol):
+    def add(self, payment: Payment) -> None: ...
+    def update(self, payment: Payment) -> None: ...
+    def get(self, payment_id: str) -> Payment | None: ...
+    def get_by_provider_ref(self, provider: Provider, provider_ref: str) -> Payment | None: ...
+
+    def list_for_invoice(self, invoice_id: str) -> list[Payment]:
+        """Oldest first."""
+        ...
+
+    def list_pending(self, *, limit: int = 500) -> list[Payment]:
+        """Pending payments with a provider ref (the ones a provider can be asked about), oldest first."""
+        ...
+
+
+class ProviderConnectionRepository(Protocol):
+    def get(self, provider: Provider) -> ProviderConnection | None: ...
+    def save(self, connection: ProviderConnection) -> None: ...
+    def remove(self, provider: Provider) -> None: ...
+    def list(self) -> list[ProviderConnection]: ...
+
+
+class ProcessedEventLog(Protocol):
+    """Provider event ids already handled: each is processed once, however often it is delivered."""
+
+    def record(self, provider: Provider, event_id: str, at: dt.datetime) -> bool:
+        """True when the id is new (and now recorded), False when it was recorded before (by any transaction)."""
+        ...
+
+
+class CredentialVault(Protocol):
+    """Encrypts provider credentials at rest. open() raises CredentialsUnreadable when the key no longer fits."""
+
+    def seal(self, plain: bytes) -> str: ...
+    def open(self, sealed: str) -> bytes: ...
+
+
+class PaymentGateway(Protocol):
+    """A payment provider's hosted payment page. Every method raises PaymentError when the provider cannot be
+    reached, times out or answers with an error; parse_webhook raises InvalidSignature for an unverified call."""
+
+    def start_checkout(self, request: CheckoutRequest) -> Checkout:
+        """Opens a hosted payment page for exactly request.amount; returns its URL and the provider's reference."""
+        ...
+
+    def check(self, provider_ref: str) -> PaymentOutcome:
+        """Asks the provider what became of an attempt."""
+        ...
+
+    def parse_webhook(self, payload: bytes, headers: Mapping[str, str]) -> ProviderEvent:
+        """Verifies and reads a push notification (providers without push raise PaymentError)."""
+        ...
+
+
+class GatewayFactory(Protocol):
+    """Builds a provider's gateway from its decrypted credentials (they are read from the database per use)."""
+
+    def __call__(self, credentials: Mapping[str, str]) -> PaymentGateway: ...
+
+
 class UnitOfWork(Protocol):
     """A transaction over every repository: `with uow:` rolls back unless `uow.commit()` was called."""
 
@@ -237,6 +315,9 @@ class UnitOfWork(Protocol):
     sessions: SessionStore
     login_requests: LoginRequestLog
     audit: AuditLog
+    payments: PaymentRepository
+    payment_providers: ProviderConnectionRepository
+    processed_events: ProcessedEventLog
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

@@ -28,6 +28,7 @@ from portal_core.model.documents import (
 )
 from portal_core.model.files import File
 from portal_core.model.one_time_code import CodeStatus, OneTimeCode
+from portal_core.model.payment import Payment, PaymentStatus, Provider, ProviderConnection
 from portal_core.model.session import PortalSession
 
 T = TypeVar("T")
@@ -43,6 +44,8 @@ class _State:
     tables: dict[str, dict[str, Any]] = attrs.Factory(dict)
     login_requests: list[tuple[str, dt.datetime]] = attrs.Factory(list)
     audit: list[AuditEntry] = attrs.Factory(list)
+    payment_providers: dict[str, ProviderConnection] = attrs.Factory(dict)
+    processed_events: set[tuple[str, str]] = attrs.Factory(set)
 
 
 class InMemoryStore:
@@ -114,6 +117,9 @@ class InMemoryContactRepository(_Rows[Contact]):
 
 
 class InMemoryInvoiceRepository(_Rows[Invoice]):
+    def get_for_update(self, invoice_id: str) -> Invoice | None:
+        return self.get(invoice_id)  # a transaction here works on its own copy; the commit publishes it whole
+
     def list_for_company(self, company_id: str, *, statuses: frozenset[InvoiceStatus], today: dt.date,
                          offset: int = 0, limit: int | None = None) -> list[Invoice]:
         rows = self._where(lambda i: i.company_id == company_id and i.status in statuses)
@@ -180,6 +186,47 @@ class InMemorySessionStore(_Rows[PortalSession]):
     pass
 
 
+class InMemoryPaymentRepository(_Rows[Payment]):
+    def get_by_provider_ref(self, provider: Provider, provider_ref: str) -> Payment | None:
+        return self._first(lambda p: p.provider == provider and p.provider_ref == provider_ref)
+
+    def list_for_invoice(self, invoice_id: str) -> list[Payment]:
+        return sorted(self._where(lambda p: p.invoice_id == invoice_id), key=lambda p: (p.created_at, p.id))
+
+    def list_pending(self, *, limit: int = 500) -> list[Payment]:
+        rows = self._where(lambda p: p.status == PaymentStatus.PENDING and p.provider_ref is not None)
+        return sorted(rows, key=lambda p: (p.created_at, p.id))[:limit]
+
+
+class InMemoryProviderConnectionRepository:
+    def __init__(self, rows: dict[str, ProviderConnection]) -> None:
+        self._rows = rows
+
+    def get(self, provider: Provider) -> ProviderConnection | None:
+        return self._rows.get(Provider(provider).value)
+
+    def save(self, connection: ProviderConnection) -> None:
+        self._rows[connection.provider.value] = connection
+
+    def remove(self, provider: Provider) -> None:
+        self._rows.pop(Provider(provider).value, None)
+
+    def list(self) -> list[ProviderConnection]:
+        return [self._rows[key] for key in sorted(self._rows)]
+
+
+class InMemoryProcessedEventLog:
+    def __init__(self, rows: set[tuple[str, str]]) -> None:
+        self._rows = rows
+
+    def record(self, provider: Provider, event_id: str, at: dt.datetime) -> bool:
+        key = (Provider(provider).value, event_id)
+        if key in self._rows:
+            return False
+        self._rows.add(key)
+        return True
+
+
 class InMemoryBusinessRepository:
     def __init__(self, rows: dict[str, Business]) -> None:
         self._rows = rows
@@ -219,7 +266,7 @@ _KINDS = {
     "invoices": InMemoryInvoiceRepository, "quotes": InMemoryQuoteRepository,
     "projects": InMemoryProjectRepository, "jobs": InMemoryJobRepository, "tasks": InMemoryTaskRepository,
     "requests": InMemoryRequestRepository, "files": InMemoryFileRepository, "products": InMemoryProductRepository,
-    "codes": InMemoryOneTimeCodeStore, "sessions": InMemorySessionStore,
+    "codes": InMemoryOneTimeCodeStore, "sessions": InMemorySessionStore, "payments": InMemoryPaymentRepository,
 }
 
 
@@ -243,6 +290,8 @@ class InMemoryUnitOfWork:
             setattr(self, name, repo(self._work.tables.setdefault(name, {})))
         self.login_requests = InMemoryLoginRequestLog(self._work.login_requests)
         self.audit = InMemoryAuditLog(self._work.audit)
+        self.payment_providers = InMemoryProviderConnectionRepository(self._work.payment_providers)
+        self.processed_events = InMemoryProcessedEventLog(self._work.processed_events)
 
     def __exit__(self, *exc: object) -> None:
         self._begin()  # whatever was not committed is dropped

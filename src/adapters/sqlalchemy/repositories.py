@@ -33,6 +33,7 @@ from portal_core.model.documents import (
 from portal_core.model.files import File
 from portal_core.model.money import Money
 from portal_core.model.one_time_code import CodeStatus, OneTimeCode
+from portal_core.model.payment import Payment, PaymentStatus, Provider, ProviderConnection
 from portal_core.model.session import PortalSession
 
 T = TypeVar("T")
@@ -294,6 +295,12 @@ class SqlAlchemyInvoiceRepository(_Records[Invoice]):
     def get_many(self, invoice_ids: list[str]) -> list[Invoice]:
         return self._get_many(invoice_ids)
 
+    def get_for_update(self, invoice_id: str) -> Invoice | None:
+        # FOR UPDATE on PostgreSQL: a second confirmation of the same invoice waits here until the first commits.
+        # SQLite ignores it; there every transaction already holds the write lock (BEGIN IMMEDIATE).
+        rows = self._all(self.table.c.id == invoice_id, order_by=(), lock=True)
+        return rows[0] if rows else None
+
     def list_for_company(self, company_id: str, *, statuses: frozenset[InvoiceStatus], today: dt.date,
                          offset: int = 0, limit: int | None = None) -> list[Invoice]:
         c = t.invoices.c
@@ -374,3 +381,95 @@ class SqlAlchemyAuditLog(_Records[AuditEntry]):
         c = t.audit_log.c
         return self._all(c.company_id == company_id, order_by=[c.at.desc(), self._text(c.id).desc()], limit=limit)
 
+
+
+class SqlAlchemyPaymentRepository(_Records[Payment]):
+    table, kind = t.payments, Payment
+
+    def _to_row(self, item: Payment) -> dict[str, Any]:
+        return {"id": item.id, "invoice_id": item.invoice_id, "company_id": item.company_id,
+                "contact_id": item.contact_id, "provider": item.provider.value, "amount_minor": item.amount.minor,
+                "currency": item.amount.currency, "status": item.status.value, "provider_ref": item.provider_ref,
+                "attempt_key": item.attempt_key, "created_at": item.created_at, "settled_at": item.settled_at,
+                "received_minor": item.received_minor, "received_currency": item.received_currency,
+                "note": item.note}
+
+    def _from_row(self, row: sa.RowMapping) -> Payment:
+        return Payment(id=row["id"], invoice_id=row["invoice_id"], company_id=row["company_id"],
+                       contact_id=row["contact_id"], provider=Provider(row["provider"]),
+                       amount=Money(row["amount_minor"], row["currency"]), status=PaymentStatus(row["status"]),
+                       provider_ref=row["provider_ref"], attempt_key=row["attempt_key"],
+                       created_at=row["created_at"], settled_at=row["settled_at"],
+                       received_minor=row["received_minor"], received_currency=row["received_currency"],
+                       note=row["note"])
+
+    def get_by_provider_ref(self, provider: Provider, provider_ref: str) -> Payment | None:
+        c = t.payments.c
+        return self._one(c.provider == Provider(provider).value, c.provider_ref == provider_ref)
+
+    def list_for_invoice(self, invoice_id: str) -> list[Payment]:
+        c = t.payments.c
+        return self._all(c.invoice_id == invoice_id, order_by=[c.created_at, self._text(c.id)])
+
+    def list_pending(self, *, limit: int = 500) -> list[Payment]:
+        c = t.payments.c
+        return self._all(c.status == PaymentStatus.PENDING.value, c.provider_ref.is_not(None),
+                         order_by=[c.created_at, self._text(c.id)], limit=limit)
+
+
+class SqlAlchemyProviderConnectionRepository:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    def _execute(self, statement: sa.Executable) -> sa.CursorResult[Any]:
+        with database_errors():
+            return self._connection.execute(statement)
+
+    @staticmethod
+    def _from_row(row: sa.RowMapping) -> ProviderConnection:
+        return ProviderConnection(provider=Provider(row["provider"]), sealed_credentials=row["sealed_credentials"],
+                                  connected_at=row["connected_at"])
+
+    def get(self, provider: Provider) -> ProviderConnection | None:
+        c = t.payment_providers.c
+        row = self._execute(sa.select(t.payment_providers).where(c.provider == Provider(provider).value)).mappings()
+        found = row.first()
+        return self._from_row(found) if found is not None else None
+
+    def save(self, connection: ProviderConnection) -> None:
+        values = {"sealed_credentials": connection.sealed_credentials, "connected_at": connection.connected_at}
+        c = t.payment_providers.c
+        result = self._execute(t.payment_providers.update().where(c.provider == connection.provider.value)
+                               .values(values))
+        if result.rowcount == 0:
+            self._execute(t.payment_providers.insert().values(provider=connection.provider.value, **values))
+
+    def remove(self, provider: Provider) -> None:
+        self._execute(t.payment_providers.delete().where(t.payment_providers.c.provider == Provider(provider).value))
+
+    def list(self) -> list[ProviderConnection]:
+        rows = self._execute(sa.select(t.payment_providers).order_by(t.payment_providers.c.provider)).mappings()
+        return [self._from_row(row) for row in rows]
+
+
+class SqlAlchemyProcessedEventLog:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    def record(self, provider: Provider, event_id: str, at: dt.datetime) -> bool:
+        # INSERT ... ON CONFLICT DO NOTHING: a concurrent transaction inserting the same id makes this one wait for
+        # it, then insert nothing; no error, so the transaction stays usable on PostgreSQL.
+        values = {"provider": Provider(provider).value, "event_id": event_id, "processed_at": at}
+        dialect = self._connection.dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+            statement: sa.Executable = pg_insert(t.processed_events).values(values).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            statement = sqlite_insert(t.processed_events).values(values).on_conflict_do_nothing()
+        else:  # pragma: no cover - only PostgreSQL and SQLite are supported
+            raise RuntimeError(f"unsupported database {dialect}")
+        with database_errors():
+            return bool(self._connection.execute(statement).rowcount == 1)

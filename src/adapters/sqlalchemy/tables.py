@@ -237,3 +237,41 @@ audit_log = sa.Table(
     sa.Column("detail", sa.Text, nullable=False),
     sa.Index(None, "company_id", "at"),
 )
+
+payments = sa.Table(
+    "payments", metadata,
+    _id(),
+    sa.Column("invoice_id", sa.String(32), sa.ForeignKey("invoices.id"), nullable=False, index=True),
+    _company_id(),
+    # The payment outlives the contact who started it.
+    sa.Column("contact_id", sa.String(32), sa.ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("provider", sa.String(16), nullable=False),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Column("currency", sa.String(3), nullable=False),
+    sa.Column("status", sa.String(20), nullable=False),
+    # Unique: one provider session or order can be credited to one payment only, ever.
+    sa.Column("provider_ref", sa.String(255), nullable=True, unique=True),
+    sa.Column("attempt_key", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("settled_at", UtcDateTime, nullable=True),
+    sa.Column("received_minor", sa.BigInteger, nullable=True),
+    sa.Column("received_currency", sa.String(3), nullable=True),
+    sa.Column("note", sa.Text, nullable=False),
+    sa.Index(None, "status", "created_at"),
+)
+
+payment_providers = sa.Table(
+    "payment_providers", metadata,
+    sa.Column("provider", sa.String(16), primary_key=True),
+    # A Fernet token: the credentials encrypted with a key derived from PORTAL_SECRET_KEY.
+    sa.Column("sealed_credentials", sa.Text, nullable=False),
+    sa.Column("connected_at", UtcDateTime, nullable=False),
+)
+
+processed_events = sa.Table(
+    "processed_events", metadata,
+    # The key is the point: a provider's event id can be inserted once, so it is processed once.
+    sa.Column("provider", sa.String(16), primary_key=True),
+    sa.Column("event_id", sa.String(255), primary_key=True),
+    sa.Column("processed_at", UtcDateTime, nullable=False),
+)

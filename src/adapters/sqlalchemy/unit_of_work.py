@@ -15,8 +15,11 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemyJobRepository,
     SqlAlchemyLoginRequestLog,
     SqlAlchemyOneTimeCodeStore,
+    SqlAlchemyPaymentRepository,
+    SqlAlchemyProcessedEventLog,
     SqlAlchemyProductRepository,
     SqlAlchemyProjectRepository,
+    SqlAlchemyProviderConnectionRepository,
     SqlAlchemyQuoteRepository,
     SqlAlchemyRequestRepository,
     SqlAlchemySessionStore,
@@ -60,6 +63,9 @@ class SqlAlchemyUnitOfWork:
         self.sessions = SqlAlchemySessionStore(connection)
         self.login_requests = SqlAlchemyLoginRequestLog(connection)
         self.audit = SqlAlchemyAuditLog(connection)
+        self.payments = SqlAlchemyPaymentRepository(connection)
+        self.payment_providers = SqlAlchemyProviderConnectionRepository(connection)
+        self.processed_events = SqlAlchemyProcessedEventLog(connection)
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:
