@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import attrs
 
 from portal_core.model.business import Business
+from portal_core.model.money import Money
 
 
 @attrs.frozen(kw_only=True)
@@ -41,4 +44,19 @@ class NewRequestNotice:
     details: str
 
 
-Notice = SignInCodeNotice | NewRequestNotice
+@attrs.frozen(kw_only=True)
+class PaymentReceiptNotice:
+    """Tells the contact who paid that the business received the payment."""
+
+    business: Business
+    company_name: str
+    contact_name: str
+    invoice_number: str
+    amount: Money
+    outstanding: Money
+    paid_at: dt.datetime
+    provider: str
+    payment_id: str
+
+
+Notice = SignInCodeNotice | NewRequestNotice | PaymentReceiptNotice
