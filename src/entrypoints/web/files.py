@@ -33,6 +33,7 @@ _SAFE_DOWNLOAD_TYPE = re.compile(r"^(application/(pdf|zip|json|msword|vnd\.[a-z0
 _PATH_OR_CONTROL = re.compile(r"[\x00-\x1f\x7f/\\]")
 # The ASCII fallback keeps only what no browser reads specially (no quote, backslash, percent or semicolon).
 _NOT_PLAIN = re.compile(r"[^A-Za-z0-9 ._()+,=@!#$&^`{}~\[\]-]")
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,8}$")
 # RFC 5987 attr-char: what may stay unencoded in filename*.
 _ATTR_CHAR = "!#$&+-.^_`|~"
 # Whatever a browser shows of a file runs nothing: no script, no plugin, no form.
@@ -76,6 +77,7 @@ def file_response(file: File, stream: BinaryIO, *, inline: bool) -> ResponseRetu
     else:
         mimetype = "application/octet-stream"
     response = send_file(stream, mimetype=mimetype, conditional=False, etag=False, max_age=0)
+    response.headers["Content-Type"] = mimetype  # as chosen: werkzeug would append a second charset to text
     response.content_length = file.size
     response.set_etag(file.content_hash)
     response.last_modified = file.attached_at.replace(microsecond=0)  # HTTP dates carry whole seconds
@@ -101,11 +103,12 @@ def offered_name(name: str) -> str:
 def ascii_fallback(name: str) -> str:
     """For the old filename= parameter: accents folded, anything that is not plainly safe replaced."""
     folded = unicodedata.normalize("NFKD", offered_name(name)).encode("ascii", "ignore").decode("ascii")
-    folded = _NOT_PLAIN.sub("_", folded).strip().lstrip(".")
-    stem, dot, extension = folded.rpartition(".")
-    if not (stem if dot else folded).strip(" _"):  # nothing of the name survived (Arabic, Chinese, ...)
-        return f"download.{extension}" if dot and extension.strip(" _") else "download"
-    return folded
+    folded = _NOT_PLAIN.sub("_", folded).strip()
+    extension = _EXTENSION.search(folded)
+    stem = folded[:extension.start()] if extension else folded
+    if not any(ch.isalnum() for ch in stem):  # nothing of the name survived (Arabic, Chinese, ...)
+        return "download" + (extension.group(0) if extension else "")
+    return folded.lstrip(".")
 
 
 def content_disposition(name: str, *, inline: bool) -> str:
