@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from urllib.parse import urlsplit
 
 import attrs
 
 from adapters.console import ConsoleEmailSender
+from adapters.crypto import FernetCredentialVault
 from adapters.filesystem import LocalFileStorage
 from adapters.jinja import JinjaEmailTemplates
 from adapters.memory import InMemoryFileStorage, InMemoryStore, InMemoryUnitOfWork
 from adapters.smtp import SmtpEmailSender
+from adapters.stripe import StripePaymentGateway
 from adapters.system import SecretsRandomness, SystemClock
+from adapters.telr import TelrPaymentGateway
 from entrypoints.settings import ConfigurationError, Settings
-from portal_core.ports import Clock, EmailSender, EmailTemplates, FileStorage, Randomness, UnitOfWork
+from portal_core.model.payment import Provider
+from portal_core.ports import (
+    Clock,
+    CredentialVault,
+    EmailSender,
+    EmailTemplates,
+    FileStorage,
+    GatewayFactory,
+    PaymentGateway,
+    Randomness,
+    UnitOfWork,
+)
 from portal_core.sign_in import SignInPolicy, SignInSecrets
 
 
@@ -31,11 +45,28 @@ class Services:
     templates: EmailTemplates
     files: FileStorage
     sign_in_policy: SignInPolicy
+    payment_gateways: Mapping[Provider, GatewayFactory] = attrs.Factory(dict)
     close: Callable[[], None] = lambda: None
 
     @property
     def sign_in_secrets(self) -> SignInSecrets:
         return SignInSecrets.from_secret(self.settings.require_secret())
+
+    @property
+    def credential_vault(self) -> CredentialVault:
+        return FernetCredentialVault.from_secret(self.settings.require_secret())
+
+
+def payment_gateways(settings: Settings) -> dict[Provider, GatewayFactory]:
+    """One gateway per provider, built per use from the credentials kept (encrypted) in the database."""
+
+    def stripe(credentials: Mapping[str, str]) -> PaymentGateway:
+        return StripePaymentGateway.from_settings(settings, credentials)
+
+    def telr(credentials: Mapping[str, str]) -> PaymentGateway:
+        return TelrPaymentGateway.from_settings(settings, credentials)
+
+    return {Provider.STRIPE: stripe, Provider.TELR: telr}
 
 
 def _email_sender(settings: Settings) -> EmailSender:
@@ -64,7 +95,8 @@ def _database(settings: Settings) -> tuple[Callable[[], UnitOfWork], Callable[[]
 
 def build_services(settings: Settings, *, email_sender: EmailSender | None = None, clock: Clock | None = None,
                    randomness: Randomness | None = None, files: FileStorage | None = None,
-                   uow: Callable[[], UnitOfWork] | None = None) -> Services:
+                   uow: Callable[[], UnitOfWork] | None = None,
+                   gateways: Mapping[Provider, GatewayFactory] | None = None) -> Services:
     """Real adapters from settings; tests and embedders pass their own for any port."""
     close: Callable[[], None] = lambda: None
     if uow is None:
@@ -78,5 +110,6 @@ def build_services(settings: Settings, *, email_sender: EmailSender | None = Non
         sign_in_policy=SignInPolicy(per_ip_per_hour=settings.login_ip_limit,
                                     idle_timeout=dt.timedelta(minutes=settings.session_idle_minutes),
                                     absolute_lifetime=dt.timedelta(hours=settings.session_absolute_hours)),
+        payment_gateways=gateways if gateways is not None else payment_gateways(settings),
         close=close,
     )

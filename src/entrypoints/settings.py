@@ -46,6 +46,7 @@ class Settings:
     telr_api_url: str = "https://secure.telr.com/gateway/order.json"
     trusted_proxies: int = 0  # how many reverse proxies in front set X-Forwarded-*; 0 trusts none
     mail_timeout_seconds: int = 10
+    payment_timeout_seconds: int = 20
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -66,6 +67,7 @@ class Settings:
             "telr_api_url": env.get(PREFIX + "TELR_API_URL") or "https://secure.telr.com/gateway/order.json",
             "trusted_proxies": _positive_int(env, "TRUSTED_PROXIES", 0),
             "mail_timeout_seconds": _positive_int(env, "MAIL_TIMEOUT_SECONDS", 10),
+            "payment_timeout_seconds": _positive_int(env, "PAYMENT_TIMEOUT_SECONDS", 20),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

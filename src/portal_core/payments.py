@@ -1,0 +1,544 @@
+"""Online payments: connecting providers, Pay Now, the ledger that applies confirmed payments, and reconciliation.
+
+The ledger rule: an invoice's amount paid grows by a payment's amount exactly once, when that payment first moves
+to succeeded, under a lock on the invoice row. Every later notice about the same payment (a duplicated webhook, a
+reordered event, a return page checking again) finds it settled and changes nothing. A payment whose reported
+amount or currency differs from what was asked, that arrives for a void invoice, or that would take the invoice
+past its total is recorded for review and never applied.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+
+import attrs
+
+from portal_core import policy
+from portal_core.errors import (
+    InvalidInput,
+    PaymentError,
+    PaymentNotPossible,
+    PaymentsNotConfigured,
+    UnknownRecord,
+)
+from portal_core.identity import new_id
+from portal_core.model.audit import AuditEntry
+from portal_core.model.documents import Invoice, InvoiceStatus
+from portal_core.model.mail import Email, PaymentReceiptNotice
+from portal_core.model.money import Money
+from portal_core.model.payment import (
+    CLOSED_UNPAID,
+    MONEY_RECEIVED,
+    CheckoutRequest,
+    OutcomeKind,
+    Payment,
+    PaymentOutcome,
+    PaymentStatus,
+    Provider,
+    ProviderConnection,
+    closing_status,
+    provider_accepts,
+)
+from portal_core.ports import Clock, CredentialVault, EmailTemplates, GatewayFactory, PaymentGateway, Randomness, UnitOfWork
+from portal_core.sign_in import Viewer
+
+ATTEMPT_KEY_BYTES = 18  # 24 characters: Telr's cart id allows 63
+NOT_FOUND = "no such invoice"
+PROVIDER_NAMES = {Provider.STRIPE: "Stripe", Provider.TELR: "Telr"}
+# Which credentials each provider needs, and which of them are secrets (shown as their last 4 characters only).
+CREDENTIAL_FIELDS: dict[Provider, tuple[str, ...]] = {
+    Provider.STRIPE: ("secret_key", "webhook_secret"),
+    Provider.TELR: ("store_id", "auth_key", "test_mode"),
+}
+SECRET_FIELDS = frozenset({"secret_key", "webhook_secret", "auth_key"})
+
+Gateways = Mapping[Provider, GatewayFactory]
+
+
+class ReturnState:
+    RECEIVED = "payment received"
+    PROCESSING = "payment processing"
+    CANCELLED = "payment cancelled"
+
+
+@attrs.frozen(kw_only=True)
+class ProviderStatus:
+    provider: Provider
+    connected_at: dt.datetime
+    shown: tuple[tuple[str, str], ...]  # (field, value) with secrets masked
+
+    def describe(self) -> str:
+        return f"{self.provider.value}: connected " + " ".join(f"{k}={v}" for k, v in self.shown)
+
+
+@attrs.frozen(kw_only=True)
+class PaymentChoice:
+    """How an invoice can be paid online: the providers that can take its outstanding amount, else why not."""
+
+    providers: tuple[Provider, ...]
+    reason: str = ""
+
+
+@attrs.frozen(kw_only=True)
+class ReturnUrls:
+    success: str
+    cancel: str
+    declined: str
+
+
+@attrs.frozen(kw_only=True)
+class StartedPayment:
+    payment: Payment
+    url: str
+
+
+@attrs.frozen(kw_only=True)
+class Confirmation:
+    """What one notice did: the payment afterwards, whether it moved money on the invoice, and receipts to send."""
+
+    payment: Payment | None
+    applied: bool = False
+    duplicate: bool = False
+    receipts: tuple[Email, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class ReturnView:
+    invoice: Invoice
+    state: str
+    payment: Payment | None
+    problem: str = ""
+    receipts: tuple[Email, ...] = ()
+
+
+@attrs.frozen(kw_only=True)
+class ReconcileReport:
+    checked: int = 0
+    settled: int = 0
+    failed_checks: tuple[str, ...] = ()
+    receipts: tuple[Email, ...] = ()
+
+
+def _audit(uow: UnitOfWork, randomness: Randomness, clock: Clock, action: str, *, company_id: str | None,
+           contact_id: str | None = None, ip: str | None = None, detail: str = "") -> None:
+    uow.audit.append(AuditEntry(id=new_id(randomness), at=clock.now(), action=action, company_id=company_id,
+                                contact_id=contact_id, ip=ip, detail=detail))
+
+
+def _describe(payment: Payment) -> str:
+    return f"payment {payment.id} of {payment.amount} via {payment.provider.value} for invoice {payment.invoice_id}"
+
+
+def parse_provider(value: str) -> Provider:
+    try:
+        return Provider(str(value).strip().lower())
+    except ValueError:
+        raise InvalidInput(f"unknown payment provider {value!r} (expected stripe or telr)") from None
+
+
+# ---- connecting providers (staff, through the CLI)
+
+
+def _mask(field: str, value: str) -> str:
+    if field not in SECRET_FIELDS:
+        return value
+    return "…" + value[-4:] if len(value) > 4 else "…"
+
+
+def _check_credentials(provider: Provider, credentials: Mapping[str, str]) -> dict[str, str]:
+    values = {k: str(v).strip() for k, v in credentials.items()}
+    if set(values) != set(CREDENTIAL_FIELDS[provider]):
+        raise InvalidInput(f"{provider.value} needs exactly: {', '.join(CREDENTIAL_FIELDS[provider])}")
+    if provider == Provider.STRIPE:
+        if not values["secret_key"].startswith(("sk_", "rk_")):
+            raise InvalidInput("the Stripe secret key starts with sk_ (or rk_ for a restricted key)")
+        if not values["webhook_secret"].startswith("whsec_"):
+            raise InvalidInput("the Stripe webhook signing secret starts with whsec_")
+    else:
+        if not values["store_id"].isdigit():
+            raise InvalidInput("the Telr store id is a number")
+        if not values["auth_key"] or any(c.isspace() for c in values["auth_key"]):
+            raise InvalidInput("the Telr auth key must be given, without spaces")
+        if values["test_mode"] not in ("0", "1"):
+            raise InvalidInput("test_mode is 0 or 1")
+    return values
+
+
+def _status(vault: CredentialVault, connection: ProviderConnection) -> ProviderStatus:
+    credentials = _open(vault, connection)
+    shown = tuple((field, _mask(field, credentials.get(field, ""))) for field in CREDENTIAL_FIELDS[connection.provider])
+    return ProviderStatus(provider=connection.provider, connected_at=connection.connected_at, shown=shown)
+
+
+def _open(vault: CredentialVault, connection: ProviderConnection) -> dict[str, str]:
+    data = json.loads(vault.open(connection.sealed_credentials).decode("utf-8"))
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def connect_provider(uow: UnitOfWork, *, vault: CredentialVault, clock: Clock, randomness: Randomness,
+                     provider: Provider, credentials: Mapping[str, str]) -> ProviderStatus:
+    """Stores the provider's credentials encrypted (replacing earlier ones). Raises InvalidInput."""
+    provider = Provider(provider)
+    values = _check_credentials(provider, credentials)
+    sealed = vault.seal(json.dumps(values, sort_keys=True).encode("utf-8"))
+    connection = ProviderConnection(provider=provider, sealed_credentials=sealed, connected_at=clock.now())
+    with uow:
+        uow.payment_providers.save(connection)
+        _audit(uow, randomness, clock, "payment_provider_connected", company_id=None, detail=provider.value)
+        uow.commit()
+    return _status(vault, connection)
+
+
+def disconnect_provider(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, provider: Provider) -> bool:
+    """Forgets the provider's credentials; Pay Now through it disappears at once. False when it was not connected."""
+    provider = Provider(provider)
+    with uow:
+        if uow.payment_providers.get(provider) is None:
+            return False
+        uow.payment_providers.remove(provider)
+        _audit(uow, randomness, clock, "payment_provider_disconnected", company_id=None, detail=provider.value)
+        uow.commit()
+    return True
+
+
+def provider_status(uow: UnitOfWork, *, vault: CredentialVault) -> list[ProviderStatus]:
+    with uow:
+        connections = uow.payment_providers.list()
+    return [_status(vault, connection) for connection in connections]
+
+
+def connected_providers(uow: UnitOfWork) -> tuple[Provider, ...]:
+    with uow:
+        return tuple(c.provider for c in uow.payment_providers.list())
+
+
+def payment_choice(connected: Sequence[Provider], invoice: Invoice, *, payable: bool,
+                   contact_hint: str = "") -> PaymentChoice | None:
+    """None when there is no Pay Now at all (no provider, or nothing the viewer may pay)."""
+    if not connected or not payable:
+        return None
+    amount = invoice.outstanding
+    accepting = tuple(p for p in connected if provider_accepts(p, amount))
+    if accepting:
+        return PaymentChoice(providers=accepting)
+    return PaymentChoice(providers=(), reason=_cannot_pay_online(amount, contact_hint))
+
+
+def _cannot_pay_online(amount: Money, contact_hint: str) -> str:
+    who = f" ({contact_hint})" if contact_hint else ""
+    return f"{amount} cannot be paid online exactly. Please contact us{who} to pay this invoice."
+
+
+# ---- Pay Now
+
+
+def _gateway(uow: UnitOfWork, gateways: Gateways, vault: CredentialVault, provider: Provider) -> PaymentGateway:
+    connection = uow.payment_providers.get(provider)
+    if connection is None or provider not in gateways:
+        raise PaymentsNotConfigured(f"{provider.value} is not connected")
+    return gateways[provider](_open(vault, connection))
+
+
+def _choose(connected: Sequence[Provider], wanted: str | None, amount: Money, contact_hint: str) -> Provider:
+    if wanted:
+        try:
+            provider = Provider(wanted.strip().lower())
+        except ValueError:
+            provider = None
+        if provider is None or provider not in connected:
+            raise PaymentNotPossible("Choose one of the payment options shown on the invoice.")
+    else:
+        accepting = [p for p in connected if provider_accepts(p, amount)]
+        if len(connected) == 1 or len(accepting) == 1:
+            provider = accepting[0] if accepting else connected[0]
+        elif not accepting:
+            raise PaymentNotPossible(_cannot_pay_online(amount, contact_hint))
+        else:
+            raise PaymentNotPossible("Choose how you want to pay: " + " or ".join(
+                PROVIDER_NAMES[p] for p in accepting) + ".")
+    if not provider_accepts(provider, amount):
+        others = [p for p in connected if p != provider and provider_accepts(p, amount)]
+        if others:
+            raise PaymentNotPossible(f"{PROVIDER_NAMES[provider]} cannot take {amount} exactly. Please pay with "
+                                     f"{PROVIDER_NAMES[others[0]]} instead.")
+        raise PaymentNotPossible(_cannot_pay_online(amount, contact_hint))
+    return provider
+
+
+def start_payment(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock: Clock,
+                  randomness: Randomness, viewer: Viewer, invoice_id: str, provider: str | None,
+                  urls: ReturnUrls, ip: str | None = None) -> StartedPayment:
+    """Records a pending payment of the invoice's outstanding amount and opens the provider's hosted page.
+
+    The amount and currency come from the invoice alone. Raises PaymentsNotConfigured (no provider: there is no
+    Pay Now), UnknownRecord (an invoice the viewer may not see), PaymentNotPossible (nothing to pay, or no chosen
+    provider can take the amount exactly: never rounded) and PaymentError (the provider failed; the attempt is
+    closed as failed and the invoice is unchanged).
+    """
+    with uow:
+        connected = [c.provider for c in uow.payment_providers.list()]
+        if not connected:
+            raise PaymentsNotConfigured("no payment provider is connected")
+        invoice = uow.invoices.get(invoice_id)
+        if invoice is None or not policy.can_see(viewer.company, viewer.contact, invoice):
+            raise UnknownRecord(NOT_FOUND)
+        if not policy.can_pay(viewer.company, viewer.contact, invoice):
+            raise PaymentNotPossible(f"Invoice {invoice.number} has nothing left to pay online.")
+        business = uow.business.get()
+        hint = business.email if business is not None else ""
+        amount = invoice.outstanding
+        chosen = _choose(connected, provider, amount, hint)
+        gateway = _gateway(uow, gateways, vault, chosen)
+        payment = Payment.start(id=new_id(randomness), invoice_id=invoice.id, company_id=invoice.company_id,
+                                contact_id=viewer.contact.id, provider=chosen, amount=amount,
+                                attempt_key=randomness.token(ATTEMPT_KEY_BYTES), now=clock.now())
+        uow.payments.add(payment)
+        _audit(uow, randomness, clock, "payment_started", company_id=invoice.company_id,
+               contact_id=viewer.contact.id, ip=ip, detail=_describe(payment))
+        uow.commit()
+    request = CheckoutRequest(payment_id=payment.id, attempt_key=payment.attempt_key, invoice_id=invoice.id,
+                              invoice_number=invoice.number, amount=amount,
+                              description=f"Invoice {invoice.number}", customer_email=viewer.contact.email,
+                              success_url=urls.success, cancel_url=urls.cancel, declined_url=urls.declined)
+    # The provider is called outside any transaction: a slow provider must not hold a database lock.
+    try:
+        checkout = gateway.start_checkout(request)
+    except PaymentError as exc:
+        with uow:
+            failed = uow.payments.get(payment.id)
+            if failed is not None and failed.status == PaymentStatus.PENDING:
+                failed.close(PaymentStatus.FAILED, clock.now(), note=f"could not start: {exc}")
+                uow.payments.update(failed)
+            _audit(uow, randomness, clock, "payment_start_failed", company_id=invoice.company_id,
+                   contact_id=viewer.contact.id, ip=ip, detail=f"{_describe(payment)}: {exc}")
+            uow.commit()
+        raise
+    with uow:
+        opened = uow.payments.get(payment.id)
+        if opened is None:  # pragma: no cover - payments are never deleted
+            raise UnknownRecord(NOT_FOUND)
+        opened.provider_ref = checkout.provider_ref
+        uow.payments.update(opened)
+        _audit(uow, randomness, clock, "payment_checkout_opened", company_id=invoice.company_id,
+               contact_id=viewer.contact.id, ip=ip, detail=f"{_describe(opened)} ref {checkout.provider_ref}")
+        uow.commit()
+    return StartedPayment(payment=opened, url=checkout.url)
+
+
+# ---- the ledger
+
+
+def _find_payment(uow: UnitOfWork, provider: Provider, outcome: PaymentOutcome) -> Payment | None:
+    payment = uow.payments.get_by_provider_ref(provider, outcome.provider_ref)
+    if payment is None and outcome.payment_id:
+        # The provider echoed our id back (Stripe metadata): a notice that beat the recording of the session id.
+        candidate = uow.payments.get(outcome.payment_id)
+        if candidate is not None and candidate.provider == provider and candidate.provider_ref in (
+                None, outcome.provider_ref):
+            payment = candidate
+    return payment
+
+
+def _receipt(uow: UnitOfWork, templates: EmailTemplates, payment: Payment, invoice: Invoice) -> Email | None:
+    if payment.contact_id is None:
+        return None
+    contact = uow.contacts.get(payment.contact_id)
+    company = uow.companies.get(invoice.company_id)
+    business = uow.business.get()
+    if contact is None or company is None or business is None or payment.settled_at is None:
+        return None
+    notice = PaymentReceiptNotice(business=business, company_name=company.name, contact_name=contact.name,
+                                  invoice_number=invoice.number, amount=payment.amount,
+                                  outstanding=invoice.outstanding, paid_at=payment.settled_at,
+                                  provider=PROVIDER_NAMES[payment.provider], payment_id=payment.id)
+    return templates.render(notice, to=contact.email)
+
+
+def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: EmailTemplates,
+           provider: Provider, outcome: PaymentOutcome, source: str) -> Confirmation:
+    """The ledger, inside an open transaction."""
+    found = _find_payment(uow, provider, outcome)
+    if found is None:
+        _audit(uow, randomness, clock, "payment_unknown", company_id=None,
+               detail=f"{provider.value} ref {outcome.provider_ref} ({source}, {outcome.kind.value})")
+        return Confirmation(payment=None)
+    # Lock the invoice, then read the payment again: whoever held the lock before us may have settled it.
+    invoice = uow.invoices.get_for_update(found.invoice_id)
+    payment = uow.payments.get(found.id)
+    if invoice is None or payment is None:  # pragma: no cover - invoices and payments are never deleted
+        raise UnknownRecord(NOT_FOUND)
+    now = clock.now()
+    company_id, contact_id = payment.company_id, payment.contact_id
+
+    def audit(action: str, detail: str = "") -> None:
+        _audit(uow, randomness, clock, action, company_id=company_id, contact_id=contact_id,
+               detail=f"{_describe(payment)} ({source}){': ' + detail if detail else ''}")
+
+    if payment.provider_ref is None:
+        payment.provider_ref = outcome.provider_ref
+    if payment.status in MONEY_RECEIVED:
+        if outcome.kind != OutcomeKind.PENDING:
+            audit("payment_notice_ignored", f"already {payment.status.value}, told {outcome.kind.value}")
+        return Confirmation(payment=payment, duplicate=True)
+    if outcome.kind == OutcomeKind.PENDING:
+        uow.payments.update(payment)
+        return Confirmation(payment=payment)
+    closing = closing_status(outcome.kind)
+    if closing is not None:
+        if payment.status in CLOSED_UNPAID:
+            return Confirmation(payment=payment, duplicate=True)
+        payment.close(closing, now, note=outcome.detail)
+        uow.payments.update(payment)
+        audit(f"payment_{closing.value}", outcome.detail)
+        return Confirmation(payment=payment)
+    # Paid. A payment closed as cancelled or expired may still be paid (the provider's word on money wins).
+    payment.received_minor, payment.received_currency = outcome.paid_minor, outcome.paid_currency
+    if outcome.paid_minor != payment.amount.minor or (outcome.paid_currency or "").upper() != payment.amount.currency:
+        reported = f"{outcome.paid_currency} {outcome.paid_minor} (minor units)"
+        payment.close(PaymentStatus.MISMATCH, now, note=f"provider reported {reported}, expected {payment.amount}")
+        uow.payments.update(payment)
+        audit("payment_mismatch", payment.note)
+        return Confirmation(payment=payment)
+    if invoice.status not in (InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID):
+        payment.close(PaymentStatus.MISMATCH, now, note=f"the invoice is {invoice.status.value}: not applied")
+        uow.payments.update(payment)
+        audit("payment_refused", payment.note)
+        return Confirmation(payment=payment)
+    if invoice.amount_paid + payment.amount > invoice.total:
+        payment.close(PaymentStatus.OVERPAID, now,
+                      note=f"would take the amount paid past the total {invoice.total}: not applied")
+        uow.payments.update(payment)
+        audit("payment_overpaid", payment.note)
+        return Confirmation(payment=payment)
+    invoice.amount_paid = invoice.amount_paid + payment.amount
+    invoice.status = InvoiceStatus.PAID if invoice.amount_paid >= invoice.total else InvoiceStatus.PARTIALLY_PAID
+    uow.invoices.update(invoice)
+    payment.close(PaymentStatus.SUCCEEDED, now)
+    uow.payments.update(payment)
+    audit("payment_succeeded", f"invoice now {invoice.status.value}, paid {invoice.amount_paid}")
+    receipt = _receipt(uow, templates, payment, invoice)
+    return Confirmation(payment=payment, applied=True, receipts=(receipt,) if receipt else ())
+
+
+def confirm_payment(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: EmailTemplates,
+                    provider: Provider, outcome: PaymentOutcome, source: str) -> Confirmation:
+    """Applies what a provider says about an attempt, once. Safe to call again with the same or an older notice."""
+    with uow:
+        confirmation = _apply(uow, clock=clock, randomness=randomness, templates=templates,
+                              provider=Provider(provider), outcome=outcome, source=source)
+        uow.commit()
+    return confirmation
+
+
+def handle_webhook(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock: Clock,
+                   randomness: Randomness, templates: EmailTemplates, provider: Provider, payload: bytes,
+                   headers: Mapping[str, str]) -> Confirmation:
+    """A provider's push notification: verified, processed once per event id, applied by the ledger.
+
+    Raises PaymentsNotConfigured (the provider is not connected) and InvalidSignature (nothing is changed).
+    """
+    provider = Provider(provider)
+    with uow:
+        gateway = _gateway(uow, gateways, vault, provider)
+    event = gateway.parse_webhook(payload, headers)
+    with uow:
+        # Recorded in the same transaction as its effect: if applying fails, the provider's retry is processed.
+        if not uow.processed_events.record(provider, event.event_id, clock.now()):
+            return Confirmation(payment=None, duplicate=True)
+        if event.outcome is None:
+            uow.commit()
+            return Confirmation(payment=None)
+        confirmation = _apply(uow, clock=clock, randomness=randomness, templates=templates, provider=provider,
+                              outcome=event.outcome, source=f"webhook {event.event_type} {event.event_id}")
+        uow.commit()
+    return confirmation
+
+
+def _check(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock: Clock, randomness: Randomness,
+           templates: EmailTemplates, payment: Payment, source: str) -> Confirmation:
+    """Asks the provider about one pending attempt and applies the answer. Raises PaymentError (audited)."""
+    with uow:
+        gateway = _gateway(uow, gateways, vault, payment.provider)
+    try:
+        outcome = gateway.check(payment.provider_ref or "")
+    except PaymentError as exc:
+        with uow:
+            _audit(uow, randomness, clock, "payment_check_failed", company_id=payment.company_id,
+                   contact_id=payment.contact_id, detail=f"{_describe(payment)} ({source}): {exc}")
+            uow.commit()
+        raise
+    return confirm_payment(uow, clock=clock, randomness=randomness, templates=templates, provider=payment.provider,
+                           outcome=outcome, source=source)
+
+
+# ---- return pages and reconciliation
+
+
+def payment_return(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock: Clock,
+                   randomness: Randomness, templates: EmailTemplates, viewer: Viewer, invoice_id: str,
+                   cancelled: bool) -> ReturnView:
+    """What the client sees back from the provider: the state as the server knows it.
+
+    Nothing in the return URL is trusted. Attempts of providers that can be asked (all of them) are checked with the
+    provider server-side; a cancel return closes a Stripe attempt still open (Stripe pushes no event for that until
+    the session expires, and a later paid notice would still be applied). Raises UnknownRecord.
+    """
+    with uow:
+        invoice = uow.invoices.get(invoice_id)
+        if invoice is None or not policy.can_see(viewer.company, viewer.contact, invoice):
+            raise UnknownRecord(NOT_FOUND)
+        attempts = [p for p in uow.payments.list_for_invoice(invoice.id) if p.contact_id == viewer.contact.id]
+    problem = ""
+    receipts: list[Email] = []
+    for attempt in attempts:
+        if attempt.status != PaymentStatus.PENDING or attempt.provider_ref is None:
+            continue
+        if attempt.provider == Provider.TELR or not cancelled:
+            try:
+                done = _check(uow, gateways=gateways, vault=vault, clock=clock, randomness=randomness,
+                              templates=templates, payment=attempt, source="return page")
+                receipts.extend(done.receipts)
+            except (PaymentError, PaymentsNotConfigured) as exc:
+                problem = (f"We could not confirm your payment with {PROVIDER_NAMES[attempt.provider]} just now "
+                           f"({exc}). If you paid, it will show here once it is confirmed.")
+        else:
+            confirm_payment(uow, clock=clock, randomness=randomness, templates=templates,
+                                   provider=attempt.provider,
+                                   outcome=PaymentOutcome(provider_ref=attempt.provider_ref,
+                                                          kind=OutcomeKind.CANCELLED,
+                                                          detail="the client cancelled on the payment page"),
+                                   source="cancel return")
+    with uow:
+        invoice = uow.invoices.get(invoice_id) or invoice
+        attempts = [p for p in uow.payments.list_for_invoice(invoice.id) if p.contact_id == viewer.contact.id]
+    latest = attempts[-1] if attempts else None
+    if latest is None or latest.status in CLOSED_UNPAID:
+        state = ReturnState.CANCELLED
+    elif latest.status == PaymentStatus.SUCCEEDED:
+        state = ReturnState.RECEIVED
+    else:  # pending, or received and waiting for the business's review
+        state = ReturnState.PROCESSING
+    return ReturnView(invoice=invoice, state=state, payment=latest, problem=problem, receipts=tuple(receipts))
+
+
+def reconcile_pending(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock: Clock,
+                      randomness: Randomness, templates: EmailTemplates,
+                      older_than: dt.timedelta = dt.timedelta(0)) -> ReconcileReport:
+    """Asks the providers about every attempt still pending (orders whose client never came back)."""
+    with uow:
+        pending = [p for p in uow.payments.list_pending() if p.created_at <= clock.now() - older_than]
+    settled, failures, receipts = 0, [], []
+    for payment in pending:
+        try:
+            done = _check(uow, gateways=gateways, vault=vault, clock=clock, randomness=randomness,
+                          templates=templates, payment=payment, source="reconcile")
+        except (PaymentError, PaymentsNotConfigured) as exc:
+            failures.append(f"{payment.id}: {exc}")
+            continue
+        if done.payment is not None and done.payment.status != PaymentStatus.PENDING:
+            settled += 1
+        receipts.extend(done.receipts)
+    return ReconcileReport(checked=len(pending), settled=settled, failed_checks=tuple(failures),
+                           receipts=tuple(receipts))
