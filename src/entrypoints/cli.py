@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from entrypoints import cli_files
+from entrypoints import cli_files, cli_payments
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
 from portal_core import access
@@ -187,6 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     audit.set_defaults(run=cmd_audit)
 
     cli_files.register(sub)
+    cli_payments.register(sub)
     return parser
 
 

@@ -118,15 +118,18 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     app.extensions["portal"] = services
     app.extensions["portal.mail"] = MailQueue(synchronous=synchronous_mail)
-    CSRFProtect(app)
+    csrf = CSRFProtect(app)
 
-    from entrypoints.web import auth, client_requests, files, ops, pages
+    from entrypoints.web import auth, client_requests, files, ops, pages, payments
 
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(files.blueprint)
     app.register_blueprint(client_requests.blueprint)
+    app.register_blueprint(payments.blueprint)
+    app.register_blueprint(payments.webhooks)
+    csrf.exempt(payments.webhooks)  # providers sign their calls; they cannot carry our CSRF token
 
     app.after_request(_security_headers)
     _register_errors(app)

@@ -1,0 +1,92 @@
+"""`portal payments ...`: connect and disconnect Stripe or Telr, show what is connected, reconcile pending orders."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from entrypoints.bootstrap import Services, build_services
+from entrypoints.settings import Settings
+from portal_core import payments
+from portal_core.errors import DeliveryFailed
+from portal_core.model.payment import Provider
+
+
+def _services(settings: Settings) -> Services:
+    return build_services(settings)
+
+
+def cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
+    services = _services(settings)
+    provider = Provider(args.provider)
+    if provider == Provider.STRIPE:
+        credentials = {"secret_key": args.secret_key, "webhook_secret": args.webhook_secret}
+    else:
+        credentials = {"store_id": args.store_id, "auth_key": args.auth_key, "test_mode": "1" if args.test_mode else "0"}
+    status = payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
+                                       randomness=services.randomness, provider=provider, credentials=credentials)
+    print(status.describe())
+    if provider == Provider.STRIPE:
+        print(f"webhook endpoint for Stripe: {settings.base_url}/webhooks/stripe (events: checkout.session.*)",
+              file=sys.stderr)
+    return 0
+
+
+def cmd_disconnect(args: argparse.Namespace, settings: Settings) -> int:
+    services = _services(settings)
+    provider = payments.parse_provider(args.provider)
+    removed = payments.disconnect_provider(services.uow(), clock=services.clock, randomness=services.randomness,
+                                           provider=provider)
+    print(f"{provider.value}: disconnected" if removed else f"{provider.value}: was not connected")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    services = _services(settings)
+    found = {s.provider: s for s in payments.provider_status(services.uow(), vault=services.credential_vault)}
+    for provider in Provider:
+        print(found[provider].describe() if provider in found else f"{provider.value}: not connected")
+    return 0
+
+
+def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
+    services = _services(settings)
+    report = payments.reconcile_pending(services.uow(), gateways=services.payment_gateways,
+                                        vault=services.credential_vault, clock=services.clock,
+                                        randomness=services.randomness, templates=services.templates)
+    for email in report.receipts:
+        try:
+            services.email_sender.send(email)
+        except DeliveryFailed as exc:
+            print(f"warning: a receipt was not sent: {exc}", file=sys.stderr)
+    for failure in report.failed_checks:
+        print(f"could not check payment {failure}", file=sys.stderr)
+    print(f"checked {report.checked} pending payments, {report.settled} settled, "
+          f"{len(report.failed_checks)} could not be checked")
+    return 0 if not report.failed_checks else 1
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    group = sub.add_parser("payments", help="online payment providers (Stripe, Telr)")
+    commands = group.add_subparsers(dest="payments_command", required=True)
+
+    connect = commands.add_parser("connect", help="connect a provider (credentials are stored encrypted)")
+    providers = connect.add_subparsers(dest="provider", required=True)
+    stripe = providers.add_parser("stripe", help="Stripe Checkout")
+    stripe.add_argument("--secret-key", required=True, metavar="KEY", help="sk_live_... or sk_test_...")
+    stripe.add_argument("--webhook-secret", required=True, metavar="SECRET", help="whsec_... (the signing secret)")
+    stripe.set_defaults(run=cmd_connect)
+    telr = providers.add_parser("telr", help="Telr hosted payment page")
+    telr.add_argument("--store-id", required=True, metavar="ID")
+    telr.add_argument("--auth-key", required=True, metavar="KEY")
+    telr.add_argument("--test-mode", action="store_true", help="create test orders (ivp_test=1)")
+    telr.set_defaults(run=cmd_connect)
+
+    disconnect = commands.add_parser("disconnect", help="forget a provider's credentials; its Pay Now disappears")
+    disconnect.add_argument("provider", metavar="PROVIDER", help="stripe or telr")
+    disconnect.set_defaults(run=cmd_disconnect)
+
+    commands.add_parser("status", help="which providers are connected (secrets: last 4 characters)").set_defaults(
+        run=cmd_status)
+    commands.add_parser("reconcile", help="ask the providers about payments still pending").set_defaults(
+        run=cmd_reconcile)

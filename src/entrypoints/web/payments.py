@@ -1,0 +1,113 @@
+"""Pay Now, the return pages from the providers, and Stripe's webhook; plus what the Pay Now macro asks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+
+from entrypoints.bootstrap import Services
+from entrypoints.web.app import mail_queue, portal_services
+from entrypoints.web.context import business, client_ip, portal_blueprint, signed_in, viewer
+from portal_core import payments
+from portal_core.errors import InvalidSignature, PaymentError, PaymentNotPossible, PaymentsNotConfigured
+from portal_core.model.mail import Email
+from portal_core.model.payment import Provider
+
+blueprint = portal_blueprint("payments", __name__)
+# Providers call these: no portal link, no session, no CSRF token (their signature is the proof).
+webhooks = Blueprint("payment_webhooks", __name__)
+
+
+def _send_receipts(services: Services, receipts: tuple[Email, ...]) -> None:
+    for email in receipts:
+        mail_queue().submit(lambda email=email: services.email_sender.send(email), "a payment receipt")
+
+
+def _connected() -> tuple[Provider, ...]:
+    if "payment_providers" not in g:
+        g.payment_providers = payments.connected_providers(portal_services().uow())
+    return g.payment_providers  # type: ignore[no-any-return]
+
+
+@blueprint.app_template_global()
+def payment_choice(view: Any) -> payments.PaymentChoice | None:
+    """For the pay_now macro: None (no Pay Now), or the providers that can take the invoice's outstanding amount."""
+    if not getattr(view, "payable", False):
+        return None
+    found = business()
+    return payments.payment_choice(_connected(), view.invoice, payable=view.payable,
+                                   contact_hint=found.email if found is not None else "")
+
+
+@blueprint.app_template_filter("provider_name")
+def provider_name(provider: Provider) -> str:
+    return payments.PROVIDER_NAMES.get(Provider(provider), str(provider))
+
+
+def _urls(invoice_id: str) -> payments.ReturnUrls:
+    return payments.ReturnUrls(
+        success=url_for("payments.paid", invoice_id=invoice_id, _external=True),
+        cancel=url_for("payments.cancelled", invoice_id=invoice_id, _external=True),
+        declined=url_for("payments.cancelled", invoice_id=invoice_id, _external=True))
+
+
+@blueprint.post("/invoices/<invoice_id>/pay")
+@signed_in
+def pay(invoice_id: str) -> ResponseReturnValue:
+    services = portal_services()
+    try:
+        started = payments.start_payment(
+            services.uow(), gateways=services.payment_gateways, vault=services.credential_vault,
+            clock=services.clock, randomness=services.randomness, viewer=viewer(), invoice_id=invoice_id,
+            provider=request.form.get("provider") or None, urls=_urls(invoice_id), ip=client_ip())
+    except PaymentNotPossible as exc:
+        return _problem(invoice_id, str(exc), 409)
+    except PaymentsNotConfigured:
+        raise
+    except PaymentError as exc:
+        return _problem(invoice_id, str(exc), 502)
+    return redirect(started.url, 303)
+
+
+def _problem(invoice_id: str, message: str, status: int) -> ResponseReturnValue:
+    return render_template("payments/problem.html", invoice_id=invoice_id, message=message), status
+
+
+def _return(invoice_id: str, *, cancelled: bool) -> ResponseReturnValue:
+    services = portal_services()
+    view = payments.payment_return(
+        services.uow(), gateways=services.payment_gateways, vault=services.credential_vault, clock=services.clock,
+        randomness=services.randomness, templates=services.templates, viewer=viewer(), invoice_id=invoice_id,
+        cancelled=cancelled)
+    _send_receipts(services, view.receipts)
+    return render_template("payments/return.html", view=view, states=payments.ReturnState)
+
+
+@blueprint.get("/invoices/<invoice_id>/paid")
+@signed_in
+def paid(invoice_id: str) -> ResponseReturnValue:
+    return _return(invoice_id, cancelled=False)
+
+
+@blueprint.get("/invoices/<invoice_id>/cancelled")
+@signed_in
+def cancelled(invoice_id: str) -> ResponseReturnValue:
+    return _return(invoice_id, cancelled=True)
+
+
+@webhooks.post("/webhooks/stripe")
+def stripe_webhook() -> ResponseReturnValue:
+    services = portal_services()
+    try:
+        done = payments.handle_webhook(
+            services.uow(), gateways=services.payment_gateways, vault=services.credential_vault,
+            clock=services.clock, randomness=services.randomness, templates=services.templates,
+            provider=Provider.STRIPE, payload=request.get_data(cache=False), headers=dict(request.headers))
+    except InvalidSignature:
+        return {"error": "invalid signature"}, 400
+    except PaymentsNotConfigured:
+        return {"error": "stripe is not connected"}, 404
+    _send_receipts(services, done.receipts)
+    return {"received": True, "duplicate": done.duplicate}, 200
