@@ -227,6 +227,20 @@ class LoginRequestLog(Protocol):
     def count_since(self, ip_key: str, since: dt.datetime) -> int: ...
 
 
+class NoticeLog(Protocol):
+    """When notices about a document (invoice or quote) went out: clients get at most one reminder a day."""
+
+    def record(self, document_id: str, kind: str, at: dt.datetime) -> None: ...
+
+    def last_sent(self, document_id: str, kind: str) -> dt.datetime | None:
+        """The latest time recorded for this document and kind, or None."""
+        ...
+
+    def forget(self, document_id: str, kind: str, at: dt.datetime) -> None:
+        """Drops the record made at `at` (a notice that reached nobody must not hold the next one back)."""
+        ...
+
+
 class AuditLog(Protocol):
     def append(self, entry: AuditEntry) -> None: ...
     def list_for_company(self, company_id: str, *, limit: int = 200) -> list[AuditEntry]:
@@ -315,6 +329,7 @@ class UnitOfWork(Protocol):
     sessions: SessionStore
     login_requests: LoginRequestLog
     audit: AuditLog
+    notices: NoticeLog
     payments: PaymentRepository
     payment_providers: ProviderConnectionRepository
     processed_events: ProcessedEventLog

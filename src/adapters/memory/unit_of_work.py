@@ -44,6 +44,7 @@ class _State:
     tables: dict[str, dict[str, Any]] = attrs.Factory(dict)
     login_requests: list[tuple[str, dt.datetime]] = attrs.Factory(list)
     audit: list[AuditEntry] = attrs.Factory(list)
+    notices: list[tuple[str, str, dt.datetime]] = attrs.Factory(list)
     payment_providers: dict[str, ProviderConnection] = attrs.Factory(dict)
     processed_events: set[tuple[str, str]] = attrs.Factory(set)
 
@@ -261,6 +262,20 @@ class InMemoryAuditLog:
         return sorted(rows, key=lambda e: (e.at, e.id), reverse=True)[:limit]
 
 
+class InMemoryNoticeLog:
+    def __init__(self, rows: list[tuple[str, str, dt.datetime]]) -> None:
+        self._rows = rows
+
+    def record(self, document_id: str, kind: str, at: dt.datetime) -> None:
+        self._rows.append((document_id, kind, at))
+
+    def last_sent(self, document_id: str, kind: str) -> dt.datetime | None:
+        return max((at for doc, k, at in self._rows if doc == document_id and k == kind), default=None)
+
+    def forget(self, document_id: str, kind: str, at: dt.datetime) -> None:
+        self._rows[:] = [row for row in self._rows if row != (document_id, kind, at)]
+
+
 _KINDS = {
     "companies": InMemoryCompanyRepository, "contacts": InMemoryContactRepository,
     "invoices": InMemoryInvoiceRepository, "quotes": InMemoryQuoteRepository,
@@ -290,6 +305,7 @@ class InMemoryUnitOfWork:
             setattr(self, name, repo(self._work.tables.setdefault(name, {})))
         self.login_requests = InMemoryLoginRequestLog(self._work.login_requests)
         self.audit = InMemoryAuditLog(self._work.audit)
+        self.notices = InMemoryNoticeLog(self._work.notices)
         self.payment_providers = InMemoryProviderConnectionRepository(self._work.payment_providers)
         self.processed_events = InMemoryProcessedEventLog(self._work.processed_events)
 

@@ -382,6 +382,28 @@ class SqlAlchemyAuditLog(_Records[AuditEntry]):
         return self._all(c.company_id == company_id, order_by=[c.at.desc(), self._text(c.id).desc()], limit=limit)
 
 
+class SqlAlchemyNoticeLog:
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    def _execute(self, statement: sa.Executable) -> sa.CursorResult[Any]:
+        with database_errors():
+            return self._connection.execute(statement)
+
+    def record(self, document_id: str, kind: str, at: dt.datetime) -> None:
+        self._execute(t.notices.insert().values(document_id=document_id, kind=kind, sent_at=at))
+
+    def last_sent(self, document_id: str, kind: str) -> dt.datetime | None:
+        c = t.notices.c
+        query = (sa.select(c.sent_at).where(c.document_id == document_id, c.kind == kind)
+                 .order_by(c.sent_at.desc()).limit(1))
+        value: dt.datetime | None = self._execute(query).scalar_one_or_none()
+        return value
+
+    def forget(self, document_id: str, kind: str, at: dt.datetime) -> None:
+        c = t.notices.c
+        self._execute(t.notices.delete().where(c.document_id == document_id, c.kind == kind, c.sent_at == at))
+
 
 class SqlAlchemyPaymentRepository(_Records[Payment]):
     table, kind = t.payments, Payment

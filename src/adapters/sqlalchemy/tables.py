@@ -238,6 +238,16 @@ audit_log = sa.Table(
     sa.Index(None, "company_id", "at"),
 )
 
+notices = sa.Table(
+    "notices", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True),
+    # No foreign key: the document is an invoice or a quote.
+    sa.Column("document_id", sa.String(32), nullable=False),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("sent_at", UtcDateTime, nullable=False),
+    sa.Index(None, "document_id", "kind", "sent_at"),
+)
+
 payments = sa.Table(
     "payments", metadata,
     _id(),

@@ -14,6 +14,7 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemyInvoiceRepository,
     SqlAlchemyJobRepository,
     SqlAlchemyLoginRequestLog,
+    SqlAlchemyNoticeLog,
     SqlAlchemyOneTimeCodeStore,
     SqlAlchemyPaymentRepository,
     SqlAlchemyProcessedEventLog,
@@ -63,6 +64,7 @@ class SqlAlchemyUnitOfWork:
         self.sessions = SqlAlchemySessionStore(connection)
         self.login_requests = SqlAlchemyLoginRequestLog(connection)
         self.audit = SqlAlchemyAuditLog(connection)
+        self.notices = SqlAlchemyNoticeLog(connection)
         self.payments = SqlAlchemyPaymentRepository(connection)
         self.payment_providers = SqlAlchemyProviderConnectionRepository(connection)
         self.processed_events = SqlAlchemyProcessedEventLog(connection)
