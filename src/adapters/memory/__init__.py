@@ -2,8 +2,9 @@
 
 from adapters.memory.files import InMemoryFileStorage
 from adapters.memory.mail import RecordingEmailSender
+from adapters.memory.payments import InMemoryPaymentGateway
 from adapters.memory.system import FixedClock, SeededRandomness
 from adapters.memory.unit_of_work import InMemoryStore, InMemoryUnitOfWork
 
-__all__ = ["FixedClock", "InMemoryFileStorage", "InMemoryStore", "InMemoryUnitOfWork", "RecordingEmailSender",
-           "SeededRandomness"]
+__all__ = ["FixedClock", "InMemoryFileStorage", "InMemoryPaymentGateway", "InMemoryStore", "InMemoryUnitOfWork",
+           "RecordingEmailSender", "SeededRandomness"]
