@@ -84,7 +84,7 @@ class _Records(Generic[T]):
         return dict(_rows.unstructure(item))
 
     def _from_row(self, row: sa.RowMapping) -> T:
-        return _rows.structure(dict(row), self.kind)  # type: ignore[no-any-return]
+        return _rows.structure(dict(row), self.kind)
 
     def _execute(self, statement: sa.Executable) -> sa.CursorResult[Any]:
         with database_errors():

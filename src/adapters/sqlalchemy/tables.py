@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -30,7 +29,7 @@ class UtcDateTime(sa.TypeDecorator[dt.datetime]):
             raise ValueError(f"naive datetime {value!r}: the portal stores timezone-aware times only")
         return value.astimezone(dt.UTC)
 
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> dt.datetime | None:
+    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from alembic import context
 
 from adapters.sqlalchemy.engine import create_engine_from_url
 from adapters.sqlalchemy.tables import metadata
 
 
-def _run(connection: object) -> None:
+def _run(connection: sa.Connection) -> None:
+    # Batch mode on SQLite: it cannot ALTER most things, so later migrations copy and swap tables there.
     context.configure(connection=connection, target_metadata=metadata, compare_type=True,
-                      render_as_batch=connection.dialect.name == "sqlite")  # type: ignore[attr-defined]
+                      render_as_batch=connection.dialect.name == "sqlite")
     with context.begin_transaction():
         context.run_migrations()
 
