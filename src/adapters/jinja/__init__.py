@@ -8,12 +8,21 @@ from typing import Any
 import attrs
 import jinja2
 
-from portal_core.model.mail import Email, NewRequestNotice, Notice, PaymentReceiptNotice, SignInCodeNotice
+from portal_core.model.mail import (
+    DocumentNotice,
+    Email,
+    NewRequestNotice,
+    Notice,
+    OverdueReminder,
+    PaymentReceiptNotice,
+    SignInCodeNotice,
+)
 
 _TEMPLATES = Path(__file__).parent / "templates" / "email"
 # Each notice type has three templates: NAME.subject.txt, NAME.txt and NAME.html.
 _NAMES: dict[type, str] = {SignInCodeNotice: "sign_in_code", NewRequestNotice: "new_request",
-                           PaymentReceiptNotice: "payment_receipt"}
+                           PaymentReceiptNotice: "payment_receipt", DocumentNotice: "document_notice",
+                           OverdueReminder: "overdue_reminder"}
 
 
 class JinjaEmailTemplates:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 
 import attrs
 
@@ -59,4 +60,47 @@ class PaymentReceiptNotice:
     payment_id: str
 
 
-Notice = SignInCodeNotice | NewRequestNotice | PaymentReceiptNotice
+class DocumentKind(enum.StrEnum):
+    INVOICE = "invoice"
+    QUOTE = "quote"
+
+
+@attrs.frozen(kw_only=True)
+class DocumentNotice:
+    """Tells a contact that the business sent them an invoice or a quote (or reminds them of one)."""
+
+    business: Business
+    company_name: str
+    contact_name: str
+    kind: DocumentKind
+    number: str
+    total: Money
+    outstanding: Money | None  # invoices only
+    issued_date: dt.date | None
+    due_date: dt.date | None  # invoices only
+    valid_until: dt.date | None  # quotes only
+    portal_link: str | None  # the company's sign-in page; None while its portal access is disabled
+    reminder: bool = False  # the document was sent before: this notice repeats it
+
+
+@attrs.frozen(kw_only=True)
+class OverdueLine:
+    number: str
+    due_date: dt.date
+    days_overdue: int
+    total: Money
+    outstanding: Money
+
+
+@attrs.frozen(kw_only=True)
+class OverdueReminder:
+    """Lists a company's overdue invoices and what is left to pay on each, for one contact."""
+
+    business: Business
+    company_name: str
+    contact_name: str
+    invoices: tuple[OverdueLine, ...]
+    portal_link: str | None  # the company's sign-in page; None while its portal access is disabled
+
+
+Notice = SignInCodeNotice | NewRequestNotice | PaymentReceiptNotice | DocumentNotice | OverdueReminder

@@ -1,0 +1,400 @@
+"""Staff actions on documents: sending invoices and quotes to clients, reminding them of overdue invoices, voiding.
+
+A document is shown in the portal from the moment it is sent (policy.is_client_visible decides, on every request),
+and every contact of its company is told by email. Notices are rendered in the transaction that changes the document
+and mailed after it commits: a slow relay never holds a lock, and a contact the relay refuses is reported without
+stopping the others or undoing the send.
+
+Repeat notices (re-sending a document already sent, overdue reminders) reach a document's contacts at most once per
+REMIND_EVERY, whatever is run: each notice is claimed in the NoticeLog under the invoice's row lock before anything
+is mailed, and given back only when it reached nobody. A first send (draft to sent) always goes out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+
+import attrs
+
+from portal_core.access import find_company, portal_link
+from portal_core.errors import DeliveryFailed, InvalidTransition, PortalUnavailable, UnknownRecord
+from portal_core.identity import new_id
+from portal_core.model.audit import AuditEntry
+from portal_core.model.business import Business
+from portal_core.model.company import Company
+from portal_core.model.contact import Contact
+from portal_core.model.documents import Invoice, InvoiceStatus, Quote, QuoteStatus
+from portal_core.model.mail import DocumentKind, DocumentNotice, Email, Notice, OverdueLine, OverdueReminder
+from portal_core.model.payment import PaymentStatus
+from portal_core.ports import Clock, EmailSender, EmailTemplates, Randomness, UnitOfWork
+
+REMIND_EVERY = dt.timedelta(hours=24)
+# Kinds of notice in the NoticeLog. Both count toward the limit on repeat notices.
+SENT_NOTICE = "sent"
+OVERDUE_REMINDER = "overdue_reminder"
+_OPEN_STATUSES = frozenset({InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID})
+
+
+@attrs.frozen(kw_only=True)
+class Delivery:
+    """What became of one contact's notice: delivered to the relay, or the relay's reason for refusing it."""
+
+    contact_id: str
+    contact_name: str
+    email: str
+    problem: str | None = None
+
+    @property
+    def delivered(self) -> bool:
+        return self.problem is None
+
+
+@attrs.frozen(kw_only=True)
+class SendOutcome:
+    """What `send` did: the document afterwards, whether it changed, and each contact's notice."""
+
+    document: Invoice | Quote
+    company_name: str
+    changed: bool  # a draft became sent; False for a repeat notice
+    portal_link: str | None  # the sign-in page the notices linked to; None while portal access is disabled
+    deliveries: tuple[Delivery, ...] = ()
+    held_back_until: dt.datetime | None = None  # a repeat notice too soon after the last one: nothing was mailed
+
+    @property
+    def kind(self) -> DocumentKind:
+        return DocumentKind.INVOICE if isinstance(self.document, Invoice) else DocumentKind.QUOTE
+
+    @property
+    def failures(self) -> tuple[Delivery, ...]:
+        return tuple(d for d in self.deliveries if not d.delivered)
+
+
+@attrs.frozen(kw_only=True)
+class CompanyReminder:
+    """One company's overdue reminder: the invoices it listed, the ones held back, and each contact's email."""
+
+    company_name: str
+    invoices: tuple[Invoice, ...]
+    held_back: tuple[tuple[Invoice, dt.datetime], ...]  # (invoice, when it may be reminded again)
+    portal_link: str | None
+    deliveries: tuple[Delivery, ...] = ()
+
+    @property
+    def failures(self) -> tuple[Delivery, ...]:
+        return tuple(d for d in self.deliveries if not d.delivered)
+
+
+@attrs.frozen(kw_only=True)
+class RemindReport:
+    companies: tuple[CompanyReminder, ...]
+
+    @property
+    def failures(self) -> tuple[Delivery, ...]:
+        return tuple(d for c in self.companies for d in c.failures)
+
+
+@attrs.frozen(kw_only=True)
+class VoidOutcome:
+    invoice: Invoice
+    company_name: str
+    changed: bool  # False when it was void already
+    open_attempts: int = 0  # Pay Now attempts still open at a provider: refused for review if they complete
+
+
+@attrs.frozen(kw_only=True)
+class _Mail:
+    contact: Contact
+    email: Email
+
+
+@attrs.frozen(kw_only=True)
+class _Batch:
+    """Notices rendered in a transaction, to be mailed after it commits, and what to audit and release after."""
+
+    company_id: str
+    action: str
+    detail: str
+    mails: tuple[_Mail, ...]
+    claims: tuple[tuple[str, str, dt.datetime], ...]  # NoticeLog records to release if nobody got the notice
+
+
+def _audit(uow: UnitOfWork, randomness: Randomness, clock: Clock, action: str, *, company_id: str | None,
+           contact_id: str | None = None, detail: str = "") -> None:
+    uow.audit.append(AuditEntry(id=new_id(randomness), at=clock.now(), action=action, company_id=company_id,
+                                contact_id=contact_id, detail=detail))
+
+
+def _day(value: dt.date) -> str:
+    return f"{value.day} {value:%b %Y}"
+
+
+def sign_in_link(base_url: str, company: Company) -> str | None:
+    """Where a notice sends a client: the company's sign-in page (never a code, never a link that signs in)."""
+    return portal_link(base_url, company) + "/login" if company.portal_enabled else None
+
+
+def _business(uow: UnitOfWork) -> Business:
+    business = uow.business.get()
+    if business is None:
+        raise PortalUnavailable("the portal is not set up: no business")
+    return business
+
+
+def _company(uow: UnitOfWork, company_id: str) -> Company:
+    company = uow.companies.get(company_id)
+    if company is None:  # pragma: no cover - every document belongs to a company (foreign key)
+        raise UnknownRecord("the document's company is missing")
+    return company
+
+
+def _invoice_for_update(uow: UnitOfWork, ref: str) -> Invoice:
+    """REF is the invoice's seed ref or its public id; the row stays locked until commit."""
+    key = (ref or "").strip()
+    found = (uow.invoices.get_by_ref(key) or uow.invoices.get(key)) if key else None
+    invoice = uow.invoices.get_for_update(found.id) if found is not None else None
+    if invoice is None:
+        raise UnknownRecord(f"no invoice with ref or id {ref!r}")
+    return invoice
+
+
+def _quote(uow: UnitOfWork, ref: str) -> Quote:
+    key = (ref or "").strip()
+    quote = (uow.quotes.get_by_ref(key) or uow.quotes.get(key)) if key else None
+    if quote is None:
+        raise UnknownRecord(f"no quote with ref or id {ref!r}")
+    return quote
+
+
+def _held_back_until(uow: UnitOfWork, document_id: str, now: dt.datetime) -> dt.datetime | None:
+    """When the next repeat notice may go out, if that is still in the future."""
+    times = [t for t in (uow.notices.last_sent(document_id, SENT_NOTICE),
+                         uow.notices.last_sent(document_id, OVERDUE_REMINDER)) if t is not None]
+    if not times:
+        return None
+    until = max(times) + REMIND_EVERY
+    return until if now < until else None
+
+
+def _render(uow: UnitOfWork, templates: EmailTemplates, company: Company,
+            notice_for: Callable[[Contact], Notice]) -> tuple[_Mail, ...]:
+    return tuple(_Mail(contact=contact, email=templates.render(notice_for(contact), to=contact.email))
+                 for contact in uow.contacts.list_for_company(company.id))
+
+
+def _deliver(uow: UnitOfWork, sender: EmailSender, clock: Clock, randomness: Randomness,
+             batch: _Batch) -> tuple[Delivery, ...]:
+    """Mails each notice, one contact's failure stopping nobody else; then audits each and releases unused claims."""
+    deliveries = []
+    for mail in batch.mails:
+        try:
+            sender.send(mail.email)
+            problem = None
+        except DeliveryFailed as exc:
+            problem = str(exc)
+        deliveries.append(Delivery(contact_id=mail.contact.id, contact_name=mail.contact.name,
+                                   email=mail.contact.email, problem=problem))
+    with uow:
+        for delivery in deliveries:
+            # The detail names the document, never the address (the contact id says who).
+            action = batch.action + ("_sent" if delivery.delivered else "_failed")
+            detail = batch.detail + (f": {delivery.problem}" if delivery.problem else "")
+            _audit(uow, randomness, clock, action, company_id=batch.company_id, contact_id=delivery.contact_id,
+                   detail=detail)
+        if not any(d.delivered for d in deliveries):
+            for document_id, kind, at in batch.claims:
+                uow.notices.forget(document_id, kind, at)
+        uow.commit()
+    return tuple(deliveries)
+
+
+def _link_note(link: str | None) -> str:
+    return "" if link else " (no portal link: portal access is off)"
+
+
+# ---- sending
+
+
+def send_invoice(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, clock: Clock,
+                 randomness: Randomness, base_url: str, ref: str) -> SendOutcome:
+    """A draft becomes sent (issued today unless it has an issue date) and every contact is told; a sent or partly
+    paid invoice is left as it is and its notice sent again, at most once per REMIND_EVERY.
+
+    Raises UnknownRecord, InvalidTransition (void or paid, or a due date before the issue date) and
+    PortalUnavailable (no business set up). Delivery failures are reported in the outcome, never raised.
+    """
+    now = clock.now()
+    with uow:
+        business = _business(uow)
+        invoice = _invoice_for_update(uow, ref)
+        company = _company(uow, invoice.company_id)
+        if invoice.status == InvoiceStatus.VOID:
+            raise InvalidTransition(f"invoice {invoice.number} is void: it cannot be sent")
+        if invoice.status == InvoiceStatus.PAID:
+            raise InvalidTransition(f"invoice {invoice.number} is paid in full: there is nothing to send "
+                                    "(its client still sees it in the portal)")
+        changed = invoice.status == InvoiceStatus.DRAFT
+        link = sign_in_link(base_url, company)
+        if changed:
+            issued = invoice.issued_date or now.date()
+            if invoice.due_date is not None and invoice.due_date < issued:
+                raise InvalidTransition(f"invoice {invoice.number} is due {_day(invoice.due_date)}, before its issue "
+                                        f"date {_day(issued)}: set a later due date before sending it")
+            invoice.issued_date = issued
+            invoice.status = InvoiceStatus.SENT
+            uow.invoices.update(invoice)
+            _audit(uow, randomness, clock, "invoice_sent", company_id=company.id, detail=f"invoice {invoice.number}")
+        else:
+            until = _held_back_until(uow, invoice.id, now)
+            if until is not None:
+                return SendOutcome(document=invoice, company_name=company.name, changed=False, portal_link=link,
+                                   held_back_until=until)
+        uow.notices.record(invoice.id, SENT_NOTICE, now)
+
+        def notice(contact: Contact) -> Notice:
+            return DocumentNotice(business=business, company_name=company.name, contact_name=contact.name,
+                                  kind=DocumentKind.INVOICE, number=invoice.number, total=invoice.total,
+                                  outstanding=invoice.outstanding, issued_date=invoice.issued_date,
+                                  due_date=invoice.due_date, valid_until=None, portal_link=link, reminder=not changed)
+
+        batch = _Batch(company_id=company.id, action="invoice_notice",
+                       detail=f"invoice {invoice.number}{' again' if not changed else ''}{_link_note(link)}",
+                       mails=_render(uow, templates, company, notice),
+                       claims=((invoice.id, SENT_NOTICE, now),))
+        uow.commit()
+    return SendOutcome(document=invoice, company_name=company.name, changed=changed, portal_link=link,
+                       deliveries=_deliver(uow, sender, clock, randomness, batch))
+
+
+def send_quote(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, clock: Clock,
+               randomness: Randomness, base_url: str, ref: str) -> SendOutcome:
+    """A draft quote becomes sent and every contact is told; a sent quote's notice is sent again (at most once per
+    REMIND_EVERY). Accepted, declined and expired quotes, and quotes past their valid-until date, are refused.
+
+    Raises UnknownRecord, InvalidTransition and PortalUnavailable.
+    """
+    now = clock.now()
+    today = now.date()
+    with uow:
+        business = _business(uow)
+        quote = _quote(uow, ref)
+        company = _company(uow, quote.company_id)
+        if quote.status not in (QuoteStatus.DRAFT, QuoteStatus.SENT):
+            raise InvalidTransition(f"quote {quote.number} is {quote.status.value}: it cannot be sent")
+        if quote.valid_until is not None and quote.valid_until < today:
+            raise InvalidTransition(f"quote {quote.number} was valid until {_day(quote.valid_until)}: it cannot be "
+                                    "sent now (issue a new quote, or extend its validity first)")
+        changed = quote.status == QuoteStatus.DRAFT
+        link = sign_in_link(base_url, company)
+        if changed:
+            issued = quote.issued_date or today
+            if quote.valid_until is not None and quote.valid_until < issued:
+                raise InvalidTransition(f"quote {quote.number} is valid until {_day(quote.valid_until)}, before its "
+                                        f"issue date {_day(issued)}: it cannot be sent")
+            quote.issued_date = issued
+            quote.status = QuoteStatus.SENT
+            uow.quotes.update(quote)
+            _audit(uow, randomness, clock, "quote_sent", company_id=company.id, detail=f"quote {quote.number}")
+        else:
+            until = _held_back_until(uow, quote.id, now)
+            if until is not None:
+                return SendOutcome(document=quote, company_name=company.name, changed=False, portal_link=link,
+                                   held_back_until=until)
+        uow.notices.record(quote.id, SENT_NOTICE, now)
+
+        def notice(contact: Contact) -> Notice:
+            return DocumentNotice(business=business, company_name=company.name, contact_name=contact.name,
+                                  kind=DocumentKind.QUOTE, number=quote.number, total=quote.total, outstanding=None,
+                                  issued_date=quote.issued_date, due_date=None, valid_until=quote.valid_until,
+                                  portal_link=link, reminder=not changed)
+
+        batch = _Batch(company_id=company.id, action="quote_notice",
+                       detail=f"quote {quote.number}{' again' if not changed else ''}{_link_note(link)}",
+                       mails=_render(uow, templates, company, notice), claims=((quote.id, SENT_NOTICE, now),))
+        uow.commit()
+    return SendOutcome(document=quote, company_name=company.name, changed=changed, portal_link=link,
+                       deliveries=_deliver(uow, sender, clock, randomness, batch))
+
+
+# ---- overdue reminders
+
+
+def _overdue_line(invoice: Invoice, today: dt.date) -> OverdueLine:
+    assert invoice.due_date is not None  # overdue invoices have one
+    return OverdueLine(number=invoice.number, due_date=invoice.due_date, days_overdue=(today - invoice.due_date).days,
+                       total=invoice.total, outstanding=invoice.outstanding)
+
+
+def remind_overdue(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, clock: Clock,
+                   randomness: Randomness, base_url: str, company_key: str | None = None) -> RemindReport:
+    """One email per contact listing the company's overdue invoices not reminded (nor sent) in the last
+    REMIND_EVERY; every company's, or only COMPANY's (ref or name). Raises UnknownCompany and PortalUnavailable."""
+    now = clock.now()
+    today = now.date()
+    batches: list[tuple[CompanyReminder, _Batch | None]] = []
+    with uow:
+        business = _business(uow)
+        companies: Sequence[Company] = [find_company(uow, company_key)] if company_key else uow.companies.list()
+        for company in companies:
+            listed = uow.invoices.list_for_company(company.id, statuses=_OPEN_STATUSES, today=today)
+            due: list[Invoice] = []
+            held: list[tuple[Invoice, dt.datetime]] = []
+            for candidate in (i for i in listed if i.is_overdue(today)):
+                # Under the row lock, so two reminder runs at once cannot both claim the same invoice.
+                invoice = uow.invoices.get_for_update(candidate.id)
+                if invoice is None or not invoice.is_overdue(today):
+                    continue
+                until = _held_back_until(uow, invoice.id, now)
+                if until is not None:
+                    held.append((invoice, until))
+                    continue
+                uow.notices.record(invoice.id, OVERDUE_REMINDER, now)
+                due.append(invoice)
+            link = sign_in_link(base_url, company)
+            reminder = CompanyReminder(company_name=company.name, invoices=tuple(due), held_back=tuple(held),
+                                       portal_link=link)
+            if not due:
+                batches.append((reminder, None))
+                continue
+            lines = tuple(_overdue_line(i, today) for i in due)
+
+            def notice(contact: Contact, company: Company = company, lines: tuple[OverdueLine, ...] = lines,
+                       link: str | None = link) -> Notice:
+                return OverdueReminder(business=business, company_name=company.name, contact_name=contact.name,
+                                       invoices=lines, portal_link=link)
+
+            numbers = ", ".join(i.number for i in due)
+            batches.append((reminder, _Batch(company_id=company.id, action="overdue_reminder",
+                                             detail=f"overdue invoices {numbers}{_link_note(link)}",
+                                             mails=_render(uow, templates, company, notice),
+                                             claims=tuple((i.id, OVERDUE_REMINDER, now) for i in due))))
+        uow.commit()
+    return RemindReport(companies=tuple(
+        attrs.evolve(reminder, deliveries=_deliver(uow, sender, clock, randomness, batch)) if batch else reminder
+        for reminder, batch in batches))
+
+
+# ---- voiding
+
+
+def void_invoice(uow: UnitOfWork, clock: Clock, randomness: Randomness, ref: str) -> VoidOutcome:
+    """The invoice leaves the client's lists and can no longer be paid; voiding it again changes nothing.
+
+    An invoice with payments recorded (partially paid or paid) is refused: InvalidTransition. Pay Now attempts
+    still open are not cancelled at the provider; if one completes, the ledger records it for review and does not
+    apply it. No email is sent. Raises UnknownRecord and InvalidTransition.
+    """
+    with uow:
+        invoice = _invoice_for_update(uow, ref)
+        company = _company(uow, invoice.company_id)
+        if invoice.status == InvoiceStatus.VOID:
+            return VoidOutcome(invoice=invoice, company_name=company.name, changed=False)
+        if invoice.status in (InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID):
+            raise InvalidTransition(f"invoice {invoice.number} is {invoice.status.value.replace('_', ' ')} "
+                                    f"({invoice.amount_paid} received): it cannot be voided")
+        invoice.status = InvoiceStatus.VOID
+        uow.invoices.update(invoice)
+        attempts = sum(1 for p in uow.payments.list_for_invoice(invoice.id) if p.status == PaymentStatus.PENDING)
+        _audit(uow, randomness, clock, "invoice_voided", company_id=company.id, detail=f"invoice {invoice.number}")
+        uow.commit()
+    return VoidOutcome(invoice=invoice, company_name=company.name, changed=True, open_attempts=attempts)
