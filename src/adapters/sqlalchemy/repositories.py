@@ -486,12 +486,13 @@ class SqlAlchemyProcessedEventLog:
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-            statement: sa.Executable = pg_insert(t.processed_events).values(values).on_conflict_do_nothing()
+            statement: Any = pg_insert(t.processed_events).values(values).on_conflict_do_nothing()
         elif dialect == "sqlite":
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
             statement = sqlite_insert(t.processed_events).values(values).on_conflict_do_nothing()
         else:  # pragma: no cover - only PostgreSQL and SQLite are supported
             raise RuntimeError(f"unsupported database {dialect}")
+        # RETURNING says whether a row went in (the driver's rowcount is not reliable for this statement).
         with database_errors():
-            return bool(self._connection.execute(statement).rowcount == 1)
+            return self._connection.execute(statement.returning(t.processed_events.c.event_id)).first() is not None
