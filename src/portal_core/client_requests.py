@@ -12,7 +12,7 @@ import attrs
 
 from portal_core.access import find_company
 from portal_core.errors import InvalidInput, PortalUnavailable, RequestFormInvalid, UnknownRecord
-from portal_core.identity import ID_BYTES, new_id
+from portal_core.identity import ID_BYTES, command_line_safe, new_id
 from portal_core.model.audit import AuditEntry
 from portal_core.model.contact import Contact
 from portal_core.model.documents import ClientRequest, RequestStatus
@@ -45,7 +45,7 @@ class RequestIds:
     def for_form(self, company_id: str, contact_id: str, form_token: str) -> str:
         digest = hmac.new(self.key, f"{company_id}\x00{contact_id}\x00{form_token}".encode(), hashlib.sha256).digest()
         # The same shape as every other public id: ID_BYTES of url-safe base64.
-        return base64.urlsafe_b64encode(digest[:ID_BYTES]).decode().rstrip("=")
+        return command_line_safe(base64.urlsafe_b64encode(digest[:ID_BYTES]).decode().rstrip("="))
 
 
 def new_form_token(randomness: Randomness) -> str:

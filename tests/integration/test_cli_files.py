@@ -43,7 +43,7 @@ def test_attach_prints_the_id_alone_and_list_and_detach_follow(seeded: str, tmp_
     assert listing.returncode == 0, listing.stderr
     rows = {line.split("\t")[0]: line.split("\t") for line in listing.stdout.splitlines()}
     assert rows[file_id][2:6] == ["job j1 (Replace AC unit)", 'Q3 report "final".pdf', "application/pdf", "18"]
-    assert rows[on_invoice.stdout.strip()][2:5] == ["invoice INV-2001", "تقرير.txt", "application/pdf"]  # type from PATH
+    assert rows[on_invoice.stdout.strip()][2:5] == ["invoice INV-2001", "تقرير.txt", "application/pdf"]  # from PATH
     assert len(rows) == 3  # with the seed's own file
 
     detached = run(seeded, tmp_path, "file", "detach", file_id)

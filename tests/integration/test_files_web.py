@@ -10,7 +10,9 @@ import pytest
 
 from portal_core.model.documents import InvoiceStatus
 
-from .files_fixtures import FilesPortal, SignedIn, csrf_of, files_portal, homer, marge, outbox, peter  # noqa: F401
+from .files_fixtures import FilesPortal, SignedIn, csrf_of, files_portal, homer, marge, outbox, peter
+
+__all__ = ["files_portal", "homer", "marge", "outbox", "peter"]  # fixtures imported for pytest, not unused
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 

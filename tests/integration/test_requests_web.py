@@ -9,7 +9,7 @@ import pytest
 from adapters.memory import RecordingEmailSender
 from portal_core.model.documents import RequestStatus
 
-from .files_fixtures import (  # noqa: F401
+from .files_fixtures import (
     FilesPortal,
     SignedIn,
     csrf_of,
@@ -20,6 +20,8 @@ from .files_fixtures import (  # noqa: F401
     outbox,
     peter,
 )
+
+__all__ = ["files_portal", "homer", "marge", "outbox", "peter"]  # fixtures imported for pytest, not unused
 
 BUSINESS = "office@falcon.example"
 

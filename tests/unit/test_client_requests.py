@@ -313,3 +313,21 @@ def test_unknown_statuses_and_requests_are_refused(portal: Portal) -> None:
     with pytest.raises(UnknownRecord):
         client_requests.set_request_status(portal.uow, "nope", "open")
     assert portal.stored()[0].status == RequestStatus.NEW
+
+
+def test_ids_never_start_with_a_dash_so_the_cli_can_take_them() -> None:
+    ids = {RequestIds.from_secret("k").for_form("g", "homer", f"form-token-{n:012d}") for n in range(500)}
+    assert not any(i.startswith("-") for i in ids)
+
+
+def test_new_ids_never_start_with_a_dash() -> None:
+    from portal_core.identity import new_id
+
+    class Dashing:
+        def token(self, nbytes: int) -> str:
+            return "-" + "a" * 15
+
+        def digits(self, count: int) -> str:
+            return "0" * count
+
+    assert new_id(Dashing()) == "_" + "a" * 15
