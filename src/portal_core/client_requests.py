@@ -11,7 +11,7 @@ import re
 import attrs
 
 from portal_core.access import find_company
-from portal_core.errors import InvalidInput, PortalUnavailable, RequestFormInvalid, UnknownRecord
+from portal_core.errors import Conflict, InvalidInput, PortalUnavailable, RequestFormInvalid, UnknownRecord
 from portal_core.identity import ID_BYTES, command_line_safe, new_id
 from portal_core.model.audit import AuditEntry
 from portal_core.model.contact import Contact
@@ -123,10 +123,9 @@ def submit_request(uow: UnitOfWork, clock: Clock, randomness: Randomness, templa
                                       title=title, details=details)
             email = templates.render(notice, to=business.email)
             uow.commit()
-    except Exception:
-        # A double click sends the form twice at once: the second insert of the same id loses the race with
-        # whatever the store raises for a duplicate key (the core cannot name that error). If the request is
-        # there now, the submit did succeed; anything else is re-raised untouched.
+    except Conflict:
+        # A double click sends the form twice at once: the second insert of the same id loses the race. If the
+        # request is there now, the submit did succeed; anything else is re-raised untouched.
         with uow:
             existing = uow.requests.get(request_id)
         if existing is None:

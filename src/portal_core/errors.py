@@ -107,5 +107,13 @@ class InvalidTransition(InvalidInput):
     """A document cannot move to the requested state (sending a void invoice, ...)."""
 
 
+class Conflict(PortalError):
+    """A write that clashes with what is stored: a duplicate id or key, or a reference to a missing record.
+
+    Raised by every repository adapter, so the core can handle races (two submits of one form) without knowing the
+    store's own exceptions.
+    """
+
+
 class DatabaseUnavailable(PortalError):
     """The database cannot be reached right now; retry later."""

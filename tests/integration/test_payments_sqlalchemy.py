@@ -20,6 +20,7 @@ from adapters.memory.payments import SIGNATURE_HEADER
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsRandomness
 from portal_core import payments
+from portal_core.errors import Conflict
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
@@ -81,7 +82,7 @@ def test_the_database_refuses_a_second_payment_with_the_same_provider_ref(uow: S
     twin = Payment.start(id="q" * 16, invoice_id=invoice.id, company_id=invoice.company_id, contact_id=None,
                          provider=Provider.STRIPE, amount=payment.amount, attempt_key="another-key", now=NOW)
     twin.provider_ref = payment.provider_ref
-    with uow, pytest.raises(sa.exc.IntegrityError):
+    with uow, pytest.raises(Conflict):
         uow.payments.add(twin)
 
 

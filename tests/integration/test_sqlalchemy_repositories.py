@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from portal_core.errors import Conflict
 from portal_core.model.audit import AuditEntry
 from portal_core.model.business import Business
 from portal_core.model.company import Company
@@ -245,7 +246,7 @@ def test_updates_are_saved_and_missing_rows_are_refused(world: SqlAlchemyUnitOfW
 
 
 def test_emails_are_unique_per_company_whatever_their_case(world: SqlAlchemyUnitOfWork) -> None:
-    with world, pytest.raises(sa.exc.IntegrityError):
+    with world, pytest.raises(Conflict):
         world.contacts.add(contact("p9", "c1", "AMAL@example.com"))
     with world:  # another company may have the same person
         world.contacts.add(contact("p9", "c2", "AMAL@example.com"))

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from adapters.sqlalchemy.engine import create_engine_from_url
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from portal_core.errors import DatabaseUnavailable
+from portal_core.errors import Conflict, DatabaseUnavailable
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.one_time_code import CodeHasher, OneTimeCode
@@ -115,7 +115,7 @@ def test_sqlite_engines_enforce_foreign_keys_and_use_wal(sqlite_url: str) -> Non
 
 
 def test_sqlite_refuses_records_of_unknown_companies(uow: SqlAlchemyUnitOfWork) -> None:
-    with uow, pytest.raises(sa.exc.IntegrityError):
+    with uow, pytest.raises(Conflict):
         uow.contacts.add(Contact(id="p1", company_id="nope", name="Amal", email="amal@example.com"))
 
 

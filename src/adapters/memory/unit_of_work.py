@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 import attrs
 
 from portal_core import ordering
+from portal_core.errors import Conflict
 from portal_core.model.audit import AuditEntry
 from portal_core.model.business import Business
 from portal_core.model.company import Company
@@ -66,7 +67,7 @@ class _Rows(Generic[T]):
     def add(self, item: T) -> None:
         key = item.id  # type: ignore[attr-defined]
         if key in self._rows:
-            raise KeyError(f"duplicate id {key}")
+            raise Conflict(f"duplicate id {key}")
         self._rows[key] = copy.deepcopy(item)
 
     def update(self, item: T) -> None:

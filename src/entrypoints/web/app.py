@@ -22,6 +22,7 @@ ERROR_STATUS: list[tuple[type[Exception], int, str]] = [
     (errors.NotFound, 404, "We could not find that page."),
     (errors.Throttled, 429, "Too many requests. Please wait a few minutes and try again."),
     (errors.InvalidInput, 400, "Something in the request was not right."),
+    (errors.Conflict, 409, "That changed while you were working. Please reload the page and try again."),
     (errors.DatabaseUnavailable, 503, "The portal is briefly unavailable. Please try again in a minute."),
     (errors.StorageError, 503, "That file is unavailable right now. Please try again later."),
     (errors.PaymentError, 502, "The payment provider could not be reached. Nothing was charged; please try later."),
