@@ -12,7 +12,7 @@ from adapters.console import ConsoleEmailSender
 from adapters.crypto import FernetCredentialVault
 from adapters.filesystem import LocalFileStorage
 from adapters.jinja import JinjaEmailTemplates
-from adapters.memory import InMemoryFileStorage, InMemoryStore, InMemoryUnitOfWork
+from adapters.memory import InMemoryFileStorage, InMemorySchemaStatus, InMemoryStore, InMemoryUnitOfWork
 from adapters.smtp import SmtpEmailSender
 from adapters.stripe import StripePaymentGateway
 from adapters.system import SecretsRandomness, SystemClock
@@ -28,6 +28,7 @@ from portal_core.ports import (
     GatewayFactory,
     PaymentGateway,
     Randomness,
+    SchemaStatus,
     UnitOfWork,
 )
 from portal_core.sign_in import SignInPolicy, SignInSecrets
@@ -46,6 +47,7 @@ class Services:
     files: FileStorage
     sign_in_policy: SignInPolicy
     payment_gateways: Mapping[Provider, GatewayFactory] = attrs.Factory(dict)
+    schema_status: SchemaStatus = attrs.Factory(InMemorySchemaStatus)
     close: Callable[[], None] = lambda: None
 
     @property
@@ -82,25 +84,29 @@ def _email_sender(settings: Settings) -> EmailSender:
     return builders[scheme]()
 
 
-def _database(settings: Settings) -> tuple[Callable[[], UnitOfWork], Callable[[], None]]:
+def _database(settings: Settings) -> tuple[Callable[[], UnitOfWork], SchemaStatus, Callable[[], None]]:
     if settings.database_url == "memory://":
         store = InMemoryStore()
-        return (lambda: InMemoryUnitOfWork(store)), (lambda: None)
+        return (lambda: InMemoryUnitOfWork(store)), InMemorySchemaStatus(), (lambda: None)
     from adapters.sqlalchemy.engine import create_engine_from_url
+    from adapters.sqlalchemy.schema import SqlAlchemySchemaStatus
     from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
     engine = create_engine_from_url(settings.database_url)
-    return (lambda: SqlAlchemyUnitOfWork(engine)), engine.dispose
+    return (lambda: SqlAlchemyUnitOfWork(engine)), SqlAlchemySchemaStatus(engine), engine.dispose
 
 
 def build_services(settings: Settings, *, email_sender: EmailSender | None = None, clock: Clock | None = None,
                    randomness: Randomness | None = None, files: FileStorage | None = None,
                    uow: Callable[[], UnitOfWork] | None = None,
-                   gateways: Mapping[Provider, GatewayFactory] | None = None) -> Services:
+                   gateways: Mapping[Provider, GatewayFactory] | None = None,
+                   schema_status: SchemaStatus | None = None) -> Services:
     """Real adapters from settings; tests and embedders pass their own for any port."""
     close: Callable[[], None] = lambda: None
+    schema: SchemaStatus = schema_status or InMemorySchemaStatus()
     if uow is None:
-        uow, close = _database(settings)
+        uow, database_schema, close = _database(settings)
+        schema = schema_status or database_schema
     file_storage = files or (InMemoryFileStorage() if settings.file_dir == "memory://"
                              else LocalFileStorage(settings.file_dir))
     return Services(
@@ -111,5 +117,6 @@ def build_services(settings: Settings, *, email_sender: EmailSender | None = Non
                                     idle_timeout=dt.timedelta(minutes=settings.session_idle_minutes),
                                     absolute_lifetime=dt.timedelta(hours=settings.session_absolute_hours)),
         payment_gateways=gateways if gateways is not None else payment_gateways(settings),
+        schema_status=schema,
         close=close,
     )

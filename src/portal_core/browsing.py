@@ -15,6 +15,7 @@ import attrs
 
 from portal_core import policy
 from portal_core.errors import UnknownRecord
+from portal_core.model.business import Business
 from portal_core.model.documents import (
     ACTIVE_JOB_STATUSES,
     Invoice,
@@ -27,8 +28,9 @@ from portal_core.model.documents import (
     Task,
 )
 from portal_core.model.files import File
-from portal_core.ports import UnitOfWork
-from portal_core.sign_in import Viewer
+from portal_core.model.payment import Provider
+from portal_core.ports import Clock, UnitOfWork
+from portal_core.sign_in import SignInPolicy, Viewer, viewer_in
 
 T = TypeVar("T")
 
@@ -117,6 +119,30 @@ class JobDetail:
 class ProjectDetail:
     project: Project
     jobs: tuple[Job, ...]
+
+
+@attrs.frozen(kw_only=True)
+class PageContext:
+    """What every signed-in page needs besides its own records, read in one transaction: who is looking, the
+    business for the branding, and the connected payment providers (for Pay Now)."""
+
+    viewer: Viewer
+    business: Business | None
+    payment_providers: tuple[Provider, ...]
+
+
+def open_page(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_token: str,
+              cookie: str | None) -> PageContext:
+    """Checks the viewer (as current_viewer does) and reads the page's shared context in the same transaction.
+
+    Raises PortalUnavailable or NotSignedIn, as current_viewer does.
+    """
+    with uow:
+        viewer = viewer_in(uow, clock=clock, policy=policy, link_token=link_token, cookie=cookie)
+        business = uow.business.get()
+        providers = tuple(connection.provider for connection in uow.payment_providers.list())
+        uow.commit()  # the session's last-seen time, when viewer_in recorded it
+    return PageContext(viewer=viewer, business=business, payment_providers=providers)
 
 
 # ---- views of single records

@@ -311,6 +311,19 @@ class GatewayFactory(Protocol):
     def __call__(self, credentials: Mapping[str, str]) -> PaymentGateway: ...
 
 
+class SchemaStatus(Protocol):
+    """Where the database's schema stands against the code's. current_revision raises DatabaseUnavailable when the
+    database cannot be reached."""
+
+    def current_revision(self) -> str | None:
+        """The revision the database is migrated to, or None when it was never migrated."""
+        ...
+
+    def expected_revision(self) -> str:
+        """The newest revision this code knows (what `portal db upgrade` migrates to)."""
+        ...
+
+
 class UnitOfWork(Protocol):
     """A transaction over every repository: `with uow:` rolls back unless `uow.commit()` was called."""
 

@@ -212,21 +212,29 @@ def current_viewer(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_
     Raises PortalUnavailable (the link itself is dead) or NotSignedIn.
     """
     with uow:
-        company = open_portal(uow, link_token)
-        if not cookie:
-            raise NotSignedIn("please sign in")
-        now = clock.now()
-        session = uow.sessions.get(session_key(cookie))
-        if (session is None or not session.is_live(now, policy.idle_timeout, policy.absolute_lifetime)
-                or session.company_id != company.id or session.link_token != company.link_token):
-            raise NotSignedIn("your session has ended; please sign in again")
-        contact = uow.contacts.get(session.contact_id)
-        if contact is None or contact.company_id != company.id or contact.email_key != session.email_key:
-            raise NotSignedIn("your session has ended; please sign in again")
-        if now - session.last_seen_at >= _TOUCH_EVERY:
-            session.last_seen_at = now
-            uow.sessions.update(session)
-            uow.commit()
+        viewer = viewer_in(uow, clock=clock, policy=policy, link_token=link_token, cookie=cookie)
+        uow.commit()
+    return viewer
+
+
+def viewer_in(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_token: str,
+              cookie: str | None) -> Viewer:
+    """current_viewer inside a unit of work the caller has open, so a page can read the rest of what it needs in
+    the same transaction. It may record the session's last-seen time: the caller commits."""
+    company = open_portal(uow, link_token)
+    if not cookie:
+        raise NotSignedIn("please sign in")
+    now = clock.now()
+    session = uow.sessions.get(session_key(cookie))
+    if (session is None or not session.is_live(now, policy.idle_timeout, policy.absolute_lifetime)
+            or session.company_id != company.id or session.link_token != company.link_token):
+        raise NotSignedIn("your session has ended; please sign in again")
+    contact = uow.contacts.get(session.contact_id)
+    if contact is None or contact.company_id != company.id or contact.email_key != session.email_key:
+        raise NotSignedIn("your session has ended; please sign in again")
+    if now - session.last_seen_at >= _TOUCH_EVERY:
+        session.last_seen_at = now
+        uow.sessions.update(session)
     return Viewer(company=company, contact=contact, session_id=session.id)
 
 

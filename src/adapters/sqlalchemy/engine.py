@@ -9,6 +9,13 @@ from sqlalchemy import event
 
 # Fail fast when PostgreSQL is unreachable: a request should get "try later", not hang.
 POSTGRES_CONNECT_TIMEOUT_SECONDS = 5
+# A request waits at most this long for a free pooled connection before answering 503 (SQLAlchemy's default is 30).
+POOL_TIMEOUT_SECONDS = 5
+# A connection whose peer went silent (host gone, network cut, no RST) is declared dead after about
+# idle + interval * count seconds of silence, or after TCP_USER_TIMEOUT of unacknowledged data, instead of the
+# kernel's two hours: a query in flight when the database vanishes fails instead of hanging the worker.
+POSTGRES_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
+POSTGRES_TCP_USER_TIMEOUT_MS = 15_000
 # How long a SQLite writer waits for another to finish before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -21,7 +28,11 @@ def create_engine_from_url(url: str | sa.URL) -> sa.Engine:
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
-    return sa.create_engine(parsed, pool_pre_ping=True, connect_args=connect_args)
+        connect_args.update(POSTGRES_KEEPALIVE)
+        connect_args["tcp_user_timeout"] = POSTGRES_TCP_USER_TIMEOUT_MS
+    # pre_ping: a connection that died while pooled (database restarted) is replaced on checkout, so the app
+    # recovers by itself when the database comes back.
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_SECONDS, connect_args=connect_args)
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:

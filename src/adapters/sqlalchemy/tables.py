@@ -112,9 +112,10 @@ jobs = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("scheduled_start", sa.Date, nullable=True),
     sa.Column("scheduled_end", sa.Date, nullable=True),
-    sa.Column("project_id", sa.String(32), sa.ForeignKey("projects.id"), nullable=True),
+    sa.Column("project_id", sa.String(32), sa.ForeignKey("projects.id"), nullable=True, index=True),
     _ref(),
     sa.Index(None, "company_id", "scheduled_start"),
+    sa.Index(None, "company_id", "status"),
 )
 
 tasks = sa.Table(
@@ -123,9 +124,10 @@ tasks = sa.Table(
     _company_id(),
     sa.Column("title", sa.Text, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id"), nullable=True),
+    sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id"), nullable=True, index=True),
     sa.Column("due_date", sa.Date, nullable=True),
     _ref(),
+    sa.Index(None, "company_id", "status", "due_date"),
 )
 
 quotes = sa.Table(
@@ -139,6 +141,7 @@ quotes = sa.Table(
     sa.Column("valid_until", sa.Date, nullable=True),
     sa.Column("lines", sa.JSON, nullable=False),
     _ref(),
+    sa.Index(None, "company_id", "status", "issued_date"),
 )
 
 invoices = sa.Table(
@@ -171,6 +174,7 @@ requests = sa.Table(
     # The request outlives the contact who sent it.
     sa.Column("submitted_by", sa.String(32), sa.ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True),
     _ref(),
+    sa.Index(None, "company_id", "created_at"),
 )
 
 files = sa.Table(
@@ -185,6 +189,7 @@ files = sa.Table(
     sa.Column("job_id", sa.String(32), sa.ForeignKey("jobs.id"), nullable=True, index=True),
     sa.Column("invoice_id", sa.String(32), sa.ForeignKey("invoices.id"), nullable=True, index=True),
     _ref(),
+    sa.Index(None, "company_id", "attached_at"),
 )
 
 one_time_codes = sa.Table(

@@ -10,9 +10,10 @@ from flask import Blueprint, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from entrypoints.web.app import portal_services
+from portal_core.browsing import open_page
 from portal_core.errors import NotSignedIn
 from portal_core.model.business import Business
-from portal_core.sign_in import Viewer, current_viewer
+from portal_core.sign_in import Viewer
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
 
@@ -59,10 +60,13 @@ def signed_in(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         services = portal_services()
         try:
-            g.viewer = current_viewer(services.uow(), clock=services.clock, policy=services.sign_in_policy,
-                                      link_token=g.link_token, cookie=request.cookies.get(session_cookie_name()))
+            # One transaction for the viewer, the branding and the payment providers: a page costs a fixed,
+            # small number of statements (tests/integration/test_statement_counts.py).
+            context = open_page(services.uow(), clock=services.clock, policy=services.sign_in_policy,
+                                link_token=g.link_token, cookie=request.cookies.get(session_cookie_name()))
         except NotSignedIn:
             return redirect(url_for("auth.login"), 303)
+        g.viewer, g.business, g.payment_providers = context.viewer, context.business, context.payment_providers
         return view(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]

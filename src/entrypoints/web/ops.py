@@ -7,6 +7,7 @@ from flask.typing import ResponseReturnValue
 
 from entrypoints.web.app import portal_services
 from portal_core.model.business import DEFAULT_BRAND_COLOR
+from portal_core.readiness import check_readiness
 
 blueprint = Blueprint("ops", __name__)
 
@@ -18,9 +19,12 @@ def healthz() -> ResponseReturnValue:
 
 @blueprint.get("/readyz")
 def readyz() -> ResponseReturnValue:
-    with portal_services().uow() as uow:
-        uow.business.get()
-    return jsonify(status="ready")
+    """200 only when the database answers and is migrated to this code's schema; 503 otherwise."""
+    readiness = check_readiness(portal_services().schema_status)
+    response = jsonify(status="ready" if readiness.ready else "not ready", reason=readiness.reason)
+    response.status_code = 200 if readiness.ready else 503
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @blueprint.get("/brand.css")
