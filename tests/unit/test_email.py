@@ -51,7 +51,7 @@ def test_invalid_email_is_an_invalid_input_not_a_bare_value_error() -> None:
     assert issubclass(InvalidEmail, InvalidInput)
     with pytest.raises(InvalidEmail) as caught:
         Business(name="Falcon", email="not an email")
-    assert not type(caught.value) is ValueError
+    assert isinstance(caught.value, InvalidInput)
 
 
 @given(email=emails, before=blanks, after=blanks)
