@@ -10,8 +10,7 @@ from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.documents import Invoice, InvoiceStatus, Job, Quote, QuoteStatus
 from portal_core.policy import can_pay, can_see, can_see_file, may_use_portal
-
-from .strategies import World, worlds
+from portal_core.testing.strategies import World, worlds
 
 # The rule, restated independently of portal_core.policy: drafts and void invoices are the business's own.
 SHOWN_INVOICES = {InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID}
