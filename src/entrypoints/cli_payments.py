@@ -22,7 +22,8 @@ def cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
     if provider == Provider.STRIPE:
         credentials = {"secret_key": args.secret_key, "webhook_secret": args.webhook_secret}
     else:
-        credentials = {"store_id": args.store_id, "auth_key": args.auth_key, "test_mode": "1" if args.test_mode else "0"}
+        credentials = {"store_id": args.store_id, "auth_key": args.auth_key,
+                       "test_mode": "1" if args.test_mode else "0"}
     status = payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
                                        randomness=services.randomness, provider=provider, credentials=credentials)
     print(status.describe())

@@ -41,7 +41,15 @@ from portal_core.model.payment import (
     closing_status,
     provider_accepts,
 )
-from portal_core.ports import Clock, CredentialVault, EmailTemplates, GatewayFactory, PaymentGateway, Randomness, UnitOfWork
+from portal_core.ports import (
+    Clock,
+    CredentialVault,
+    EmailTemplates,
+    GatewayFactory,
+    PaymentGateway,
+    Randomness,
+    UnitOfWork,
+)
 from portal_core.sign_in import Viewer
 
 ATTEMPT_KEY_BYTES = 18  # 24 characters: Telr's cart id allows 63
@@ -529,7 +537,9 @@ def reconcile_pending(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialV
     """Asks the providers about every attempt still pending (orders whose client never came back)."""
     with uow:
         pending = [p for p in uow.payments.list_pending() if p.created_at <= clock.now() - older_than]
-    settled, failures, receipts = 0, [], []
+    settled = 0
+    failures: list[str] = []
+    receipts: list[Email] = []
     for payment in pending:
         try:
             done = _check(uow, gateways=gateways, vault=vault, clock=clock, randomness=randomness,

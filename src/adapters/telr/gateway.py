@@ -102,7 +102,8 @@ class TelrPaymentGateway:
         if code not in _STATUS:
             raise PaymentError(f"Telr reported an order status we do not know ({order['status'].get('code')!r}).")
         kind, text = _STATUS[code]
-        transaction = order.get("transaction") if isinstance(order.get("transaction"), dict) else {}
+        found = order.get("transaction")
+        transaction: dict[str, Any] = found if isinstance(found, dict) else {}
         if kind == OutcomeKind.PAID:
             if transaction.get("status") != "A":
                 return PaymentOutcome(provider_ref=provider_ref, kind=OutcomeKind.PENDING,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
@@ -22,7 +23,7 @@ webhooks = Blueprint("payment_webhooks", __name__)
 
 def _send_receipts(services: Services, receipts: tuple[Email, ...]) -> None:
     for email in receipts:
-        mail_queue().submit(lambda email=email: services.email_sender.send(email), "a payment receipt")
+        mail_queue().submit(functools.partial(services.email_sender.send, email), "a payment receipt")
 
 
 def _connected() -> tuple[Provider, ...]:
