@@ -73,6 +73,8 @@ def _register_errors(app: Flask) -> None:
 
     @app.errorhandler(errors.PortalError)
     def portal_error(exc: errors.PortalError) -> tuple[str, int]:
+        if isinstance(exc, errors.DatabaseUnavailable):
+            g.setdefault("business", None)  # the page renders unbranded: no second wait for a vanished database
         for kind, status, message in ERROR_STATUS:
             if isinstance(exc, kind):
                 if status >= 500:

@@ -11,7 +11,7 @@ from flask.typing import ResponseReturnValue
 
 from entrypoints.web.app import portal_services
 from portal_core.browsing import open_page
-from portal_core.errors import NotSignedIn
+from portal_core.errors import DatabaseUnavailable, NotSignedIn
 from portal_core.model.business import Business
 from portal_core.sign_in import Viewer
 
@@ -44,8 +44,13 @@ def portal_blueprint(name: str, import_name: str) -> Blueprint:
 
 def business() -> Business | None:
     if "business" not in g:
-        with portal_services().uow() as uow:
-            g.business = uow.business.get()
+        try:
+            with portal_services().uow() as uow:
+                g.business = uow.business.get()
+        except DatabaseUnavailable:
+            # Reached from the 503 page itself when the database is gone: it renders unbranded rather than fail
+            # a second time (a 500 with a traceback instead of "try again in a minute").
+            g.business = None
     return g.business  # type: ignore[no-any-return]
 
 
