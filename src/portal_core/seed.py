@@ -241,12 +241,21 @@ class _Loader:
         self.clock = clock
         self.storage = storage
         self.records = 0
+        self._seen: set[tuple[int, str]] = set()
+
+    def claim(self, repo: Any, ref: str, where: str) -> None:
+        """A ref names one record of its kind: twice in one seed is a mistake, never a silent merge."""
+        key = (id(repo), ref)
+        if key in self._seen:
+            raise InvalidSeed(f"{where}: ref {ref!r} appears twice in this seed")
+        self._seen.add(key)
 
     def upsert(self, repo: Any, ref: str, company: Company | None, build: Callable[[str, Any], Any],
                where: str) -> Any:
         existing = repo.get_by_ref(ref)
         if existing is not None and company is not None and existing.company_id != company.id:
             raise InvalidSeed(f"{where}: ref {ref!r} already names a record of another company")
+        self.claim(repo, ref, where)
         entity = build(existing.id if existing else new_id(self.randomness), existing)
         (repo.update if existing else repo.add)(entity)
         self.records += 1
@@ -280,6 +289,7 @@ class _Loader:
 
     def load_company(self, c: SeedCompany, at: str) -> None:
         uow = self.uow
+        self.claim(uow.companies, c.ref, at)
         existing = uow.companies.get_by_ref(c.ref)
         if existing is None:
             company = Company(id=new_id(self.randomness), ref=c.ref, name=c.name, portal_enabled=c.portal_enabled,

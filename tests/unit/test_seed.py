@@ -301,3 +301,21 @@ def test_the_first_seed_must_describe_the_business(loader: Loader) -> None:
     assert loader.snapshot() == Loader().snapshot()
     loader.load(example())
     loader.load(document)  # later seeds may leave it out
+
+
+@pytest.mark.parametrize("kind", ["companies", "jobs", "contacts"])
+def test_a_ref_repeated_inside_one_seed_is_refused_not_merged(kind: str) -> None:
+    document = example()
+    company = document["companies"][0]
+    if kind == "companies":
+        document["companies"].append({**copy.deepcopy(company), "name": "Globex Two", "contacts": []})
+    elif kind == "jobs":
+        company["jobs"].append({**company["jobs"][0], "title": "Another job"})
+    else:
+        company["contacts"].append({**company["contacts"][0], "email": "other@globex.example"})
+    uow = InMemoryUnitOfWork()
+    with pytest.raises(InvalidSeed, match="appears twice"):
+        load_seed(uow, randomness=SeededRandomness(), clock=FixedClock(), storage=InMemoryFileStorage(),
+                  document=document)
+    with uow:
+        assert uow.companies.list() == []
