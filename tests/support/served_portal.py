@@ -1,0 +1,56 @@
+"""`portal serve` (gunicorn, N worker processes) as a subprocess on a free loopback port, for tests that need real
+processes sharing one database."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+import requests
+
+from tests.support.smtp import free_port
+
+
+def _portal_command() -> list[str]:
+    found = shutil.which("portal", path=str(Path(sys.executable).parent))
+    return [found] if found else [sys.executable, "-m", "entrypoints.cli"]
+
+
+@contextmanager
+def served_portal(env: Mapping[str, str], *, workers: int, log_path: Path) -> Iterator[str]:
+    """Yields the base URL once /healthz answers; stops the whole process group afterwards."""
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    full_env = {**os.environ, **env, "PORTAL_BASE_URL": base_url, "PYTHONUNBUFFERED": "1"}
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [*_portal_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+            env=full_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                raise AssertionError(f"portal serve exited with {process.returncode}:\n{log_path.read_text()}")
+            try:
+                if requests.get(base_url + "/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError(f"portal serve did not answer within 30 s:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield base_url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(5)
