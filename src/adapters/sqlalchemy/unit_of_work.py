@@ -84,6 +84,11 @@ class SqlAlchemyUnitOfWork:
         finally:
             connection.close()
 
+    @property
+    def connection(self) -> sa.Connection:
+        """The open transaction's connection: an embedder's own repositories join it (docs/embedding.md)."""
+        return self._open()
+
     def _open(self) -> sa.Connection:
         if self._connection is None:
             raise RuntimeError("the unit of work is used outside its `with` block")

@@ -1,0 +1,167 @@
+"""The worked example of examples/legacy_crm: the portal, unchanged, over a CRM database it does not own."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from legacy_crm.adapters import CrmOwnedRecord, unit_of_work_factory
+from legacy_crm.database import add_portal_tables, create_crm_database, legacy_engine
+from legacy_crm.ids import PublicIds
+from legacy_crm.portal import portal_over_crm
+
+from adapters.memory import FixedClock, RecordingEmailSender, SeededRandomness
+from entrypoints.bootstrap import Services
+from portal_core import access
+from portal_core.model.contact import email_key
+from portal_core.model.documents import InvoiceStatus
+from portal_core.model.money import Money
+from portal_core.testing.contract import RepositoryReadContract, UowFactory
+from tests.support.portal_app import csrf_of, outbox_code, sign_in
+
+SECRET = "legacy-crm-test-secret-0123456789"
+NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture
+def crm_url(tmp_path: Path) -> str:
+    """The CRM's database from its own schema.sql and sample_data.sql, with the portal's tables added beside."""
+    url = create_crm_database(tmp_path / "crm.db")
+    add_portal_tables(url)
+    return url
+
+
+@pytest.fixture
+def make_crm_uow(crm_url: str) -> Iterator[UowFactory]:
+    engine = legacy_engine(crm_url)
+    yield unit_of_work_factory(engine, PublicIds.from_secret(SECRET))
+    engine.dispose()
+
+
+class TestLegacyCrmRepositories(RepositoryReadContract):
+    """The read rules of the contract, over the CRM's sample data (the CRM writes its records, not the portal)."""
+
+    @pytest.fixture
+    def make_uow(self, make_crm_uow: UowFactory) -> UowFactory:
+        return make_crm_uow
+
+
+def test_decimal_amounts_become_exact_minor_units_in_0_2_and_3_decimal_currencies(make_crm_uow: UowFactory) -> None:
+    with make_crm_uow() as uow:
+        aed, kwd, jpy = (uow.invoices.get_by_ref(code) for code in ("B-1001", "B-1002", "B-1003"))
+        product = uow.products.get_by_ref("SVC-DUCT")
+    assert aed is not None and kwd is not None and jpy is not None and product is not None
+    assert [line.amount for line in aed.lines] == [Money(30000, "AED"), Money(6000, "AED")]  # 3 x 100, 1.5 x 40
+    assert (aed.tax, aed.total) == (Money(1800, "AED"), Money(37800, "AED"))
+    assert (kwd.total, kwd.amount_paid, kwd.outstanding) == (Money(12962, "KWD"), Money(5000, "KWD"),
+                                                             Money(7962, "KWD"))
+    assert kwd.status == InvoiceStatus.PARTIALLY_PAID
+    assert (jpy.total, jpy.status) == (Money(50000, "JPY"), InvoiceStatus.PAID)
+    assert product.unit_price == Money(7550, "AED")
+
+
+def test_ids_are_opaque_and_map_back_to_the_crm_keys(make_crm_uow: UowFactory) -> None:
+    ids = PublicIds.from_secret(SECRET)
+    with make_crm_uow() as uow:
+        companies = uow.companies.list()
+        bill = uow.invoices.get_by_ref("B-1001")
+    assert bill is not None and ids.key("bill", bill.id) == 1001
+    for record_id in [c.id for c in companies] + [bill.id]:
+        assert re.fullmatch(r"[0-9a-f]{16}", record_id) and not record_id.lstrip("0").isdigit()
+    assert ids.public("bill", 1001) != ids.public("work_order", 1001)
+    assert PublicIds.from_secret("another-secret-entirely").public("bill", 1001) != bill.id
+
+
+def test_what_the_crm_holds_maps_to_what_the_portal_may_show(make_crm_uow: UowFactory) -> None:
+    with make_crm_uow() as uow:
+        companies = {c.ref: c for c in uow.companies.list()}
+        globex = companies["GLOBEX"]
+        contacts = uow.contacts.list_for_company(globex.id)
+        marge = uow.contacts.find(globex.id, email_key("marge@globex.EXAMPLE"))
+        homer_elsewhere = uow.contacts.find(companies["INITECH"].id, email_key("homer@globex.example"))
+        projects = uow.projects.list_for_company(globex.id)
+    # Umbrella has no portal key (never set up); Initech is set up but switched off.
+    assert set(companies) == {"GLOBEX", "INITECH"}
+    assert globex.portal_enabled and not companies["INITECH"].portal_enabled
+    # Archived people and unusable mail fields ('n/a', NULL) are nobody the portal can sign in.
+    assert [k.name for k in contacts] == ["Homer Simpson", "Marge Simpson"]
+    assert marge is not None and marge.email == "Marge@Globex.Example"
+    assert homer_elsewhere is not None and homer_elsewhere.company_id == companies["INITECH"].id
+    assert projects == []  # the CRM has none
+
+
+def test_writes_to_crm_records_are_refused_with_a_clear_error(make_crm_uow: UowFactory) -> None:
+    with pytest.raises(CrmOwnedRecord, match="change them in the CRM"):
+        access.set_portal_access(make_crm_uow(), "INITECH", enabled=True)
+    with pytest.raises(CrmOwnedRecord):
+        access.add_contact(make_crm_uow(), SeededRandomness(), "GLOBEX", "Bart", "bart@globex.example")
+    with make_crm_uow() as uow:
+        initech = uow.companies.get_by_ref("INITECH")
+    assert initech is not None and not initech.portal_enabled
+
+
+# ---- the bundled Flask portal over the CRM
+
+
+@pytest.fixture
+def crm_portal(crm_url: str) -> Iterator[tuple[Flask, Services, RecordingEmailSender]]:
+    sender = RecordingEmailSender()
+    app, services = portal_over_crm(crm_url, secret_key=SECRET, synchronous_mail=True, email_sender=sender,
+                                    clock=FixedClock(NOW))
+    yield app, services, sender
+    services.close()
+
+
+def test_a_contact_signs_in_and_sees_the_crm_bills_on_the_invoices_page(
+        crm_portal: tuple[Flask, Services, RecordingEmailSender]) -> None:
+    app, services, sender = crm_portal
+    with services.uow() as uow:
+        globex = uow.companies.get_by_ref("GLOBEX")
+        kwd_bill = uow.invoices.get_by_ref("B-1002")
+    assert globex is not None and kwd_bill is not None
+    client = app.test_client()
+    # Typed as nobody typed it into the CRM; the code goes to the address the CRM holds.
+    sign_in(client, globex.link_token, "  MARGE@globex.example", lambda _typed: outbox_code(sender)(
+        "Marge@Globex.Example"))
+
+    page = client.get(f"/p/{globex.link_token}/invoices")
+    assert page.status_code == 200
+    for shown in ("B-1001", "B-1002", "B-1003", "12.962"):
+        assert shown in page.text
+    for hidden in ("B-1004", "B-1005", "B-2001"):  # a draft, a cancelled bill, another customer's bill
+        assert hidden not in page.text
+
+    detail = client.get(f"/p/{globex.link_token}/invoices/{kwd_bill.id}")
+    assert detail.status_code == 200 and "7.962" in detail.text
+    other = client.get(f"/p/{globex.link_token}/invoices/{PublicIds.from_secret(SECRET).public('bill', 2001)}")
+    assert other.status_code == 404
+
+
+def test_files_and_requests_work_over_the_crm(crm_portal: tuple[Flask, Services, RecordingEmailSender]) -> None:
+    app, services, sender = crm_portal
+    with services.uow() as uow:
+        globex = uow.companies.get_by_ref("GLOBEX")
+        job = uow.jobs.get_by_ref("WO-501")
+        assert globex is not None and job is not None
+        survey = uow.files.list_for_company(globex.id, job_id=job.id)[0]
+    client = app.test_client()
+    token = globex.link_token
+    sign_in(client, token, "homer@globex.example", outbox_code(sender))
+
+    download = client.get(f"/p/{token}/files/{survey.id}/download")
+    assert download.status_code == 200 and download.data == b"%PDF-1.4\n"
+
+    form = client.get(f"/p/{token}/requests/new").text
+    form_token = re.search(r'name="form_token" value="([^"]+)"', form)
+    assert form_token
+    sent = client.post(f"/p/{token}/requests/new", data={"csrf_token": csrf_of(form), "form_token": form_token[1],
+                                                         "title": "Noisy unit", "details": "Since Monday."})
+    assert sent.status_code == 303
+    with services.uow() as uow:  # kept in the portal's own table, naming the CRM's customer by its public id
+        stored = uow.requests.list_for_company(globex.id)
+    assert [r.title for r in stored] == ["Noisy unit"]
+    assert "Noisy unit" in client.get(f"/p/{token}/requests").text
