@@ -64,9 +64,7 @@ def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_company_list(args: argparse.Namespace, settings: Settings) -> int:
     services = _services(settings)
-    with services.uow() as uow:
-        companies = uow.companies.list()
-    for company in companies:
+    for company in access.list_companies(services.uow()):
         print(f"{company.ref or company.id}\t{company.name}\tportal {'on' if company.portal_enabled else 'off'}")
     return 0
 
@@ -88,8 +86,7 @@ def cmd_link(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     if len(words) != 1:
         raise UsageError("usage: portal link COMPANY | portal link rotate COMPANY")
-    with services.uow() as uow:
-        company = access.find_company(uow, words[0])
+    company = access.get_company(services.uow(), words[0])
     print(access.portal_link(settings.base_url, company))
     if not company.portal_enabled:
         print(f"note: portal access for {company.name} is off; the link answers 404 until it is enabled",
@@ -110,12 +107,8 @@ def cmd_contact(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     services = _services(settings)
-    with services.uow() as uow:
-        company = access.find_company(uow, args.company)
-        entries = uow.audit.list_for_company(company.id, limit=args.limit)
-        names = {c.id: c.name for c in uow.contacts.list_for_company(company.id)}
-    for entry in entries:
-        who = names.get(entry.contact_id or "", entry.contact_id or "-")
+    for line in access.audit_trail(services.uow(), args.company, limit=args.limit):
+        entry, who = line.entry, line.who
         print(f"{entry.at.isoformat(timespec='seconds')}\t{entry.action}\t{who}\t{entry.ip or '-'}\t{entry.detail}")
     return 0
 

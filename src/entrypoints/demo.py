@@ -57,8 +57,7 @@ def run_demo(port: int = 5000) -> None:
     services = build_services(settings)
     load_seed(services.uow(), randomness=services.randomness, clock=services.clock, storage=services.files,
               document=demo_seed(services.clock.now().date()))
-    with services.uow() as uow:
-        company = access.find_company(uow, DEMO_COMPANY)
+    company = access.get_company(services.uow(), DEMO_COMPANY)
     services.close()
     link = access.portal_link(settings.base_url, company)
     print(f"""

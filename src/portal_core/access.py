@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import attrs
+
 from portal_core.errors import InvalidInput, PortalUnavailable, UnknownCompany, UnknownContact
 from portal_core.identity import new_id
+from portal_core.model.audit import AuditEntry
 from portal_core.model.company import LINK_TOKEN_BYTES, Company
 from portal_core.model.contact import Contact, email_key, normalise_email
 from portal_core.ports import Randomness, UnitOfWork
@@ -15,6 +18,33 @@ def find_company(uow: UnitOfWork, key: str) -> Company:
     if company is None:
         raise UnknownCompany(f"no company with ref or name {key!r}")
     return company
+
+
+def get_company(uow: UnitOfWork, key: str) -> Company:
+    """find_company in a transaction of its own, for a caller that only needs the company. Raises UnknownCompany."""
+    with uow:
+        return find_company(uow, key)
+
+
+def list_companies(uow: UnitOfWork) -> list[Company]:
+    """Every company, by name."""
+    with uow:
+        return uow.companies.list()
+
+
+@attrs.frozen(kw_only=True)
+class AuditLine:
+    entry: AuditEntry
+    who: str  # the contact's name while it is still a contact, else its id, else "-"
+
+
+def audit_trail(uow: UnitOfWork, company_key: str, *, limit: int = 200) -> list[AuditLine]:
+    """A company's audit log, newest first, with the names of its current contacts. Raises UnknownCompany."""
+    with uow:
+        company = find_company(uow, company_key)
+        entries = uow.audit.list_for_company(company.id, limit=limit)
+        names = {c.id: c.name for c in uow.contacts.list_for_company(company.id)}
+    return [AuditLine(entry=e, who=names.get(e.contact_id or "", e.contact_id or "-")) for e in entries]
 
 
 def portal_link(base_url: str, company: Company) -> str:
@@ -82,6 +112,12 @@ def change_contact_email(uow: UnitOfWork, contact_id: str, email: str) -> Contac
         uow.contacts.update(contact)
         uow.commit()
     return contact
+
+
+def check_portal_link(uow: UnitOfWork, link_token: str) -> Company:
+    """open_portal in a transaction of its own (the sign-in page only needs to know the link works)."""
+    with uow:
+        return open_portal(uow, link_token)
 
 
 def open_portal(uow: UnitOfWork, link_token: str) -> Company:

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from entrypoints.web.app import mail_queue, portal_services
 from entrypoints.web.context import client_ip, portal_blueprint, session_cookie_name
 from portal_core import sign_in
-from portal_core.access import open_portal
+from portal_core.access import check_portal_link
 from portal_core.errors import CodeRejected, DeliveryFailed, InvalidEmail, Throttled
 
 blueprint = portal_blueprint("auth", __name__)
@@ -18,8 +18,7 @@ SENT_MESSAGE = ("If that email belongs to a contact of this portal, a 6-digit co
 
 
 def _check_portal() -> None:
-    with portal_services().uow() as uow:
-        open_portal(uow, g.link_token)
+    check_portal_link(portal_services().uow(), g.link_token)
 
 
 def _pending_email() -> str | None:

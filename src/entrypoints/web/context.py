@@ -10,6 +10,7 @@ from flask import Blueprint, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
 from entrypoints.web.app import portal_services
+from portal_core.branding import business_profile
 from portal_core.browsing import open_page
 from portal_core.errors import DatabaseUnavailable, NotSignedIn
 from portal_core.model.business import Business
@@ -45,8 +46,7 @@ def portal_blueprint(name: str, import_name: str) -> Blueprint:
 def business() -> Business | None:
     if "business" not in g:
         try:
-            with portal_services().uow() as uow:
-                g.business = uow.business.get()
+            g.business = business_profile(portal_services().uow())
         except DatabaseUnavailable:
             # Reached from the 503 page itself when the database is gone: it renders unbranded rather than fail
             # a second time (a 500 with a traceback instead of "try again in a minute").

@@ -6,7 +6,7 @@ from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
 from entrypoints.web.app import portal_services
-from portal_core.model.business import DEFAULT_BRAND_COLOR
+from portal_core.branding import brand_color
 from portal_core.readiness import check_readiness
 
 blueprint = Blueprint("ops", __name__)
@@ -30,9 +30,7 @@ def readyz() -> ResponseReturnValue:
 @blueprint.get("/brand.css")
 def brand_css() -> ResponseReturnValue:
     """The business's colour as a CSS variable: a stylesheet, because the CSP allows no inline style."""
-    with portal_services().uow() as uow:
-        business = uow.business.get()
-    colour = business.brand_color if business else DEFAULT_BRAND_COLOR
+    colour = brand_color(portal_services().uow())
     response = Response(f":root {{ --brand: {colour}; }}\n", mimetype="text/css")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response
