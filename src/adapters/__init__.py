@@ -1,1 +1,1 @@
-"""adapters: the portal's ports implemented over real technology (SQLAlchemy, SMTP, Stripe, Telr, files) and in memory."""
+"""adapters: the portal's ports over real technology (SQLAlchemy, SMTP, Stripe, Telr, files) and in memory."""

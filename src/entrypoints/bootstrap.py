@@ -96,13 +96,17 @@ def _database(settings: Settings) -> tuple[Callable[[], UnitOfWork], SchemaStatu
     return (lambda: SqlAlchemyUnitOfWork(engine)), SqlAlchemySchemaStatus(engine), engine.dispose
 
 
+def _nothing_to_close() -> None:
+    pass
+
+
 def build_services(settings: Settings, *, email_sender: EmailSender | None = None, clock: Clock | None = None,
                    randomness: Randomness | None = None, files: FileStorage | None = None,
                    uow: Callable[[], UnitOfWork] | None = None,
                    gateways: Mapping[Provider, GatewayFactory] | None = None,
                    schema_status: SchemaStatus | None = None) -> Services:
     """Real adapters from settings; tests and embedders pass their own for any port."""
-    close: Callable[[], None] = lambda: None
+    close: Callable[[], None] = _nothing_to_close
     schema: SchemaStatus = schema_status or InMemorySchemaStatus()
     if uow is None:
         uow, database_schema, close = _database(settings)

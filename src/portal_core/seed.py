@@ -1,4 +1,4 @@
-"""The seed format (docs/seed-format.md): a CRM export loaded in one transaction, matched by `ref` so reloading is a no-op."""
+"""The seed format (docs/seed-format.md): a CRM export loaded in one transaction, matched by `ref` (reloads: no-op)."""
 
 from __future__ import annotations
 
@@ -250,7 +250,7 @@ class _Loader:
             raise InvalidSeed(f"{where}: ref {ref!r} appears twice in this seed")
         self._seen.add(key)
 
-    def upsert(self, repo: Any, ref: str, company: Company | None, build: Callable[[str, Any], Any],
+    def upsert(self, repo: Any, ref: str, company: Company | None, build: Callable[..., Any],
                where: str) -> Any:
         existing = repo.get_by_ref(ref)
         if existing is not None and company is not None and existing.company_id != company.id:

@@ -77,9 +77,11 @@ def _bad_inputs() -> list[tuple[str, Any]]:
          edit(lambda d: (d["companies"].append(other), company(d)["files"][0].update(attached_to={"job": "ij1"})))),
         ("invoice naming an unknown job", edit(lambda d: company(d)["invoices"][0].update(job="nope"))),
         ("bad base64", edit(lambda d: company(d)["files"][0].update(content_base64="***"))),
-        ("attached to both", edit(lambda d: company(d)["files"][0].update(attached_to={"job": "j1", "invoice": "i1"}))),
+        ("attached to both",
+         edit(lambda d: company(d)["files"][0].update(attached_to={"job": "j1", "invoice": "i1"}))),
         ("a ref reused by another company",
-         edit(lambda d: d["companies"].append({**other, "jobs": [{"ref": "j1", "title": "Clash", "status": "scheduled"}]}))),
+         edit(lambda d: d["companies"].append(
+             {**other, "jobs": [{"ref": "j1", "title": "Clash", "status": "scheduled"}]}))),
     ]
 
 

@@ -12,7 +12,14 @@ from hypothesis import strategies as st
 from adapters.memory import FixedClock, InMemoryStore, InMemoryUnitOfWork, SeededRandomness
 from portal_core import client_requests
 from portal_core.client_requests import RequestIds
-from portal_core.errors import Conflict, InvalidInput, PortalUnavailable, RequestFormInvalid, UnknownCompany, UnknownRecord
+from portal_core.errors import (
+    Conflict,
+    InvalidInput,
+    PortalUnavailable,
+    RequestFormInvalid,
+    UnknownCompany,
+    UnknownRecord,
+)
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact

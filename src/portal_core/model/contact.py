@@ -9,7 +9,8 @@ import attrs
 from portal_core.errors import InvalidEmail, InvalidInput
 
 # Deliberately simple: one @, no spaces, a dot in the domain. Whether a mailbox exists is the mail relay's business.
-_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$")
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
+_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@" + _LABEL + r"(?:\." + _LABEL + r")+$")
 
 
 def normalise_email(value: str) -> str:

@@ -98,7 +98,8 @@ class Invoice:
             if money.currency != self.currency:
                 raise InvalidInput(f"invoice {self.number}: amounts must all be in {self.currency}")
         if self.issued_date and self.due_date and self.due_date < self.issued_date:
-            raise InvalidInput(f"invoice {self.number}: due date {self.due_date} is before issue date {self.issued_date}")
+            raise InvalidInput(f"invoice {self.number}: due date {self.due_date} is before issue date "
+                               f"{self.issued_date}")
 
     @property
     def total(self) -> Money:
