@@ -16,7 +16,7 @@ from legacy_crm.portal import portal_over_crm
 
 from adapters.memory import FixedClock, RecordingEmailSender, SeededRandomness
 from entrypoints.bootstrap import Services
-from portal_core import access
+from portal_core import access, sending
 from portal_core.model.contact import email_key
 from portal_core.model.documents import InvoiceStatus
 from portal_core.model.money import Money
@@ -165,3 +165,15 @@ def test_files_and_requests_work_over_the_crm(crm_portal: tuple[Flask, Services,
         stored = uow.requests.list_for_company(globex.id)
     assert [r.title for r in stored] == ["Noisy unit"]
     assert "Noisy unit" in client.get(f"/p/{token}/requests").text
+
+
+def test_the_crm_sends_an_issued_bill_through_the_portals_use_case(
+        crm_portal: tuple[Flask, Services, RecordingEmailSender]) -> None:
+    """The CRM marks the bill issued in its own table, then calls send_invoice: the portal mails every contact."""
+    _app, services, sender = crm_portal
+    outcome = sending.send_invoice(services.uow(), services.email_sender, services.templates, services.clock,
+                                   services.randomness, "https://portal.acme.example", "B-1001")
+    assert not outcome.changed  # the bill's state is the CRM's: nothing to write
+    assert sorted((d.email, d.problem) for d in outcome.deliveries) == [("Marge@Globex.Example", None),
+                                                                        ("homer@globex.example", None)]
+    assert "B-1001" in sender.to("homer@globex.example")[-1].subject
