@@ -13,6 +13,7 @@ from legacy_crm.adapters import CrmOwnedRecord, unit_of_work_factory
 from legacy_crm.database import add_portal_tables, create_crm_database, legacy_engine
 from legacy_crm.ids import PublicIds
 from legacy_crm.portal import portal_over_crm
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from adapters.memory import FixedClock, RecordingEmailSender, SeededRandomness
 from entrypoints.bootstrap import Services
@@ -177,3 +178,29 @@ def test_the_crm_sends_an_issued_bill_through_the_portals_use_case(
     assert sorted((d.email, d.problem) for d in outcome.deliveries) == [("Marge@Globex.Example", None),
                                                                         ("homer@globex.example", None)]
     assert "B-1001" in sender.to("homer@globex.example")[-1].subject
+
+
+def test_the_portal_mounts_inside_the_crms_own_flask_app(crm_url: str) -> None:
+    """docs/embedding.md: DispatcherMiddleware puts the portal under /portal of the CRM's own app."""
+    sender = RecordingEmailSender()
+    portal, services = portal_over_crm(crm_url, secret_key=SECRET, base_url="http://localhost/portal",
+                                       synchronous_mail=True, email_sender=sender, clock=FixedClock(NOW))
+    crm = Flask("crm")
+    crm.add_url_rule("/", "home", lambda: "the CRM")
+    crm.wsgi_app = DispatcherMiddleware(crm.wsgi_app, {"/portal": portal.wsgi_app})  # type: ignore[method-assign]
+    client = crm.test_client()
+    with services.uow() as uow:
+        globex = uow.companies.get_by_ref("GLOBEX")
+    assert globex is not None
+    base = f"/portal/p/{globex.link_token}"
+    assert client.get("/").text == "the CRM"
+    login = client.get(f"{base}/login")
+    assert f'action="{base}/login"' in login.text
+    sent = client.post(f"{base}/login", data={"email": "homer@globex.example", "csrf_token": csrf_of(login.text)})
+    assert sent.headers["Location"] == f"{base}/verify"
+    verify = client.get(f"{base}/verify")
+    done = client.post(f"{base}/verify", data={"code": outbox_code(sender)("homer@globex.example"),
+                                               "csrf_token": csrf_of(verify.text)})
+    assert done.headers["Location"] == f"{base}/"
+    assert "B-1001" in client.get(f"{base}/invoices").text
+    services.close()
