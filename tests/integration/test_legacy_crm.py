@@ -17,10 +17,11 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from adapters.memory import FixedClock, RecordingEmailSender, SeededRandomness
 from entrypoints.bootstrap import Services
-from portal_core import access, sending
+from portal_core import access, browsing, policy, sending
 from portal_core.model.contact import email_key
 from portal_core.model.documents import InvoiceStatus
 from portal_core.model.money import Money
+from portal_core.sign_in import Viewer
 from portal_core.testing.contract import RepositoryReadContract, UowFactory
 from tests.support.portal_app import csrf_of, outbox_code, sign_in
 
@@ -204,3 +205,20 @@ def test_the_portal_mounts_inside_the_crms_own_flask_app(crm_url: str) -> None:
     assert done.headers["Location"] == f"{base}/"
     assert "B-1001" in client.get(f"{base}/invoices").text
     services.close()
+
+
+def test_the_access_policy_recipe_of_the_embedding_guide_holds_over_the_crm(make_crm_uow: UowFactory) -> None:
+    """docs/embedding.md, section 7: every contact sees only its company's client-visible invoices."""
+    with make_crm_uow() as uow:
+        pairs = [(c, k) for c in uow.companies.list() for k in uow.contacts.list_for_company(c.id)]
+    assert len(pairs) == 4
+    seen = 0
+    for company, contact in pairs:
+        viewer = Viewer(company=company, contact=contact, session_id="property-test")
+        page = browsing.list_invoices(make_crm_uow(), viewer, today=NOW.date())
+        for view in page.items:
+            assert view.invoice.company_id == company.id
+            assert view.invoice.status in policy.CLIENT_VISIBLE_INVOICE_STATUSES
+            assert company.portal_enabled
+            seen += 1
+    assert seen == 6  # B-1001..B-1003, for Homer and for Marge; nothing of Initech (disabled)
