@@ -21,7 +21,11 @@ SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
 def create_engine_from_url(url: str | sa.URL) -> sa.Engine:
-    """An engine for url (postgresql+psycopg://... or sqlite:///path); the caller disposes it."""
+    """An engine for url (postgresql+psycopg://... or sqlite:///path); the caller disposes it.
+
+    hide_parameters: a driver error's message (and so any log of it) names the statement but not its values, which
+    are emails, link tokens, session keys and whatever a client typed.
+    """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
@@ -32,12 +36,13 @@ def create_engine_from_url(url: str | sa.URL) -> sa.Engine:
         connect_args["tcp_user_timeout"] = POSTGRES_TCP_USER_TIMEOUT_MS
     # pre_ping: a connection that died while pooled (database restarted) is replaced on checkout, so the app
     # recovers by itself when the database comes back.
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_SECONDS, connect_args=connect_args)
+    return sa.create_engine(parsed, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_SECONDS, connect_args=connect_args,
+                            hide_parameters=True)
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
     # The Flask dev server is multi-threaded: connections move between threads, one at a time, via the pool.
-    engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"check_same_thread": False})
+    engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"check_same_thread": False}, hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _configure(dbapi_connection: Any, _record: Any) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, render_template, request
+from flask import Flask, Response, abort, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -59,6 +59,20 @@ def _security_headers(response: Response) -> Response:
         if not request.path.startswith("/static/") and not response.cache_control.private:
             response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _refuse_nul_bytes() -> None:
+    """No id, link, email or text of the portal holds a NUL byte, and PostgreSQL refuses one in any text parameter
+    (a driver error, so a 500): a path holding one names nothing (404), a form holding one is malformed (400).
+    The query string only ever carries ?page=, read as a number. Provider webhooks are left alone: their bodies are
+    read raw and verified as sent."""
+    if "\x00" in request.path:
+        abort(404)
+    if (request.method != "POST" or request.blueprint == "payment_webhooks"
+            or request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data")):
+        return
+    if any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
+        abort(400)
 
 
 def _error_page(status: int, message: str) -> tuple[str, int]:
@@ -134,6 +148,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(payments.webhooks)
     csrf.exempt(payments.webhooks)  # providers sign their calls; they cannot carry our CSRF token
 
+    app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)
     _register_errors(app)
     return app

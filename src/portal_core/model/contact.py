@@ -8,9 +8,10 @@ import attrs
 
 from portal_core.errors import InvalidEmail, InvalidInput
 
-# Deliberately simple: one @, no spaces, a dot in the domain. Whether a mailbox exists is the mail relay's business.
+# Deliberately simple: one @, no spaces or control characters, a dot in the domain. Whether a mailbox exists is the
+# mail relay's business.
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
-_EMAIL = re.compile(r"^[^@\s<>(),;:\"\[\]]+@" + _LABEL + r"(?:\." + _LABEL + r")+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f<>(),;:\"\[\]]+@" + _LABEL + r"(?:\." + _LABEL + r")+$")
 
 
 def normalise_email(value: str) -> str:
