@@ -244,3 +244,19 @@ def test_codes_tokens_and_emails_never_reach_the_logs(caplog: pytest.LogCaptureF
     assert "relay down" in logged  # the failure is logged...
     for secret in (code, token, HOMER, "homer"):  # ...without the code, the link token or the email
         assert secret not in logged
+
+
+def test_signing_in_again_ends_the_session_the_browser_held_before() -> None:
+    sender = RecordingEmailSender()
+    app, services = build_portal(email_sender=sender)
+    token = link_token(services, "globex")
+    client = app.test_client()
+    sign_in(client, token, HOMER, outbox_code(sender))
+    old = client.get_cookie("portal_session")
+    assert old is not None
+    services.clock.advance(minutes=2)  # type: ignore[attr-defined]
+    sign_in(client, token, HOMER, outbox_code(sender))
+    stale = app.test_client()
+    stale.set_cookie("portal_session", old.value)
+    assert stale.get(f"/p/{token}/").status_code == 303
+    assert client.get(f"/p/{token}/").status_code == 200

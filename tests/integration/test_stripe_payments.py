@@ -239,6 +239,10 @@ def test_pay_now_then_a_signed_webhook_marks_the_invoice_paid(fake: FakeStripe, 
     with services.uow() as uow:
         [payment] = uow.payments.list_for_invoice(invoice_id)
     assert fake.creates()[0].headers["Idempotency-Key"] == payment.attempt_key
+    # Return addresses come from PORTAL_BASE_URL, never from the Host header the request happened to carry.
+    sent = fake.creates()[0].form
+    assert sent["success_url"] == f"{services.settings.base_url}/p/{token}/invoices/{invoice_id}/paid"
+    assert sent["cancel_url"] == f"{services.settings.base_url}/p/{token}/invoices/{invoice_id}/cancelled"
     assert payment.status == PaymentStatus.PENDING and payment.provider_ref == session["id"]
 
     # Back from Stripe before the webhook: processing, nothing marked paid by the return page alone.

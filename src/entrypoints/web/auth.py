@@ -77,6 +77,9 @@ def verify() -> ResponseReturnValue:
             link_token=g.link_token, email=email, code=request.form.get("code", ""), ip=client_ip())
     except (CodeRejected, DeliveryFailed) as exc:
         return render_template("auth/verify.html", email=email, message=None, error=str(exc)), 400
+    # A session this browser held before ends now: one browser, one live session (and no fixation).
+    sign_in.sign_out(services.uow(), clock=services.clock, randomness=services.randomness,
+                     cookie=request.cookies.get(session_cookie_name()), ip=client_ip())
     session.clear()  # nothing from before sign-in survives it; the CSRF token is renewed too
     response = make_response(redirect(url_for("pages.home"), 303))
     settings = services.settings

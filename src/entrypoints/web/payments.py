@@ -48,10 +48,12 @@ def provider_name(provider: Provider) -> str:
 
 
 def _urls(invoice_id: str) -> payments.ReturnUrls:
+    # From PORTAL_BASE_URL, not the request's Host header: the provider sends the client where we configured.
+    base = portal_services().settings.base_url
     return payments.ReturnUrls(
-        success=url_for("payments.paid", invoice_id=invoice_id, _external=True),
-        cancel=url_for("payments.cancelled", invoice_id=invoice_id, _external=True),
-        declined=url_for("payments.cancelled", invoice_id=invoice_id, _external=True))
+        success=base + url_for("payments.paid", invoice_id=invoice_id),
+        cancel=base + url_for("payments.cancelled", invoice_id=invoice_id),
+        declined=base + url_for("payments.cancelled", invoice_id=invoice_id))
 
 
 @blueprint.post("/invoices/<invoice_id>/pay")
