@@ -16,6 +16,9 @@ POOL_TIMEOUT_SECONDS = 5
 # kernel's two hours: a query in flight when the database vanishes fails instead of hanging the worker.
 POSTGRES_KEEPALIVE = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 2, "keepalives_count": 3}
 POSTGRES_TCP_USER_TIMEOUT_MS = 15_000
+# A statement that runs (or waits for a lock) longer than this is cancelled by PostgreSQL itself: a request fails with
+# 503 instead of holding a worker until gunicorn's own timeout. Generous, as migrations run through the same engine.
+POSTGRES_STATEMENT_TIMEOUT_MS = 30_000
 # How long a SQLite writer waits for another to finish before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -36,8 +39,17 @@ def create_engine_from_url(url: str | sa.URL) -> sa.Engine:
         connect_args["tcp_user_timeout"] = POSTGRES_TCP_USER_TIMEOUT_MS
     # pre_ping: a connection that died while pooled (database restarted) is replaced on checkout, so the app
     # recovers by itself when the database comes back.
-    return sa.create_engine(parsed, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_SECONDS, connect_args=connect_args,
-                            hide_parameters=True)
+    engine = sa.create_engine(parsed, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_SECONDS,
+                              connect_args=connect_args, hide_parameters=True)
+    if parsed.get_backend_name() == "postgresql":
+
+        @event.listens_for(engine, "connect")
+        def _limit_statements(dbapi_connection: Any, _record: Any) -> None:
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET statement_timeout = {POSTGRES_STATEMENT_TIMEOUT_MS}")
+            dbapi_connection.commit()
+
+    return engine
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
