@@ -9,6 +9,7 @@ does not exist does.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Generic, TypeVar
 
 import attrs
@@ -187,19 +188,18 @@ def page_number(raw: object) -> int:
     return number if number >= 1 else 1
 
 
-def _window(number: int) -> tuple[int, int] | None:
-    """(offset, limit) for page `number`, fetching one more row than shown to know whether a next page exists."""
-    if number > MAX_PAGE:
-        return None
-    return (number - 1) * PAGE_SIZE, PAGE_SIZE + 1
-
-
 def _page(items: list[T], number: int) -> Page[T]:
     return Page(items=tuple(items[:PAGE_SIZE]), number=number, has_next=len(items) > PAGE_SIZE)
 
 
-def _empty(number: int) -> Page[T]:
-    return Page(items=(), number=number, has_next=False)
+def _fetch_page(uow: UnitOfWork, number: int, fetch: Callable[[int, int], list[T]]) -> Page[T]:
+    """Page `number` of what fetch(offset, limit) reads in one transaction; it is asked for one row more than is
+    shown, to know whether a next page exists. Past MAX_PAGE the page is empty without a query."""
+    if number > MAX_PAGE:
+        return _page([], number)
+    with uow:
+        rows = fetch((number - 1) * PAGE_SIZE, PAGE_SIZE + 1)
+    return _page(rows, number)
 
 
 # ---- the home page
@@ -235,73 +235,46 @@ def home_summary(uow: UnitOfWork, viewer: Viewer, *, today: dt.date) -> HomeSumm
 
 def list_invoices(uow: UnitOfWork, viewer: Viewer, *, today: dt.date, page: int = 1) -> Page[InvoiceView]:
     """Overdue first, then by due date."""
-    window = _window(page)
-    if window is None:
-        return _empty(page)
-    offset, limit = window
-    with uow:
-        rows = uow.invoices.list_for_company(viewer.company.id, statuses=policy.CLIENT_VISIBLE_INVOICE_STATUSES,
-                                             today=today, offset=offset, limit=limit)
-    return _page([_invoice_view(viewer, i, today) for i in _visible(viewer, rows)], page)
+    return _fetch_page(uow, page, lambda offset, limit: [_invoice_view(viewer, i, today) for i in _visible(
+        viewer, uow.invoices.list_for_company(viewer.company.id, statuses=policy.CLIENT_VISIBLE_INVOICE_STATUSES,
+                                              today=today, offset=offset, limit=limit))])
 
 
 def list_quotes(uow: UnitOfWork, viewer: Viewer, *, today: dt.date, page: int = 1) -> Page[QuoteView]:
     """Newest issued first."""
-    window = _window(page)
-    if window is None:
-        return _empty(page)
-    offset, limit = window
-    with uow:
-        rows = uow.quotes.list_for_company(viewer.company.id, statuses=policy.CLIENT_VISIBLE_QUOTE_STATUSES,
-                                           offset=offset, limit=limit)
-    return _page([_quote_view(q, today) for q in _visible(viewer, rows)], page)
+    return _fetch_page(uow, page, lambda offset, limit: [_quote_view(q, today) for q in _visible(
+        viewer, uow.quotes.list_for_company(viewer.company.id, statuses=policy.CLIENT_VISIBLE_QUOTE_STATUSES,
+                                            offset=offset, limit=limit))])
 
 
 def list_jobs(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Page[Job]:
     """By scheduled start, unscheduled last."""
-    window = _window(page)
-    if window is None:
-        return _empty(page)
-    offset, limit = window
-    with uow:
-        rows = uow.jobs.list_for_company(viewer.company.id, offset=offset, limit=limit)
-    return _page(_visible(viewer, rows), page)
+    return _fetch_page(uow, page, lambda offset, limit: _visible(
+        viewer, uow.jobs.list_for_company(viewer.company.id, offset=offset, limit=limit)))
 
 
 def list_projects(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Page[Project]:
-    window = _window(page)
-    if window is None:
-        return _empty(page)
-    offset, limit = window
-    with uow:
-        rows = uow.projects.list_for_company(viewer.company.id, offset=offset, limit=limit)
-    return _page(_visible(viewer, rows), page)
+    return _fetch_page(uow, page, lambda offset, limit: _visible(
+        viewer, uow.projects.list_for_company(viewer.company.id, offset=offset, limit=limit)))
 
 
 def list_tasks(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Page[TaskView]:
     """Open before done, then by due date; each with its job (loaded for the whole page in one call)."""
-    window = _window(page)
-    if window is None:
-        return _empty(page)
-    offset, limit = window
-    with uow:
+
+    def fetch(offset: int, limit: int) -> list[TaskView]:
         rows = _visible(viewer, uow.tasks.list_for_company(viewer.company.id, offset=offset, limit=limit))
         job_ids = sorted({t.job_id for t in rows[:PAGE_SIZE] if t.job_id})
         jobs = {j.id: j for j in _visible(viewer, uow.jobs.get_many(job_ids))} if job_ids else {}
-    return _page([TaskView(task=t, job=jobs.get(t.job_id) if t.job_id else None) for t in rows], page)
+        return [TaskView(task=t, job=jobs.get(t.job_id) if t.job_id else None) for t in rows]
+
+    return _fetch_page(uow, page, fetch)
 
 
 def list_products(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Page[Product]:
     """The business's catalogue: the same for every client, shown only inside a portal the viewer may use."""
     if not policy.may_use_portal(viewer.company, viewer.contact):
-        return _empty(page)
-    window = _window(page)
-    if window is None:
-        return _empty(page)
-    offset, limit = window
-    with uow:
-        rows = uow.products.list(offset=offset, limit=limit)
-    return _page(rows, page)
+        return _page([], page)
+    return _fetch_page(uow, page, lambda offset, limit: uow.products.list(offset=offset, limit=limit))
 
 
 # ---- the details
