@@ -84,6 +84,12 @@ def _email_sender(settings: Settings) -> EmailSender:
     return builders[scheme]()
 
 
+def check_email_settings(settings: Settings) -> None:
+    """Builds the email sender once, so a malformed or unsafe PORTAL_EMAIL_URL stops `portal serve` before it
+    starts its workers. Raises ConfigurationError or InvalidInput."""
+    _email_sender(settings)
+
+
 def _database(settings: Settings) -> tuple[Callable[[], UnitOfWork], SchemaStatus, Callable[[], None]]:
     if settings.database_url == "memory://":
         store = InMemoryStore()

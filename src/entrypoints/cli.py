@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +14,7 @@ from typing import NoReturn
 from entrypoints import cli_documents, cli_files, cli_payments
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
-from portal_core import access
+from portal_core import access, retention
 from portal_core.errors import DatabaseUnavailable, PortalError
 from portal_core.seed import load_seed
 
@@ -114,17 +116,38 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from entrypoints.server import serve
+    from entrypoints.bootstrap import check_email_settings
+    from entrypoints.server import ensure_port_free, serve
 
     settings.require_secret()
+    if not args.dev and not os.environ.get("PORTAL_EMAIL_URL"):
+        raise UsageError("PORTAL_EMAIL_URL is not set: give the mail relay (smtp://host:port), or console:// to "
+                         "print mail, codes included, to this console")
+    check_email_settings(settings)
+    ensure_port_free(args.host, args.port)
+    if settings.email_url.startswith("console://"):
+        print("warning: PORTAL_EMAIL_URL is console://: mail, sign-in codes included, is printed here and sent "
+              "to nobody", file=sys.stderr)
     serve(settings, host=args.host, port=args.port, workers=args.workers, dev=args.dev)
     return 0
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from entrypoints.demo import run_demo
+    from entrypoints.server import ensure_port_free
 
+    ensure_port_free("127.0.0.1", args.port)
     run_demo(port=args.port)
+    return 0
+
+
+def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
+    services = _services(settings)
+    removed = retention.prune(services.uow(), clock=services.clock, sign_in_policy=services.sign_in_policy,
+                              retention=retention.RetentionPolicy(
+                                  audit=dt.timedelta(days=settings.audit_retention_days)))
+    for kind, count in removed:
+        print(f"{kind}: {count} removed")
     return 0
 
 
@@ -149,6 +172,10 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, default=2)
     serve.add_argument("--dev", action="store_true")
     serve.set_defaults(run=cmd_serve)
+
+    prune = sub.add_parser("prune", help="delete expired codes, ended sessions, old throttle rows, payment events "
+                                         "and audit entries (safe while serving; run it daily)")
+    prune.set_defaults(run=cmd_prune)
 
     company = sub.add_parser("company", help="client companies").add_subparsers(dest="company_command", required=True)
     company.add_parser("list", help="list companies").set_defaults(run=cmd_company_list)

@@ -2,14 +2,51 @@
 
 from __future__ import annotations
 
+import errno
+import logging
+import socket
+import sys
 from typing import Any
 
-from entrypoints.settings import Settings
+from entrypoints.settings import ConfigurationError, Settings
+
+LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Fails at once, in one line, when the address is taken (gunicorn would retry for seconds and print its own
+    errors). Raises ConfigurationError."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror:
+        raise ConfigurationError(f"cannot listen on {host}: no such address (choose another with --host)") from None
+    family, kind, proto, _name, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gunicorn does: TIME_WAIT is no conflict
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise ConfigurationError(f"port {port} on {host} is already in use; choose another with --port") \
+                    from None
+            raise ConfigurationError(f"cannot listen on {host}:{port} ({exc.strerror}); "
+                                     "choose another with --port") from None
+
+
+def configure_logging() -> None:
+    """The portal's own log lines (portal.*) go to stderr as 'LEVEL logger: message', INFO and above."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    portal = logging.getLogger("portal")
+    portal.handlers[:] = [handler]
+    portal.setLevel(logging.INFO)
+    portal.propagate = False
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int = 2, dev: bool = False) -> None:
     from entrypoints.web import create_app
 
+    configure_logging()
     if dev:
         create_app(settings).run(host=host, port=port, debug=False, use_reloader=False, threaded=True)
         return

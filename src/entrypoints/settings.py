@@ -47,6 +47,7 @@ class Settings:
     trusted_proxies: int = 0  # how many reverse proxies in front set X-Forwarded-*; 0 trusts none
     mail_timeout_seconds: int = 10
     payment_timeout_seconds: int = 20
+    audit_retention_days: int = 365
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -68,6 +69,7 @@ class Settings:
             "trusted_proxies": _positive_int(env, "TRUSTED_PROXIES", 0),
             "mail_timeout_seconds": _positive_int(env, "MAIL_TIMEOUT_SECONDS", 10),
             "payment_timeout_seconds": _positive_int(env, "PAYMENT_TIMEOUT_SECONDS", 20),
+            "audit_retention_days": _positive_int(env, "AUDIT_RETENTION_DAYS", 365),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -58,7 +58,7 @@ def new_link_token(randomness: Randomness) -> str:
 def set_portal_access(uow: UnitOfWork, company_key: str, *, enabled: bool) -> Company:
     with uow:
         company = find_company(uow, company_key)
-        company.portal_enabled = enabled
+        company.set_access(enabled)  # turning it off ends every session opened before, for good
         uow.companies.update(company)
         uow.commit()
     return company

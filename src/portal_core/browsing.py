@@ -180,12 +180,15 @@ def _files_of(viewer: Viewer, files: list[File], attached_to: Job | Invoice) -> 
 
 
 def page_number(raw: object) -> int:
-    """?page= as typed by anyone: a whole number of at least 1, else page 1."""
-    try:
-        number = int(str(raw).strip())
-    except (TypeError, ValueError):
+    """?page= as typed by anyone: a whole number of at least 1 in ASCII digits, else page 1. Other scripts' digits
+    ("٣") and look-alikes that str.isdigit() accepts but int() refuses ("²") are page 1 too; a huge number is
+    capped just past MAX_PAGE (an empty page, read without a query)."""
+    text = str(raw).strip()
+    if not (text.isascii() and text.isdigit()):
         return 1
-    return number if number >= 1 else 1
+    digits = text.lstrip("0")
+    number = int(digits) if 0 < len(digits) <= 8 else (0 if not digits else MAX_PAGE + 1)
+    return min(max(number, 1), MAX_PAGE + 1)
 
 
 def _page(items: list[T], number: int) -> Page[T]:

@@ -4,6 +4,7 @@ staff list them and move them along."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import hashlib
 import hmac
 import re
@@ -11,14 +12,21 @@ import re
 import attrs
 
 from portal_core.access import find_company
-from portal_core.errors import Conflict, InvalidInput, PortalUnavailable, RequestFormInvalid, UnknownRecord
+from portal_core.errors import (
+    Conflict,
+    InvalidInput,
+    PortalUnavailable,
+    RequestFormInvalid,
+    Throttled,
+    UnknownRecord,
+)
 from portal_core.identity import ID_BYTES, command_line_safe, new_id
 from portal_core.model.audit import AuditEntry
 from portal_core.model.contact import Contact
 from portal_core.model.documents import ClientRequest, RequestStatus
 from portal_core.model.mail import Email, NewRequestNotice
 from portal_core.ports import Clock, EmailTemplates, Randomness, UnitOfWork
-from portal_core.sign_in import Viewer
+from portal_core.sign_in import ThrottleKeys, Viewer
 
 TITLE_MAX = 200
 DETAILS_MAX = 5000
@@ -26,15 +34,20 @@ PAGE_SIZE = 25
 MAX_PAGE = 10_000
 FORM_TOKEN_BYTES = 16
 # What a one-time form token may look like: url-safe, long enough to be unguessable, short enough to hash cheaply.
-_FORM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+_FORM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{22}$")
+# New requests a contact may send in an hour: each one is mailed to the business.
+REQUESTS_PER_HOUR = 10
+TOO_MANY = ("You have sent many requests in the last hour. Please wait a while before sending another; "
+            "what you typed is still here.")
 STALE_FORM = "This form has expired. Please reload the page and try again."
 NOT_FOUND = "no such request"
 
 
 @attrs.frozen
 class RequestIds:
-    """Derives a request's id from the one-time token of the form that sent it, so sending that form twice finds
-    the first request instead of making a second. Keyed, so nobody can aim a token at an id of their choosing."""
+    """The New request form's one-time token, issued and signed by the server for one contact, and the request id
+    derived from it: sending that form twice finds the first request instead of making a second. A token the
+    server did not issue to this contact is refused, so nobody can make one up or aim it at an id of their choice."""
 
     key: bytes = attrs.field(repr=False)
 
@@ -42,14 +55,26 @@ class RequestIds:
     def from_secret(cls, secret: str) -> RequestIds:
         return cls(hmac.new(secret.encode(), b"portal request ids v1", hashlib.sha256).digest())
 
+    def _mac(self, purpose: bytes, company_id: str, contact_id: str, nonce: str) -> bytes:
+        message = purpose + b"\x00" + f"{company_id}\x00{contact_id}\x00{nonce}".encode()
+        return hmac.new(self.key, message, hashlib.sha256).digest()
+
+    def issue_form_token(self, randomness: Randomness, viewer: Viewer) -> str:
+        nonce = randomness.token(FORM_TOKEN_BYTES)
+        tag = self._mac(b"form", viewer.company.id, viewer.contact.id, nonce)[:16]
+        return f"{nonce}.{base64.urlsafe_b64encode(tag).decode().rstrip('=')}"
+
     def for_form(self, company_id: str, contact_id: str, form_token: str) -> str:
-        digest = hmac.new(self.key, f"{company_id}\x00{contact_id}\x00{form_token}".encode(), hashlib.sha256).digest()
+        """The request id of a form token this server issued to this contact; InvalidInput for any other token."""
+        if not _FORM_TOKEN.match(form_token or ""):
+            raise InvalidInput(STALE_FORM)
+        nonce, _, tag = form_token.partition(".")
+        expected = base64.urlsafe_b64encode(self._mac(b"form", company_id, contact_id, nonce)[:16]).decode()
+        if not hmac.compare_digest(expected.rstrip("="), tag):
+            raise InvalidInput(STALE_FORM)
+        digest = self._mac(b"id", company_id, contact_id, nonce)
         # The same shape as every other public id: ID_BYTES of url-safe base64.
         return command_line_safe(base64.urlsafe_b64encode(digest[:ID_BYTES]).decode().rstrip("="))
-
-
-def new_form_token(randomness: Randomness) -> str:
-    return randomness.token(FORM_TOKEN_BYTES)
 
 
 @attrs.frozen(kw_only=True)
@@ -93,27 +118,32 @@ def _view(request: ClientRequest, contacts: dict[str, Contact]) -> RequestView:
 
 
 def submit_request(uow: UnitOfWork, clock: Clock, randomness: Randomness, templates: EmailTemplates,
-                   ids: RequestIds, viewer: Viewer, *, title: str, details: str,
+                   ids: RequestIds, throttle: ThrottleKeys, viewer: Viewer, *, title: str, details: str,
                    form_token: str) -> tuple[ClientRequest, Email | None]:
     """Stores a new request (status new, submitted by the viewer) and renders the business's notice.
 
     Sending the same form again returns the request it made and no email. Raises RequestFormInvalid (nothing
-    stored), InvalidInput for a malformed form token, and PortalUnavailable when no business is set up.
+    stored), InvalidInput for a form token this server did not issue to the viewer, Throttled past
+    REQUESTS_PER_HOUR new requests of the viewer in an hour, and PortalUnavailable when no business is set up.
     """
     title, details = validate_request(title, details)
-    if not _FORM_TOKEN.match(form_token or ""):
-        raise InvalidInput(STALE_FORM)
     request_id = ids.for_form(viewer.company.id, viewer.contact.id, form_token)
+    limit_key = throttle.for_client_requests(viewer.contact.id)
     try:
         with uow:
+            uow.login_requests.lock(limit_key)  # parallel submits of one contact are counted one at a time
             existing = uow.requests.get(request_id)
             if existing is not None:
                 return _same_sender(existing, viewer), None
+            now = clock.now()
+            if uow.login_requests.count_since(limit_key, now - dt.timedelta(hours=1)) >= REQUESTS_PER_HOUR:
+                raise Throttled(TOO_MANY, limit="client-requests")
+            uow.login_requests.record(limit_key, now)
             business = uow.business.get()
             if business is None:
                 raise PortalUnavailable("the portal is not set up: no business")
             request = ClientRequest(id=request_id, company_id=viewer.company.id, title=title, details=details,
-                                    status=RequestStatus.NEW, created_at=clock.now(), submitted_by=viewer.contact.id)
+                                    status=RequestStatus.NEW, created_at=now, submitted_by=viewer.contact.id)
             uow.requests.add(request)
             uow.audit.append(AuditEntry(id=new_id(randomness), at=request.created_at, action="request_submitted",
                                         company_id=viewer.company.id, contact_id=viewer.contact.id,

@@ -64,7 +64,12 @@ class SignInError(PortalError):
 
 
 class Throttled(SignInError):
-    """Too many code requests; the message tells the client to wait and reveals nothing else."""
+    """Too many requests; the message tells the client to wait and reveals nothing else. `limit` names the limit
+    that was reached (for the operator's log line, never for the client)."""
+
+    def __init__(self, message: str, *, limit: str = "") -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class CodeRejected(SignInError):

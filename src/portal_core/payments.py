@@ -53,6 +53,10 @@ from portal_core.ports import (
 from portal_core.sign_in import Viewer
 
 ATTEMPT_KEY_BYTES = 18  # 24 characters: Telr's cart id allows 63
+# How long an attempt's hosted page is handed out (Stripe is told to expire the session then: its minimum is 30
+# minutes), and how much time must be left on it for another Pay Now to be sent there rather than to a new one.
+ATTEMPT_LIFETIME = dt.timedelta(hours=1)
+ATTEMPT_REUSE_MARGIN = dt.timedelta(minutes=10)
 NOT_FOUND = "no such invoice"
 PROVIDER_NAMES = {Provider.STRIPE: "Stripe", Provider.TELR: "Telr"}
 # Which credentials each provider needs, and which of them are secrets (shown as their last 4 characters only).
@@ -278,18 +282,23 @@ def _choose(connected: Sequence[Provider], wanted: str | None, amount: Money, co
 def start_payment(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock: Clock,
                   randomness: Randomness, viewer: Viewer, invoice_id: str, provider: str | None,
                   urls: ReturnUrls, ip: str | None = None) -> StartedPayment:
-    """Records a pending payment of the invoice's outstanding amount and opens the provider's hosted page.
+    """The hosted payment page for the invoice's outstanding amount: the open one, or a new attempt.
 
-    The amount and currency come from the invoice alone. Raises PaymentsNotConfigured (no provider: there is no
-    Pay Now), UnknownRecord (an invoice the viewer may not see), PaymentNotPossible (nothing to pay, or no chosen
-    provider can take the amount exactly: never rounded) and PaymentError (the provider failed; the attempt is
-    closed as failed and the invoice is unchanged).
+    One attempt at a time: while an attempt of the same invoice, amount and provider is open (pending, with time
+    left on its page), every Pay Now (another tab, another contact of the company) gets that same page, and
+    nothing new is created at the provider. The invoice row is locked from the check until the new attempt is
+    recorded, provider call included, so parallel clicks wait for the first and then find its page. The amount and
+    currency come from the invoice alone.
+
+    Raises PaymentsNotConfigured (no provider: there is no Pay Now), UnknownRecord (an invoice the viewer may not
+    see), PaymentNotPossible (nothing to pay, or no chosen provider can take the amount exactly: never rounded) and
+    PaymentError (the provider failed; the attempt is closed as failed and the invoice is unchanged).
     """
     with uow:
         connected = [c.provider for c in uow.payment_providers.list()]
         if not connected:
             raise PaymentsNotConfigured("no payment provider is connected")
-        invoice = uow.invoices.get(invoice_id)
+        invoice = uow.invoices.get_for_update(invoice_id)
         if invoice is None or not policy.can_see(viewer.company, viewer.contact, invoice):
             raise UnknownRecord(NOT_FOUND)
         if not policy.can_pay(viewer.company, viewer.contact, invoice):
@@ -298,41 +307,39 @@ def start_payment(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault
         hint = business.email if business is not None else ""
         amount = invoice.outstanding
         chosen = _choose(connected, provider, amount, hint)
+        now = clock.now()
+        for attempt in uow.payments.list_for_invoice(invoice.id):
+            if attempt.reusable_for(chosen, amount, now, ATTEMPT_REUSE_MARGIN) and attempt.checkout_url:
+                return StartedPayment(payment=attempt, url=attempt.checkout_url)
         gateway = _gateway(uow, gateways, vault, chosen)
         payment = Payment.start(id=new_id(randomness), invoice_id=invoice.id, company_id=invoice.company_id,
                                 contact_id=viewer.contact.id, provider=chosen, amount=amount,
-                                attempt_key=randomness.token(ATTEMPT_KEY_BYTES), now=clock.now())
+                                attempt_key=randomness.token(ATTEMPT_KEY_BYTES), now=now, lifetime=ATTEMPT_LIFETIME)
         uow.payments.add(payment)
         _audit(uow, randomness, clock, "payment_started", company_id=invoice.company_id,
                contact_id=viewer.contact.id, ip=ip, detail=_describe(payment))
-        uow.commit()
-    request = CheckoutRequest(payment_id=payment.id, attempt_key=payment.attempt_key, invoice_id=invoice.id,
-                              invoice_number=invoice.number, amount=amount,
-                              description=f"Invoice {invoice.number}", customer_email=viewer.contact.email,
-                              success_url=urls.success, cancel_url=urls.cancel, declined_url=urls.declined)
-    # The provider is called outside any transaction: a slow provider must not hold a database lock.
-    try:
-        checkout = gateway.start_checkout(request)
-    except PaymentError as exc:
-        with uow:
-            failed = uow.payments.get(payment.id)
-            if failed is not None and failed.status == PaymentStatus.PENDING:
-                failed.close(PaymentStatus.FAILED, clock.now(), note=f"could not start: {exc}")
-                uow.payments.update(failed)
+        request = CheckoutRequest(payment_id=payment.id, attempt_key=payment.attempt_key, invoice_id=invoice.id,
+                                  invoice_number=invoice.number, amount=amount,
+                                  description=f"Invoice {invoice.number}", customer_email=viewer.contact.email,
+                                  success_url=urls.success, cancel_url=urls.cancel, declined_url=urls.declined,
+                                  expires_at=payment.expires_at)
+        # Called under the invoice's lock (and no other): a slow provider holds back only Pay Now and confirmations
+        # of this one invoice, for at most the provider timeout.
+        try:
+            checkout = gateway.start_checkout(request)
+        except PaymentError as exc:
+            payment.close(PaymentStatus.FAILED, clock.now(), note=f"could not start: {exc}")
+            uow.payments.update(payment)
             _audit(uow, randomness, clock, "payment_start_failed", company_id=invoice.company_id,
                    contact_id=viewer.contact.id, ip=ip, detail=f"{_describe(payment)}: {exc}")
             uow.commit()
-        raise
-    with uow:
-        opened = uow.payments.get(payment.id)
-        if opened is None:  # pragma: no cover - payments are never deleted
-            raise UnknownRecord(NOT_FOUND)
-        opened.provider_ref = checkout.provider_ref
-        uow.payments.update(opened)
+            raise
+        payment.provider_ref, payment.checkout_url = checkout.provider_ref, checkout.url
+        uow.payments.update(payment)
         _audit(uow, randomness, clock, "payment_checkout_opened", company_id=invoice.company_id,
-               contact_id=viewer.contact.id, ip=ip, detail=f"{_describe(opened)} ref {checkout.provider_ref}")
+               contact_id=viewer.contact.id, ip=ip, detail=f"{_describe(payment)} ref {checkout.provider_ref}")
         uow.commit()
-    return StartedPayment(payment=opened, url=checkout.url)
+    return StartedPayment(payment=payment, url=checkout.url)
 
 
 # ---- the ledger
@@ -489,9 +496,11 @@ def payment_return(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVaul
                    cancelled: bool) -> ReturnView:
     """What the client sees back from the provider: the state as the server knows it.
 
-    Nothing in the return URL is trusted. Attempts of providers that can be asked (all of them) are checked with the
-    provider server-side; a cancel return closes a Stripe attempt still open (Stripe pushes no event for that until
-    the session expires, and a later paid notice would still be applied). Raises UnknownRecord.
+    Nothing in the return URL is trusted. Back from a payment, the viewer's open attempts are checked with the
+    provider server-side, and what the provider says was paid is applied (once, by the ledger). Back from a
+    cancel, nothing is changed: the attempt stays open, so a payment finished on that page after all is still
+    credited by the webhook, a later return or `portal payments reconcile`, and the next Pay Now finds the same
+    page. Raises UnknownRecord.
     """
     with uow:
         invoice = uow.invoices.get(invoice_id)
@@ -500,29 +509,22 @@ def payment_return(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVaul
         attempts = [p for p in uow.payments.list_for_invoice(invoice.id) if p.contact_id == viewer.contact.id]
     problem = ""
     receipts: list[Email] = []
-    for attempt in attempts:
+    for attempt in attempts if not cancelled else ():
         if attempt.status != PaymentStatus.PENDING or attempt.provider_ref is None:
             continue
-        if attempt.provider == Provider.TELR or not cancelled:
-            try:
-                done = _check(uow, gateways=gateways, vault=vault, clock=clock, randomness=randomness,
-                              templates=templates, payment=attempt, source="return page")
-                receipts.extend(done.receipts)
-            except (PaymentError, PaymentsNotConfigured) as exc:
-                problem = (f"We could not confirm your payment with {PROVIDER_NAMES[attempt.provider]} just now "
-                           f"({exc}). If you paid, it will show here once it is confirmed.")
-        else:
-            confirm_payment(uow, clock=clock, randomness=randomness, templates=templates,
-                                   provider=attempt.provider,
-                                   outcome=PaymentOutcome(provider_ref=attempt.provider_ref,
-                                                          kind=OutcomeKind.CANCELLED,
-                                                          detail="the client cancelled on the payment page"),
-                                   source="cancel return")
-    with uow:
-        invoice = uow.invoices.get(invoice_id) or invoice
-        attempts = [p for p in uow.payments.list_for_invoice(invoice.id) if p.contact_id == viewer.contact.id]
+        try:
+            done = _check(uow, gateways=gateways, vault=vault, clock=clock, randomness=randomness,
+                          templates=templates, payment=attempt, source="return page")
+            receipts.extend(done.receipts)
+        except (PaymentError, PaymentsNotConfigured) as exc:
+            problem = (f"We could not confirm your payment with {PROVIDER_NAMES[attempt.provider]} just now "
+                       f"({exc}). If you paid, it will show here once it is confirmed.")
+    if not cancelled:
+        with uow:
+            invoice = uow.invoices.get(invoice_id) or invoice
+            attempts = [p for p in uow.payments.list_for_invoice(invoice.id) if p.contact_id == viewer.contact.id]
     latest = attempts[-1] if attempts else None
-    if latest is None or latest.status in CLOSED_UNPAID:
+    if latest is None or latest.status in CLOSED_UNPAID or (cancelled and latest.status == PaymentStatus.PENDING):
         state = ReturnState.CANCELLED
     elif latest.status == PaymentStatus.SUCCEEDED:
         state = ReturnState.RECEIVED

@@ -206,12 +206,20 @@ class OneTimeCodeStore(Protocol):
     def add(self, code: OneTimeCode) -> None: ...
     def update(self, code: OneTimeCode) -> None: ...
 
-    def active_for_contact(self, contact_id: str, *, lock: bool = False) -> list[OneTimeCode]:
-        """Codes still in status active (possibly expired); lock=True holds them until commit."""
+    def active_for_flow(self, contact_id: str, flow_key: str, *, lock: bool = False) -> list[OneTimeCode]:
+        """The contact's codes still in status active (possibly expired) that this sign-in flow asked for;
+        lock=True holds them until commit."""
         ...
 
     def get(self, code_id: str) -> OneTimeCode | None: ...
-    def latest_for_contact(self, contact_id: str) -> OneTimeCode | None: ...
+
+    def latest_for_flow(self, contact_id: str, flow_key: str) -> OneTimeCode | None:
+        """The newest code this flow asked for, in any status."""
+        ...
+
+    def prune(self, issued_before: dt.datetime) -> int:
+        """Deletes the codes issued before then (all long expired); returns how many."""
+        ...
 
 
 class SessionStore(Protocol):
@@ -219,12 +227,27 @@ class SessionStore(Protocol):
     def update(self, session: PortalSession) -> None: ...
     def get(self, session_id: str) -> PortalSession | None: ...
 
+    def prune(self, ended_before: dt.datetime, *, idle: dt.timedelta, absolute: dt.timedelta) -> int:
+        """Deletes the sessions that ended before then: signed out, or idle or past their absolute lifetime by then.
+        Returns how many."""
+        ...
+
 
 class LoginRequestLog(Protocol):
-    """Code requests per client address, for the per-IP throttle (kept in the database: shared by all workers)."""
+    """The throttle log: one row per counted event (a code request, a wrong code, a client request) under a keyed
+    hash, kept in the database so that every worker and host shares one count."""
 
-    def record(self, ip_key: str, at: dt.datetime) -> None: ...
-    def count_since(self, ip_key: str, since: dt.datetime) -> int: ...
+    def lock(self, key: str) -> None:
+        """Serialises decisions on key: until this transaction ends, another that locks the same key waits.
+        Count-then-record is only safe under this lock."""
+        ...
+
+    def record(self, key: str, at: dt.datetime) -> None: ...
+    def count_since(self, key: str, since: dt.datetime) -> int: ...
+
+    def prune(self, before: dt.datetime) -> int:
+        """Deletes the rows recorded before then (past every window); returns how many."""
+        ...
 
 
 class NoticeLog(Protocol):
@@ -245,6 +268,10 @@ class AuditLog(Protocol):
     def append(self, entry: AuditEntry) -> None: ...
     def list_for_company(self, company_id: str, *, limit: int = 200) -> list[AuditEntry]:
         """Newest first."""
+        ...
+
+    def prune(self, before: dt.datetime) -> int:
+        """Deletes the entries older than then (past the retention period); returns how many."""
         ...
 
 
@@ -278,6 +305,10 @@ class ProcessedEventLog(Protocol):
 
     def record(self, provider: Provider, event_id: str, at: dt.datetime) -> bool:
         """True when the id is new (and now recorded), False when it was recorded before (by any transaction)."""
+        ...
+
+    def prune(self, before: dt.datetime) -> int:
+        """Forgets the ids processed before then (providers stop retrying long before); returns how many."""
         ...
 
 

@@ -297,7 +297,8 @@ class _Loader:
             uow.companies.add(company)
         else:
             company = existing
-            company.name, company.portal_enabled = c.name, c.portal_enabled
+            company.name = c.name
+            company.set_access(c.portal_enabled)
             uow.companies.update(company)
         seen_emails: set[str] = set()
         for i, p in enumerate(c.contacts):

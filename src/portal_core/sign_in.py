@@ -5,11 +5,20 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import ipaddress
 
 import attrs
 
 from portal_core.access import open_portal
-from portal_core.errors import CodeRejected, DeliveryFailed, InvalidEmail, NotSignedIn, PortalUnavailable, Throttled
+from portal_core.errors import (
+    CodeRejected,
+    DeliveryFailed,
+    InvalidEmail,
+    InvalidInput,
+    NotSignedIn,
+    PortalUnavailable,
+    Throttled,
+)
 from portal_core.identity import new_id
 from portal_core.model.audit import AuditEntry
 from portal_core.model.company import Company
@@ -25,29 +34,52 @@ from portal_core.model.session import (
 from portal_core.ports import Clock, EmailSender, EmailTemplates, Randomness, UnitOfWork
 
 SESSION_TOKEN_BYTES = 32
+FLOW_TOKEN_BYTES = 16
 WAIT_MESSAGE = "Too many code requests. Please wait a few minutes before asking for another code."
+WRONG_CODES_MESSAGE = "Too many wrong codes from your network. Please wait an hour and try again."
 REJECTED_MESSAGE = "That code is not right, or it has expired. Check the latest email, or ask for a new code."
 UNDELIVERED_MESSAGE = ("We could not email your code just now. Please ask for a new code in a few minutes, "
                        "or contact us if it keeps happening.")
 # How often the last-seen time of a session is written: often enough for the idle timeout, rarely enough to not
 # turn every page view into a write.
 _TOUCH_EVERY = dt.timedelta(minutes=1)
+_HOUR = dt.timedelta(hours=1)
 
 
 @attrs.frozen(kw_only=True)
 class SignInPolicy:
-    """The limits of the sign-in flow; the defaults are the product's, the settings may tighten them."""
+    """The limits of the sign-in flow; the defaults are the product's, the settings may tighten them.
 
-    per_contact_per_minute: int = 1
-    per_contact_per_hour: int = 5
-    per_ip_per_hour: int = 100
+    Every limit is one a stranger cannot spend for the client: the ones on an email are split by client address,
+    and a code belongs to the browser flow that asked for it, so guesses in one flow never touch another's code.
+    """
+
+    per_flow_interval: dt.timedelta = dt.timedelta(seconds=60)  # a new code in one flow at most this often
+    per_email_per_hour: int = 10  # code emails to one address of a company, from everywhere
+    per_email_and_ip_per_hour: int = 3  # code requests for one address from one client address
+    per_ip_per_hour: int = 100  # code requests from one client address (IPv6: one /64)
+    wrong_codes_per_ip_per_hour: int = 50  # wrong codes from one client address, across all flows
     idle_timeout: dt.timedelta = DEFAULT_IDLE_TIMEOUT
     absolute_lifetime: dt.timedelta = DEFAULT_ABSOLUTE_LIFETIME
 
 
+def client_network(ip: str) -> str:
+    """The unit a client address is counted in: an IPv4 address, or the /64 of an IPv6 one (one subscriber's
+    network hands out a whole /64, so counting single IPv6 addresses would count nothing)."""
+    try:
+        address = ipaddress.ip_address(ip.strip().split("%", 1)[0])
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
 @attrs.frozen
 class ThrottleKeys:
-    """Keys for the throttle log: keyed hashes, so the table holds neither addresses nor emails."""
+    """Keys for the throttle log and the flows: keyed hashes, so the tables hold no address, email or cookie."""
 
     key: bytes = attrs.field(repr=False)
 
@@ -55,11 +87,30 @@ class ThrottleKeys:
     def from_secret(cls, secret: str) -> ThrottleKeys:
         return cls(hmac.new(secret.encode(), b"portal throttle keys v1", hashlib.sha256).digest())
 
+    def _hash(self, prefix: str, *parts: str) -> str:
+        return prefix + hmac.new(self.key, "\x00".join(parts).encode(), hashlib.sha256).hexdigest()[:40]
+
     def for_ip(self, ip: str) -> str:
-        return "ip:" + hmac.new(self.key, ip.encode(), hashlib.sha256).hexdigest()[:40]
+        return self._hash("ip:", client_network(ip))
 
     def for_email(self, company_id: str, address_key: str) -> str:
-        return "em:" + hmac.new(self.key, f"{company_id}:{address_key}".encode(), hashlib.sha256).hexdigest()[:40]
+        return self._hash("em:", company_id, address_key)
+
+    def for_email_and_ip(self, company_id: str, address_key: str, ip: str) -> str:
+        return self._hash("ei:", company_id, address_key, client_network(ip))
+
+    def for_flow(self, flow: str) -> str:
+        return self._hash("fl:", flow)
+
+    def for_wrong_codes(self, ip: str) -> str:
+        return self._hash("wc:", client_network(ip))
+
+    def for_client_requests(self, contact_id: str) -> str:
+        return self._hash("rq:", contact_id)
+
+    def flow_key(self, flow: str) -> str:
+        """What a code stores of the flow that asked for it."""
+        return self._hash("", "flow", flow)
 
 
 @attrs.frozen(kw_only=True)
@@ -95,46 +146,65 @@ def _audit(uow: UnitOfWork, randomness: Randomness, clock: Clock, action: str, *
                                 contact_id=contact_id, ip=ip, detail=detail))
 
 
+def new_flow(randomness: Randomness) -> str:
+    """A sign-in flow: the sign-in page starts one, and the browser's form cookie carries it to every later step."""
+    return randomness.token(FLOW_TOKEN_BYTES)
+
+
+def _require_flow(flow: str) -> None:
+    if not flow:
+        raise InvalidInput("a sign-in flow is required")
+
+
 def request_sign_in_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: EmailTemplates,
                          secrets: SignInSecrets, policy: SignInPolicy, link_token: str, email: str,
-                         ip: str) -> CodeDelivery | None:
-    """Issues a code when the email is a contact of this portal's company; answers alike when it is not.
+                         ip: str, flow: str) -> CodeDelivery | None:
+    """Issues a code for this flow when the email is a contact of this portal's company; answers alike when not.
 
     Raises PortalUnavailable, InvalidEmail (malformed address) and Throttled. The throttles count requests per
-    address typed, not per contact found, so being throttled says nothing about whether the email exists.
+    address typed, not per contact found, so being throttled says nothing about whether the email exists. Neither
+    a throttled nor a malformed request writes anything. Issuance is serialised per company and email (and per
+    client address), so parallel requests cannot all pass a count taken before any of them was recorded.
     """
+    _require_flow(flow)
     with uow:
         company = open_portal(uow, link_token)
-        now = clock.now()
-        ip_key = secrets.throttle.for_ip(ip)
-        if uow.login_requests.count_since(ip_key, now - dt.timedelta(hours=1)) >= policy.per_ip_per_hour:
-            _audit(uow, randomness, clock, "throttled", company_id=company.id, ip=ip, detail="per-address limit")
-            uow.commit()
-            raise Throttled(WAIT_MESSAGE)
         try:
-            address = normalise_email(email)
+            address_key = email_key(normalise_email(email))
         except InvalidEmail:
             raise InvalidEmail("Enter a valid email address, like name@example.com.") from None
-        address_key = secrets.throttle.for_email(company.id, email_key(address))
-        recent_minute = uow.login_requests.count_since(address_key, now - dt.timedelta(seconds=60))
-        recent_hour = uow.login_requests.count_since(address_key, now - dt.timedelta(hours=1))
-        if recent_minute >= policy.per_contact_per_minute or recent_hour >= policy.per_contact_per_hour:
-            _audit(uow, randomness, clock, "throttled", company_id=company.id, ip=ip, detail="per-email limit")
-            uow.commit()
-            raise Throttled(WAIT_MESSAGE)
-        uow.login_requests.record(ip_key, now)
-        uow.login_requests.record(address_key, now)
-        contact = uow.contacts.find(company.id, email_key(address))
+        keys = secrets.throttle
+        email_k = keys.for_email(company.id, address_key)
+        ip_k = keys.for_ip(ip)
+        # Always this order (email, then address), so two requests never wait for each other in a circle.
+        uow.login_requests.lock(email_k)
+        uow.login_requests.lock(ip_k)
+        now = clock.now()
+        limits = [
+            (keys.for_flow(flow), now - policy.per_flow_interval, 1, "per-flow"),
+            (ip_k, now - _HOUR, policy.per_ip_per_hour, "per-address"),
+            (keys.for_email_and_ip(company.id, address_key, ip), now - _HOUR, policy.per_email_and_ip_per_hour,
+             "per-email-and-address"),
+            (email_k, now - _HOUR, policy.per_email_per_hour, "per-email"),
+        ]
+        for key, since, limit, name in limits:
+            if uow.login_requests.count_since(key, since) >= limit:
+                raise Throttled(WAIT_MESSAGE, limit=name)
+        for key, *_rest in limits:
+            uow.login_requests.record(key, now)
+        contact = uow.contacts.find(company.id, address_key)
         if contact is None:
             _audit(uow, randomness, clock, "code_requested_unknown_email", company_id=company.id, ip=ip)
             uow.commit()
             return None
-        for earlier in uow.codes.active_for_contact(contact.id, lock=True):
+        flow_key = keys.flow_key(flow)
+        # A new code ends this flow's earlier one only: another browser's code is none of this flow's business.
+        for earlier in uow.codes.active_for_flow(contact.id, flow_key, lock=True):
             earlier.end()
             uow.codes.update(earlier)
         plain = randomness.digits(CODE_DIGITS)
-        code = OneTimeCode.issue(id=new_id(randomness), contact_id=contact.id, company_id=company.id, code=plain,
-                                 hasher=secrets.codes, now=now)
+        code = OneTimeCode.issue(id=new_id(randomness), contact_id=contact.id, company_id=company.id,
+                                 flow_key=flow_key, code=plain, hasher=secrets.codes, now=now)
         uow.codes.add(code)
         _audit(uow, randomness, clock, "code_issued", company_id=company.id, contact_id=contact.id, ip=ip)
         business = uow.business.get()
@@ -164,43 +234,52 @@ def deliver_sign_in_code(uow: UnitOfWork, *, sender: EmailSender, clock: Clock, 
         raise
 
 
-def verify_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, secrets: SignInSecrets, link_token: str,
-                email: str, code: str, ip: str) -> tuple[str, PortalSession]:
-    """A right, unexpired, unused code opens a new session: returns (cookie value, session).
+def verify_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, secrets: SignInSecrets,
+                policy: SignInPolicy, link_token: str, email: str, code: str, ip: str,
+                flow: str) -> tuple[str, PortalSession]:
+    """A right, unexpired, unused code that this flow asked for opens a new session: returns (cookie, session).
 
-    Raises PortalUnavailable, CodeRejected (the same message for every wrong case), and DeliveryFailed when the
-    latest code never reached the mail relay.
+    Raises PortalUnavailable, CodeRejected (the same message for every wrong case: a code of another flow is
+    simply wrong here), Throttled (too many wrong codes from this client address), and DeliveryFailed when this
+    flow's latest code never reached the mail relay.
     """
+    _require_flow(flow)
     code = code.strip().replace(" ", "")
     with uow:
         company = open_portal(uow, link_token)
+        wrong_k = secrets.throttle.for_wrong_codes(ip)
+        uow.login_requests.lock(wrong_k)
         now = clock.now()
+        if uow.login_requests.count_since(wrong_k, now - _HOUR) >= policy.wrong_codes_per_ip_per_hour:
+            raise Throttled(WRONG_CODES_MESSAGE, limit="wrong-codes")
         try:
             contact = uow.contacts.find(company.id, email_key(normalise_email(email)))
         except InvalidEmail:
             contact = None
-        if contact is None:
-            _audit(uow, randomness, clock, "code_failed", company_id=company.id, ip=ip)
-            uow.commit()
-            raise CodeRejected(REJECTED_MESSAGE)
-        active = [c for c in uow.codes.active_for_contact(contact.id, lock=True) if c.is_usable(now)]
-        if not active:
-            latest = uow.codes.latest_for_contact(contact.id)
-            if latest is not None and latest.status == CodeStatus.UNDELIVERED:
-                raise DeliveryFailed(UNDELIVERED_MESSAGE)
+        flow_key = secrets.throttle.flow_key(flow)
+        active: list[OneTimeCode] = []
+        if contact is not None:
+            active = [c for c in uow.codes.active_for_flow(contact.id, flow_key, lock=True) if c.is_usable(now)]
+            if not active:
+                latest = uow.codes.latest_for_flow(contact.id, flow_key)
+                if latest is not None and latest.status == CodeStatus.UNDELIVERED:
+                    raise DeliveryFailed(UNDELIVERED_MESSAGE)
         for candidate in active:
             accepted = candidate.try_code(code, secrets.codes, now)
             uow.codes.update(candidate)
-            if accepted:
+            if accepted and contact is not None:
                 cookie = randomness.token(SESSION_TOKEN_BYTES)
                 session = PortalSession(id=session_key(cookie), contact_id=contact.id, company_id=company.id,
                                         link_token=company.link_token, email_key=contact.email_key,
+                                        access_generation=company.access_generation,
                                         created_at=now, last_seen_at=now)
                 uow.sessions.add(session)
                 _audit(uow, randomness, clock, "signed_in", company_id=company.id, contact_id=contact.id, ip=ip)
                 uow.commit()
                 return cookie, session
-        _audit(uow, randomness, clock, "code_failed", company_id=company.id, contact_id=contact.id, ip=ip)
+        uow.login_requests.record(wrong_k, now)
+        _audit(uow, randomness, clock, "code_failed", company_id=company.id,
+               contact_id=contact.id if contact is not None else None, ip=ip)
         uow.commit()
     raise CodeRejected(REJECTED_MESSAGE)
 
@@ -227,7 +306,8 @@ def viewer_in(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_token
     now = clock.now()
     session = uow.sessions.get(session_key(cookie))
     if (session is None or not session.is_live(now, policy.idle_timeout, policy.absolute_lifetime)
-            or session.company_id != company.id or session.link_token != company.link_token):
+            or session.company_id != company.id or session.link_token != company.link_token
+            or session.access_generation != company.access_generation):
         raise NotSignedIn("your session has ended; please sign in again")
     contact = uow.contacts.get(session.contact_id)
     if contact is None or contact.company_id != company.id or contact.email_key != session.email_key:

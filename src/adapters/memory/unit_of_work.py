@@ -47,7 +47,7 @@ class _State:
     audit: list[AuditEntry] = attrs.Factory(list)
     notices: list[tuple[str, str, dt.datetime]] = attrs.Factory(list)
     payment_providers: dict[str, ProviderConnection] = attrs.Factory(dict)
-    processed_events: set[tuple[str, str]] = attrs.Factory(set)
+    processed_events: dict[tuple[str, str], dt.datetime] = attrs.Factory(dict)
 
 
 class InMemoryStore:
@@ -174,18 +174,32 @@ class InMemoryProductRepository(_Rows[Product]):
         return _page(sorted(self._where(lambda p: True), key=lambda p: (p.name, p.id)), offset, limit)
 
 
+def _prune(rows: dict[str, T], dead: Any) -> int:
+    doomed = [key for key, row in rows.items() if dead(row)]
+    for key in doomed:
+        del rows[key]
+    return len(doomed)
+
+
 class InMemoryOneTimeCodeStore(_Rows[OneTimeCode]):
-    def active_for_contact(self, contact_id: str, *, lock: bool = False) -> list[OneTimeCode]:
-        rows = self._where(lambda c: c.contact_id == contact_id and c.status == CodeStatus.ACTIVE)
+    def active_for_flow(self, contact_id: str, flow_key: str, *, lock: bool = False) -> list[OneTimeCode]:
+        rows = self._where(lambda c: c.contact_id == contact_id and c.flow_key == flow_key
+                           and c.status == CodeStatus.ACTIVE)
         return sorted(rows, key=lambda c: (c.issued_at, c.id))
 
-    def latest_for_contact(self, contact_id: str) -> OneTimeCode | None:
-        rows = sorted(self._where(lambda c: c.contact_id == contact_id), key=lambda c: (c.issued_at, c.id))
+    def latest_for_flow(self, contact_id: str, flow_key: str) -> OneTimeCode | None:
+        rows = sorted(self._where(lambda c: c.contact_id == contact_id and c.flow_key == flow_key),
+                      key=lambda c: (c.issued_at, c.id))
         return rows[-1] if rows else None
+
+    def prune(self, issued_before: dt.datetime) -> int:
+        return _prune(self._rows, lambda c: c.issued_at < issued_before)
 
 
 class InMemorySessionStore(_Rows[PortalSession]):
-    pass
+    def prune(self, ended_before: dt.datetime, *, idle: dt.timedelta, absolute: dt.timedelta) -> int:
+        return _prune(self._rows, lambda s: (s.ended_at is not None and s.ended_at < ended_before)
+                      or s.last_seen_at < ended_before - idle or s.created_at < ended_before - absolute)
 
 
 class InMemoryPaymentRepository(_Rows[Payment]):
@@ -218,15 +232,21 @@ class InMemoryProviderConnectionRepository:
 
 
 class InMemoryProcessedEventLog:
-    def __init__(self, rows: set[tuple[str, str]]) -> None:
+    def __init__(self, rows: dict[tuple[str, str], dt.datetime]) -> None:
         self._rows = rows
 
     def record(self, provider: Provider, event_id: str, at: dt.datetime) -> bool:
         key = (Provider(provider).value, event_id)
         if key in self._rows:
             return False
-        self._rows.add(key)
+        self._rows[key] = at
         return True
+
+    def prune(self, before: dt.datetime) -> int:
+        doomed = [key for key, at in self._rows.items() if at < before]
+        for key in doomed:
+            del self._rows[key]
+        return len(doomed)
 
 
 class InMemoryBusinessRepository:
@@ -244,11 +264,20 @@ class InMemoryLoginRequestLog:
     def __init__(self, rows: list[tuple[str, dt.datetime]]) -> None:
         self._rows = rows
 
-    def record(self, ip_key: str, at: dt.datetime) -> None:
-        self._rows.append((ip_key, at))
+    def lock(self, key: str) -> None:
+        """Nothing to do: the in-memory store is for one thread at a time (tests, embedders' own fakes)."""
 
-    def count_since(self, ip_key: str, since: dt.datetime) -> int:
-        return sum(1 for key, at in self._rows if key == ip_key and at >= since)
+    def record(self, key: str, at: dt.datetime) -> None:
+        self._rows.append((key, at))
+
+    def count_since(self, key: str, since: dt.datetime) -> int:
+        return sum(1 for k, at in self._rows if k == key and at >= since)
+
+    def prune(self, before: dt.datetime) -> int:
+        kept = [row for row in self._rows if row[1] >= before]
+        removed = len(self._rows) - len(kept)
+        self._rows[:] = kept
+        return removed
 
 
 class InMemoryAuditLog:
@@ -261,6 +290,12 @@ class InMemoryAuditLog:
     def list_for_company(self, company_id: str, *, limit: int = 200) -> list[AuditEntry]:
         rows = [e for e in self._rows if e.company_id == company_id]
         return sorted(rows, key=lambda e: (e.at, e.id), reverse=True)[:limit]
+
+    def prune(self, before: dt.datetime) -> int:
+        kept = [e for e in self._rows if e.at >= before]
+        removed = len(self._rows) - len(kept)
+        self._rows[:] = kept
+        return removed
 
 
 class InMemoryNoticeLog:

@@ -1,4 +1,6 @@
-"""Sends email through an SMTP relay (smtplib), configured by a smtp://[user:pass@]host:port[?starttls=1|ssl=1] URL."""
+"""Sends email through an SMTP relay (smtplib), configured by a smtp://[user:pass@]host:port[?starttls=1|ssl=1] URL.
+
+A URL with a user name must say how the password is protected (starttls=1 or ssl=1), or insecure=1 on purpose."""
 
 from __future__ import annotations
 
@@ -32,6 +34,10 @@ class SmtpEmailSender:
             raise InvalidInput("PORTAL_EMAIL_URL must look like smtp://[user:pass@]host:port[?starttls=1|ssl=1]")
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         use_ssl = query.get("ssl") == "1"
+        if parts.username and not use_ssl and query.get("starttls") != "1" and query.get("insecure") != "1":
+            # The password would cross the network in clear text. (The message names neither user nor password.)
+            raise InvalidInput("PORTAL_EMAIL_URL has a user name but neither starttls=1 nor ssl=1: the password "
+                               "would be sent unencrypted (add insecure=1 only for a relay on this host)")
         return cls(host=parts.hostname, port=parts.port or (465 if use_ssl else 25), from_addr=from_addr,
                    username=unquote(parts.username) if parts.username else None,
                    password=unquote(parts.password) if parts.password else None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
@@ -341,34 +342,63 @@ class SqlAlchemyFileRepository(_Records[File]):
 class SqlAlchemyOneTimeCodeStore(_Records[OneTimeCode]):
     table, kind = t.one_time_codes, OneTimeCode
 
-    def active_for_contact(self, contact_id: str, *, lock: bool = False) -> list[OneTimeCode]:
+    def active_for_flow(self, contact_id: str, flow_key: str, *, lock: bool = False) -> list[OneTimeCode]:
         c = t.one_time_codes.c
-        # FOR UPDATE makes a second sign-in for the same contact wait here until this one commits.
-        return self._all(c.contact_id == contact_id, c.status == CodeStatus.ACTIVE.value,
+        # FOR UPDATE makes a second sign-in in the same flow wait here until this one commits.
+        return self._all(c.contact_id == contact_id, c.flow_key == flow_key, c.status == CodeStatus.ACTIVE.value,
                          order_by=[c.issued_at, self._text(c.id)], lock=lock)
 
-    def latest_for_contact(self, contact_id: str) -> OneTimeCode | None:
+    def latest_for_flow(self, contact_id: str, flow_key: str) -> OneTimeCode | None:
         c = t.one_time_codes.c
-        return self._one(c.contact_id == contact_id, order_by=[c.issued_at.desc(), self._text(c.id).desc()])
+        return self._one(c.contact_id == contact_id, c.flow_key == flow_key,
+                         order_by=[c.issued_at.desc(), self._text(c.id).desc()])
+
+    def prune(self, issued_before: dt.datetime) -> int:
+        return _delete(self._connection, t.one_time_codes, t.one_time_codes.c.issued_at < issued_before)
 
 
 class SqlAlchemySessionStore(_Records[PortalSession]):
     table, kind = t.portal_sessions, PortalSession
+
+    def prune(self, ended_before: dt.datetime, *, idle: dt.timedelta, absolute: dt.timedelta) -> int:
+        c = t.portal_sessions.c
+        return _delete(self._connection, t.portal_sessions, sa.or_(
+            c.ended_at < ended_before, c.last_seen_at < ended_before - idle, c.created_at < ended_before - absolute))
+
+
+def _delete(connection: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool]) -> int:
+    with database_errors():
+        return int(connection.execute(table.delete().where(where)).rowcount)
+
+
+def _advisory_lock_id(key: str) -> int:
+    """A signed 64-bit number for pg_advisory_xact_lock, from the (already keyed-hash) throttle key."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
 
 
 class SqlAlchemyLoginRequestLog:
     def __init__(self, connection: sa.Connection) -> None:
         self._connection = connection
 
-    def record(self, ip_key: str, at: dt.datetime) -> None:
-        with database_errors():
-            self._connection.execute(t.login_requests.insert().values(key=ip_key, at=at))
+    def lock(self, key: str) -> None:
+        # PostgreSQL: a transaction-scoped advisory lock, released at commit or rollback; nothing is written.
+        # SQLite needs none: every transaction there begins IMMEDIATE (engine.py), so writers already take turns.
+        if self._connection.dialect.name == "postgresql":
+            with database_errors():
+                self._connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_advisory_lock_id(key))))
 
-    def count_since(self, ip_key: str, since: dt.datetime) -> int:
+    def record(self, key: str, at: dt.datetime) -> None:
+        with database_errors():
+            self._connection.execute(t.login_requests.insert().values(key=key, at=at))
+
+    def count_since(self, key: str, since: dt.datetime) -> int:
         c = t.login_requests.c
-        query = sa.select(sa.func.count()).select_from(t.login_requests).where(c.key == ip_key, c.at >= since)
+        query = sa.select(sa.func.count()).select_from(t.login_requests).where(c.key == key, c.at >= since)
         with database_errors():
             return int(self._connection.execute(query).scalar_one())
+
+    def prune(self, before: dt.datetime) -> int:
+        return _delete(self._connection, t.login_requests, t.login_requests.c.at < before)
 
 
 class SqlAlchemyAuditLog(_Records[AuditEntry]):
@@ -380,6 +410,9 @@ class SqlAlchemyAuditLog(_Records[AuditEntry]):
     def list_for_company(self, company_id: str, *, limit: int = 200) -> list[AuditEntry]:
         c = t.audit_log.c
         return self._all(c.company_id == company_id, order_by=[c.at.desc(), self._text(c.id).desc()], limit=limit)
+
+    def prune(self, before: dt.datetime) -> int:
+        return _delete(self._connection, t.audit_log, t.audit_log.c.at < before)
 
 
 class SqlAlchemyNoticeLog:
@@ -414,7 +447,7 @@ class SqlAlchemyPaymentRepository(_Records[Payment]):
                 "currency": item.amount.currency, "status": item.status.value, "provider_ref": item.provider_ref,
                 "attempt_key": item.attempt_key, "created_at": item.created_at, "settled_at": item.settled_at,
                 "received_minor": item.received_minor, "received_currency": item.received_currency,
-                "note": item.note}
+                "note": item.note, "checkout_url": item.checkout_url, "expires_at": item.expires_at}
 
     def _from_row(self, row: sa.RowMapping) -> Payment:
         return Payment(id=row["id"], invoice_id=row["invoice_id"], company_id=row["company_id"],
@@ -423,7 +456,7 @@ class SqlAlchemyPaymentRepository(_Records[Payment]):
                        provider_ref=row["provider_ref"], attempt_key=row["attempt_key"],
                        created_at=row["created_at"], settled_at=row["settled_at"],
                        received_minor=row["received_minor"], received_currency=row["received_currency"],
-                       note=row["note"])
+                       note=row["note"], checkout_url=row["checkout_url"], expires_at=row["expires_at"])
 
     def get_by_provider_ref(self, provider: Provider, provider_ref: str) -> Payment | None:
         c = t.payments.c
@@ -496,3 +529,6 @@ class SqlAlchemyProcessedEventLog:
         # RETURNING says whether a row went in (the driver's rowcount is not reliable for this statement).
         with database_errors():
             return self._connection.execute(statement.returning(t.processed_events.c.event_id)).first() is not None
+
+    def prune(self, before: dt.datetime) -> int:
+        return _delete(self._connection, t.processed_events, t.processed_events.c.processed_at < before)

@@ -71,6 +71,9 @@ companies = sa.Table(
     sa.Column("link_token", sa.String(64), nullable=False, unique=True),
     sa.Column("portal_enabled", sa.Boolean, nullable=False),
     _ref(),
+    # Grows when access is turned off (by the core, or by a trigger when anything else updates the flag):
+    # sessions opened under an older generation stay dead.
+    sa.Column("access_generation", sa.Integer, nullable=False, server_default="0"),
 )
 
 contacts = sa.Table(
@@ -203,7 +206,11 @@ one_time_codes = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False),
     sa.Column("failed_attempts", sa.Integer, nullable=False),
     sa.Column("status", sa.String(20), nullable=False),
+    # The sign-in flow that asked for the code (a keyed hash of the browser's flow id); codes from before flows
+    # existed carry '' and match no flow.
+    sa.Column("flow_key", sa.String(64), nullable=False, server_default=""),
     sa.Index(None, "contact_id", "status"),
+    sa.Index(None, "issued_at"),
 )
 
 portal_sessions = sa.Table(
@@ -218,6 +225,8 @@ portal_sessions = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("last_seen_at", UtcDateTime, nullable=False),
     sa.Column("ended_at", UtcDateTime, nullable=True),
+    sa.Column("access_generation", sa.Integer, nullable=False, server_default="0"),
+    sa.Index(None, "last_seen_at"),
 )
 
 login_requests = sa.Table(
@@ -227,6 +236,7 @@ login_requests = sa.Table(
     sa.Column("key", sa.String(64), nullable=False),
     sa.Column("at", UtcDateTime, nullable=False),
     sa.Index(None, "key", "at"),
+    sa.Index(None, "at"),
 )
 
 audit_log = sa.Table(
@@ -240,6 +250,7 @@ audit_log = sa.Table(
     sa.Column("ip", sa.String(64), nullable=True),
     sa.Column("detail", sa.Text, nullable=False),
     sa.Index(None, "company_id", "at"),
+    sa.Index(None, "at"),
 )
 
 notices = sa.Table(
@@ -271,6 +282,8 @@ payments = sa.Table(
     sa.Column("received_minor", sa.BigInteger, nullable=True),
     sa.Column("received_currency", sa.String(3), nullable=True),
     sa.Column("note", sa.Text, nullable=False),
+    sa.Column("checkout_url", sa.Text, nullable=True),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
     sa.Index(None, "status", "created_at"),
 )
 
@@ -288,4 +301,5 @@ processed_events = sa.Table(
     sa.Column("provider", sa.String(16), primary_key=True),
     sa.Column("event_id", sa.String(255), primary_key=True),
     sa.Column("processed_at", UtcDateTime, nullable=False),
+    sa.Index(None, "processed_at"),
 )

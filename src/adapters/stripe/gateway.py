@@ -80,6 +80,9 @@ class StripePaymentGateway:
         }
         if request.customer_email:
             params["customer_email"] = request.customer_email
+        if request.expires_at is not None:
+            # The session closes when the portal stops handing it out, so an old tab cannot pay later.
+            params["expires_at"] = int(request.expires_at.timestamp())
         try:
             session = self._client.v1.checkout.sessions.create(
                 params,  # type: ignore[arg-type]

@@ -75,6 +75,17 @@ def _refuse_nul_bytes() -> None:
         abort(400)
 
 
+def _log_refusal(exc: errors.PortalError) -> None:
+    from entrypoints.web.context import log_refusal
+
+    if isinstance(exc, errors.PortalUnavailable):
+        log_refusal("unknown link")
+    elif isinstance(exc, errors.NotFound):
+        log_refusal("not found")
+    elif isinstance(exc, errors.Throttled):
+        log_refusal("throttled " + exc.limit)
+
+
 def _error_page(status: int, message: str) -> tuple[str, int]:
     return render_template("error.html", status=status, message=message), status
 
@@ -89,6 +100,7 @@ def _register_errors(app: Flask) -> None:
     def portal_error(exc: errors.PortalError) -> tuple[str, int]:
         if isinstance(exc, errors.DatabaseUnavailable):
             g.setdefault("business", None)  # the page renders unbranded: no second wait for a vanished database
+        _log_refusal(exc)
         for kind, status, message in ERROR_STATUS:
             if isinstance(exc, kind):
                 if status >= 500:

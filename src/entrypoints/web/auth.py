@@ -6,7 +6,7 @@ from flask import g, make_response, redirect, render_template, request, session,
 from flask.typing import ResponseReturnValue
 
 from entrypoints.web.app import mail_queue, portal_services
-from entrypoints.web.context import client_ip, portal_blueprint, session_cookie_name
+from entrypoints.web.context import client_ip, log_refusal, portal_blueprint, session_cookie_name
 from portal_core import sign_in
 from portal_core.access import check_portal_link
 from portal_core.errors import CodeRejected, DeliveryFailed, InvalidEmail, Throttled
@@ -21,16 +21,38 @@ def _check_portal() -> None:
     check_portal_link(portal_services().uow(), g.link_token)
 
 
-def _pending_email() -> str | None:
+def _flow_state() -> dict[str, str] | None:
     pending = session.get("sign_in")
-    if isinstance(pending, dict) and pending.get("token") == g.link_token:
-        return str(pending.get("email") or "") or None
+    if isinstance(pending, dict) and pending.get("token") == g.link_token and pending.get("flow"):
+        return pending
     return None
+
+
+def _flow() -> str:
+    """This browser's sign-in flow, started when it first opened the sign-in page: every request that carries the
+    form cookie belongs to it (parallel ones too), and only it can use the codes it asked for."""
+    state = _flow_state()
+    if state is not None:
+        return str(state["flow"])
+    flow = sign_in.new_flow(portal_services().randomness)
+    session["sign_in"] = {"token": g.link_token, "flow": flow, "email": ""}
+    return flow
+
+
+def _pending_email() -> str | None:
+    state = _flow_state()
+    return (str(state.get("email") or "") or None) if state is not None else None
+
+
+def _refused(exc: Throttled, template: str, status: int = 429, **context: object) -> ResponseReturnValue:
+    log_refusal("throttled " + exc.limit)
+    return render_template(template, error=str(exc), **context), status
 
 
 @blueprint.get("/login")
 def login() -> ResponseReturnValue:
     _check_portal()
+    _flow()
     return render_template("auth/login.html", email=_pending_email() or "", error=None)
 
 
@@ -38,20 +60,21 @@ def login() -> ResponseReturnValue:
 def request_code() -> ResponseReturnValue:
     services = portal_services()
     email = request.form.get("email", "")
+    flow = _flow()
     try:
         delivery = sign_in.request_sign_in_code(
             services.uow(), clock=services.clock, randomness=services.randomness, templates=services.templates,
             secrets=services.sign_in_secrets, policy=services.sign_in_policy, link_token=g.link_token, email=email,
-            ip=client_ip())
+            ip=client_ip(), flow=flow)
     except InvalidEmail as exc:
         return render_template("auth/login.html", email=email, error=str(exc)), 400
     except Throttled as exc:
-        return render_template("auth/login.html", email=email, error=str(exc)), 429
+        return _refused(exc, "auth/login.html", email=email)
     if delivery is not None:
         mail_queue().submit(lambda: sign_in.deliver_sign_in_code(
             services.uow(), sender=services.email_sender, clock=services.clock, randomness=services.randomness,
             delivery=delivery), "a sign-in code")
-    session["sign_in"] = {"token": g.link_token, "email": email.strip()}
+    session["sign_in"] = {"token": g.link_token, "flow": flow, "email": email.strip()}
     return redirect(url_for("auth.verify_form"), 303)
 
 
@@ -74,13 +97,16 @@ def verify() -> ResponseReturnValue:
     try:
         cookie, _session = sign_in.verify_code(
             services.uow(), clock=services.clock, randomness=services.randomness, secrets=services.sign_in_secrets,
-            link_token=g.link_token, email=email, code=request.form.get("code", ""), ip=client_ip())
+            policy=services.sign_in_policy, link_token=g.link_token, email=email,
+            code=request.form.get("code", ""), ip=client_ip(), flow=_flow())
+    except Throttled as exc:
+        return _refused(exc, "auth/verify.html", email=email, message=None)
     except (CodeRejected, DeliveryFailed) as exc:
         return render_template("auth/verify.html", email=email, message=None, error=str(exc)), 400
     # A session this browser held before ends now: one browser, one live session (and no fixation).
     sign_in.sign_out(services.uow(), clock=services.clock, randomness=services.randomness,
                      cookie=request.cookies.get(session_cookie_name()), ip=client_ip())
-    session.clear()  # nothing from before sign-in survives it; the CSRF token is renewed too
+    session.clear()  # nothing from before sign-in survives it, the flow included; the CSRF token is renewed too
     response = make_response(redirect(url_for("pages.home"), 303))
     settings = services.settings
     response.set_cookie(session_cookie_name(), cookie, httponly=True, samesite="Lax", secure=settings.is_https,

@@ -8,9 +8,9 @@ from flask import flash, get_flashed_messages, redirect, render_template, reques
 from flask.typing import ResponseReturnValue
 
 from entrypoints.web.app import mail_queue, portal_services
-from entrypoints.web.context import portal_blueprint, signed_in, viewer
-from portal_core import client_requests
-from portal_core.errors import RequestFormInvalid
+from entrypoints.web.context import log_refusal, portal_blueprint, signed_in, viewer
+from portal_core import browsing, client_requests
+from portal_core.errors import InvalidInput, RequestFormInvalid, Throttled
 from portal_core.model.mail import Email
 
 blueprint = portal_blueprint("client_requests", __name__)
@@ -18,22 +18,23 @@ blueprint = portal_blueprint("client_requests", __name__)
 CONFIRMATION = "Thank you. Your request was sent to our team; we will be in touch."
 
 
-def _page_number() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < len(raw) < 6 else 1
+def _ids() -> client_requests.RequestIds:
+    return client_requests.RequestIds.from_secret(portal_services().settings.require_secret())
 
 
 def _form(title: str = "", details: str = "", form_token: str | None = None,
-          errors: dict[str, str] | None = None) -> str:
-    token = form_token or client_requests.new_form_token(portal_services().randomness)
+          errors: dict[str, str] | None = None, problem: str | None = None) -> str:
+    token = form_token or _ids().issue_form_token(portal_services().randomness, viewer())
     return render_template("requests/new.html", title=title, details=details, form_token=token, errors=errors or {},
-                           title_max=client_requests.TITLE_MAX, details_max=client_requests.DETAILS_MAX)
+                           problem=problem, title_max=client_requests.TITLE_MAX,
+                           details_max=client_requests.DETAILS_MAX)
 
 
 @blueprint.get("/requests")
 @signed_in
 def index() -> ResponseReturnValue:
-    page = client_requests.list_requests(portal_services().uow(), viewer(), _page_number())
+    number = browsing.page_number(request.args.get("page", "1"))
+    page = client_requests.list_requests(portal_services().uow(), viewer(), number)
     return render_template("requests/index.html", page=page)
 
 
@@ -48,12 +49,17 @@ def new() -> ResponseReturnValue:
     form_token = request.form.get("form_token", "")
     try:
         created, email = client_requests.submit_request(
-            services.uow(), services.clock, services.randomness, services.templates,
-            client_requests.RequestIds.from_secret(services.settings.require_secret()), viewer(),
-            title=title, details=details, form_token=form_token)
+            services.uow(), services.clock, services.randomness, services.templates, _ids(),
+            services.sign_in_secrets.throttle, viewer(), title=title, details=details, form_token=form_token)
     except RequestFormInvalid as exc:
         # The same form token again: once the corrected form goes through, a resend of it still makes one request.
         return _form(title, details, form_token or None, exc.fields), 400
+    except Throttled as exc:
+        log_refusal("throttled " + exc.limit)
+        return _form(title, details, form_token or None, problem=str(exc)), 429
+    except InvalidInput as exc:
+        # A token this server never issued to this contact: nothing is stored; a fresh form keeps what was typed.
+        return _form(title, details, None, problem=str(exc)), 400
     if email is not None:
         mail_queue().submit(_sender(email), "a new-request notice")
     flash(CONFIRMATION, "request-sent")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import functools
+import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -58,6 +61,30 @@ def client_ip() -> str:
     return request.remote_addr or "unknown"
 
 
+access_log = logging.getLogger("portal.access")
+_LOG_EVERY = 60.0  # seconds: at most one line per client address and kind of refusal in that time
+_last_logged: dict[tuple[str, str], float] = {}
+_last_logged_lock = threading.Lock()
+
+
+def log_refusal(kind: str) -> None:
+    """One WARNING line for a refused request: the kind, the route (its rule: never the link token), the company
+    when known, and a keyed hash of the client address; never an email, code, token or cookie. A client that keeps
+    being refused makes one line a minute per kind in each worker, so the log cannot be flooded either."""
+    client = portal_services().sign_in_secrets.throttle.for_ip(client_ip())[3:19]
+    now = time.monotonic()
+    with _last_logged_lock:
+        if now - _last_logged.get((client, kind), -_LOG_EVERY) < _LOG_EVERY:
+            return
+        if len(_last_logged) > 10_000:  # forget the quiet ones rather than grow without bound
+            _last_logged.clear()
+        _last_logged[(client, kind)] = now
+    found = getattr(g, "viewer", None)
+    company = found.company.id if found is not None else "-"
+    route = request.url_rule.rule if request.url_rule is not None else "-"
+    access_log.warning("refused %s: %s %s company=%s client=%s", kind, request.method, route, company, client)
+
+
 def signed_in(view: F) -> F:
     """Loads the viewer (access re-checked on every request) or sends the client to the sign-in page."""
 
@@ -70,6 +97,8 @@ def signed_in(view: F) -> F:
             context = open_page(services.uow(), clock=services.clock, policy=services.sign_in_policy,
                                 link_token=g.link_token, cookie=request.cookies.get(session_cookie_name()))
         except NotSignedIn:
+            if request.cookies.get(session_cookie_name()):
+                log_refusal("ended session")
             return redirect(url_for("auth.login"), 303)
         g.viewer, g.business, g.payment_providers = context.viewer, context.business, context.payment_providers
         return view(*args, **kwargs)

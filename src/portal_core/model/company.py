@@ -16,6 +16,14 @@ class Company:
     link_token: str = attrs.field()
     portal_enabled: bool = False
     ref: str | None = None
+    # Grows each time access is turned off: a session remembers the generation it was opened under, so a session
+    # from before the latest "off" stays dead when access is turned back on.
+    access_generation: int = 0
+
+    def set_access(self, enabled: bool) -> None:
+        if self.portal_enabled and not enabled:
+            self.access_generation += 1
+        self.portal_enabled = enabled
 
     @name.validator
     def _name(self, _attribute: object, value: str) -> None:

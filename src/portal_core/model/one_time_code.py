@@ -43,6 +43,8 @@ class OneTimeCode:
     id: str
     contact_id: str
     company_id: str
+    # A keyed hash of the sign-in flow (the browser's form cookie) that asked for it: only that flow may use it.
+    flow_key: str = attrs.field(repr=False)
     code_hash: str = attrs.field(repr=False)
     issued_at: dt.datetime
     expires_at: dt.datetime
@@ -50,12 +52,12 @@ class OneTimeCode:
     status: CodeStatus = CodeStatus.ACTIVE
 
     @classmethod
-    def issue(cls, *, id: str, contact_id: str, company_id: str, code: str, hasher: CodeHasher,
+    def issue(cls, *, id: str, contact_id: str, company_id: str, flow_key: str, code: str, hasher: CodeHasher,
               now: dt.datetime) -> OneTimeCode:
         if len(code) != CODE_DIGITS or not code.isdigit():
             raise ValueError("a code is six digits")
-        return cls(id=id, contact_id=contact_id, company_id=company_id, code_hash=hasher.hash(id, code),
-                   issued_at=now, expires_at=now + CODE_LIFETIME)
+        return cls(id=id, contact_id=contact_id, company_id=company_id, flow_key=flow_key,
+                   code_hash=hasher.hash(id, code), issued_at=now, expires_at=now + CODE_LIFETIME)
 
     def is_usable(self, now: dt.datetime) -> bool:
         return self.status == CodeStatus.ACTIVE and now < self.expires_at and self.failed_attempts < MAX_FAILED_ATTEMPTS

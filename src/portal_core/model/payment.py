@@ -64,12 +64,21 @@ class Payment:
     received_minor: int | None = None
     received_currency: str | None = None
     note: str = ""
+    checkout_url: str | None = None  # the provider's hosted page, handed to every Pay Now while the attempt is open
+    expires_at: dt.datetime | None = None  # after this the hosted page is no longer handed out (Stripe closes it)
 
     @classmethod
     def start(cls, *, id: str, invoice_id: str, company_id: str, contact_id: str | None, provider: Provider,
-              amount: Money, attempt_key: str, now: dt.datetime) -> Payment:
+              amount: Money, attempt_key: str, now: dt.datetime, lifetime: dt.timedelta) -> Payment:
         return cls(id=id, invoice_id=invoice_id, company_id=company_id, contact_id=contact_id, provider=provider,
-                   amount=amount, status=PaymentStatus.PENDING, attempt_key=attempt_key, created_at=now)
+                   amount=amount, status=PaymentStatus.PENDING, attempt_key=attempt_key, created_at=now,
+                   expires_at=now + lifetime)
+
+    def reusable_for(self, provider: Provider, amount: Money, now: dt.datetime, margin: dt.timedelta) -> bool:
+        """An open hosted page for this very payment, with at least `margin` left to pay on it."""
+        return (self.status == PaymentStatus.PENDING and self.provider == provider and self.amount == amount
+                and self.checkout_url is not None and self.expires_at is not None
+                and now + margin < self.expires_at)
 
     def close(self, status: PaymentStatus, now: dt.datetime, note: str = "") -> None:
         self.status = status
@@ -101,6 +110,7 @@ class CheckoutRequest:
     success_url: str
     cancel_url: str
     declined_url: str
+    expires_at: dt.datetime | None = None  # the hosted page should close by then (where the provider allows it)
 
 
 @attrs.frozen(kw_only=True)

@@ -23,6 +23,7 @@ class PortalSession:
     company_id: str
     link_token: str  # the link it was opened under: rotating the link ends it
     email_key: str  # the email it was proven for: changing the contact's email ends it
+    access_generation: int  # the company's access generation at sign-in: turning access off ends it for good
     created_at: dt.datetime
     last_seen_at: dt.datetime
     ended_at: dt.datetime | None = None
