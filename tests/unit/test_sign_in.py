@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 
 import attrs
@@ -41,10 +42,13 @@ IP = "203.0.113.5"
 HOMER = "homer@globex.example"
 
 
-def request(portal: Portal, company: Company, email: str, ip: str = IP) -> CodeDelivery | None:
+FLOW = "flow-of-the-clients-browser"
+
+
+def request(portal: Portal, company: Company, email: str, ip: str = IP, flow: str = FLOW) -> CodeDelivery | None:
     return request_sign_in_code(portal.uow, clock=portal.clock, randomness=portal.randomness,
                                 templates=portal.templates, secrets=portal.secrets, policy=portal.policy,
-                                link_token=company.link_token, email=email, ip=ip)
+                                link_token=company.link_token, email=email, ip=ip, flow=flow)
 
 
 def deliver(portal: Portal, delivery: CodeDelivery | None) -> str:
@@ -55,9 +59,10 @@ def deliver(portal: Portal, delivery: CodeDelivery | None) -> str:
     return code_in(portal.sender.outbox[-1])
 
 
-def verify(portal: Portal, company: Company, email: str, code: str, ip: str = IP) -> str:
+def verify(portal: Portal, company: Company, email: str, code: str, ip: str = IP, flow: str = FLOW) -> str:
     cookie, session = verify_code(portal.uow, clock=portal.clock, randomness=portal.randomness,
-                                  secrets=portal.secrets, link_token=company.link_token, email=email, code=code, ip=ip)
+                                  secrets=portal.secrets, policy=portal.policy, link_token=company.link_token,
+                                  email=email, code=code, ip=ip, flow=flow)
     assert session.contact_id and session.company_id == company.id
     return cookie
 
@@ -218,11 +223,10 @@ def test_audit_entries_never_hold_the_code_or_the_email(globex: Globex) -> None:
         verify(portal, company, HOMER, other_code(code))
     cookie = verify(portal, company, HOMER, code)
     sign_out(portal.uow, clock=portal.clock, randomness=portal.randomness, cookie=cookie, ip=IP)
-    request(portal, company, "stranger@nowhere.example")
-    with pytest.raises(Throttled):
-        request(portal, company, "stranger@nowhere.example")
+    request(portal, company, "stranger@nowhere.example", flow="another")
     entries = portal.store.state.audit
-    assert {e.action for e in entries} >= {"code_issued", "code_failed", "signed_in", "signed_out", "throttled"}
+    assert {e.action for e in entries} >= {"code_issued", "code_failed", "signed_in", "signed_out",
+                                           "code_requested_unknown_email"}
     for entry in entries:
         for value in attrs.astuple(entry):
             text = str(value).lower()
@@ -247,32 +251,70 @@ def test_an_undelivered_code_cannot_be_used_and_says_so(globex: Globex) -> None:
     assert "code_undelivered" in {e.action for e in portal.store.state.audit}
 
 
-# ---- throttles
+# ---- flows: a code belongs to the browser flow that asked for it
 
 
-def test_one_code_per_minute_per_email(globex: Globex) -> None:
+def test_a_code_works_only_in_the_flow_that_asked_for_it(globex: Globex) -> None:
+    portal = globex.portal
+    code = deliver(portal, request(portal, globex.company, HOMER, flow="victims-browser"))
+    # The same right code typed in another browser (another flow, even at the same address) is a wrong code there,
+    # with the wrong-code message and nothing else.
+    with pytest.raises(CodeRejected) as caught:
+        verify(portal, globex.company, HOMER, code, flow="attackers-browser")
+    assert str(caught.value) == REJECTED_MESSAGE
+    (stored,) = codes(portal)
+    assert (stored.status, stored.failed_attempts) == (CodeStatus.ACTIVE, 0)  # the victim's code is untouched
+    assert verify(portal, globex.company, HOMER, code, flow="victims-browser")
+
+
+def test_requests_and_wrong_guesses_in_one_flow_never_touch_another_flows_code(globex: Globex) -> None:
+    portal = globex.portal
+    victims = deliver(portal, request(portal, globex.company, HOMER, ip="198.51.100.1", flow="victim"))
+    for n in range(3):
+        portal.clock.advance(seconds=61)
+        theirs = deliver(portal, request(portal, globex.company, HOMER, ip="203.0.113.66", flow="attacker"))
+        for _ in range(5):
+            with pytest.raises(CodeRejected):
+                verify(portal, globex.company, HOMER, other_code(theirs), ip="203.0.113.66", flow="attacker")
+    assert verify(portal, globex.company, HOMER, victims, ip="198.51.100.1", flow="victim")
+
+
+def test_a_new_code_at_most_once_a_minute_per_flow(globex: Globex) -> None:
     portal = globex.portal
     assert request(portal, globex.company, HOMER)
     portal.clock.advance(seconds=30)
     with pytest.raises(Throttled) as caught:
         request(portal, globex.company, HOMER.upper())
     assert str(caught.value) == WAIT_MESSAGE
+    assert request(portal, globex.company, HOMER, flow="another browser") is not None  # its own flow
     portal.clock.advance(seconds=31)
     assert request(portal, globex.company, HOMER)
 
 
-def test_five_codes_per_hour_per_email(globex: Globex) -> None:
+# ---- throttles that a stranger cannot spend for the client
+
+
+def test_three_code_requests_an_hour_per_email_from_one_address(globex: Globex) -> None:
     portal = globex.portal
-    for _ in range(5):
-        assert request(portal, globex.company, HOMER)
-        portal.clock.advance(minutes=2)
+    for n in range(3):
+        assert request(portal, globex.company, HOMER, flow=f"tab {n}")
     with pytest.raises(Throttled):
-        request(portal, globex.company, HOMER)
-    portal.clock.advance(minutes=50)  # 60 minutes after the first request it still counts
+        request(portal, globex.company, HOMER, flow="tab 4")
+    assert request(portal, globex.company, HOMER, ip="198.51.100.9", flow="the client") is not None
+    portal.clock.advance(minutes=60, seconds=1)
+    assert request(portal, globex.company, HOMER, flow="tab 5") is not None
+
+
+def test_ten_code_emails_an_hour_per_email_from_everywhere(globex: Globex) -> None:
+    portal = globex.portal
+    for n in range(10):
+        assert request(portal, globex.company, HOMER, ip=f"198.51.100.{n}", flow=f"flow {n}")
+        portal.clock.advance(minutes=1)
     with pytest.raises(Throttled):
-        request(portal, globex.company, HOMER)
-    portal.clock.advance(seconds=1)
-    assert request(portal, globex.company, HOMER)
+        request(portal, globex.company, HOMER, ip="198.51.100.200", flow="flow 11")
+    assert len([c for c in codes(portal)]) == 10
+    portal.clock.advance(minutes=51)  # 61 minutes after the first
+    assert request(portal, globex.company, HOMER, ip="198.51.100.201", flow="flow 12")
 
 
 def test_per_ip_limit() -> None:
@@ -280,13 +322,70 @@ def test_per_ip_limit() -> None:
     company = portal.add_company("Globex LLC")
     portal.add_contact(company, "Homer", HOMER)
     for n in range(3):
-        request(portal, company, f"guess{n}@globex.example")
+        request(portal, company, f"guess{n}@globex.example", flow=f"f{n}")
     with pytest.raises(Throttled):
-        request(portal, company, HOMER)
+        request(portal, company, HOMER, flow="f9")
     assert codes(portal) == []
     assert request(portal, company, HOMER, ip="198.51.100.7") is not None  # another address is not throttled
     portal.clock.advance(minutes=61)
-    assert request(portal, company, "guess9@globex.example") is None
+    assert request(portal, company, "guess9@globex.example", flow="f10") is None
+
+
+def test_ipv6_addresses_count_per_slash_64() -> None:
+    portal = make_portal(SignInPolicy(per_ip_per_hour=2))
+    company = portal.add_company("Globex LLC")
+    for n, ip in enumerate(["2001:db8:1:2::1", "2001:db8:1:2:ffff::9"]):
+        request(portal, company, f"guess{n}@globex.example", ip=ip, flow=f"f{n}")
+    with pytest.raises(Throttled):  # the same /64, however the last 64 bits are chosen
+        request(portal, company, "guess3@globex.example", ip="2001:db8:1:2:dead:beef:0:1", flow="f3")
+    assert request(portal, company, "guess4@globex.example", ip="2001:db8:1:3::1", flow="f4") is None
+
+
+def test_fifty_wrong_codes_an_hour_per_address_then_the_verify_step_answers_429(globex: Globex) -> None:
+    portal = globex.portal
+    for n in range(50):
+        with pytest.raises(CodeRejected):
+            verify(portal, globex.company, f"guess{n}@globex.example", "123456", flow=f"f{n}")
+    code = deliver(portal, request(portal, globex.company, HOMER, ip="198.51.100.3", flow="client"))
+    with pytest.raises(Throttled):  # even the right code from that address waits out the hour
+        verify(portal, globex.company, HOMER, code, flow="client")
+    assert verify(portal, globex.company, HOMER, code, ip="198.51.100.3", flow="client")  # the client's own
+    portal.clock.advance(minutes=61)
+    with pytest.raises(CodeRejected):
+        verify(portal, globex.company, HOMER, "000000", flow="f0")
+
+
+def test_throttled_and_malformed_requests_write_nothing(globex: Globex) -> None:
+    portal = globex.portal
+    assert request(portal, globex.company, HOMER)
+    before = copy.deepcopy(portal.store.state)
+    for _ in range(5):
+        with pytest.raises(Throttled):
+            request(portal, globex.company, HOMER)
+        with pytest.raises(InvalidEmail):
+            request(portal, globex.company, "not an email", flow="other")
+    assert portal.store.state == before
+
+
+def test_the_lock_out_attack_leaves_the_client_able_to_sign_in(globex: Globex) -> None:
+    """An attacker with the link keeps asking for the client's codes and guessing, all hour long."""
+    portal = globex.portal
+    attacker = "203.0.113.66"
+    for minute in range(60):
+        for tab in range(3):
+            try:
+                request(portal, globex.company, HOMER, ip=attacker, flow=f"attacker {minute}/{tab}")
+            except Throttled:
+                pass
+            for _ in range(5):
+                try:
+                    verify(portal, globex.company, HOMER, "000000", ip=attacker, flow=f"attacker {minute}/{tab}")
+                except (CodeRejected, Throttled):
+                    pass
+        portal.clock.advance(seconds=59)
+        if minute % 20 == 19:  # the client signs in now and then, from home, and gets in each time
+            code = deliver(portal, request(portal, globex.company, HOMER, ip="198.51.100.20", flow=f"client {minute}"))
+            assert verify(portal, globex.company, HOMER, code, ip="198.51.100.20", flow=f"client {minute}")
 
 
 def test_the_same_email_at_two_companies_has_separate_limits(portal: Portal) -> None:
@@ -294,12 +393,13 @@ def test_the_same_email_at_two_companies_has_separate_limits(portal: Portal) -> 
     initech = portal.add_company("Initech")
     portal.add_contact(globex, "Homer", "shared@both.example")
     portal.add_contact(initech, "Homer at Initech", "shared@both.example")
-    assert request(portal, globex, "shared@both.example")
-    assert request(portal, initech, "shared@both.example")
+    for n in range(3):
+        assert request(portal, globex, "shared@both.example", flow=f"g{n}")
+        assert request(portal, initech, "shared@both.example", flow=f"i{n}")
     with pytest.raises(Throttled):
-        request(portal, globex, "shared@both.example")
+        request(portal, globex, "shared@both.example", flow="g9")
     with pytest.raises(Throttled):
-        request(portal, initech, "shared@both.example")
+        request(portal, initech, "shared@both.example", flow="i9")
 
 
 # ---- no enumeration
@@ -308,10 +408,10 @@ def test_the_same_email_at_two_companies_has_separate_limits(portal: Portal) -> 
 def _trace(portal: Portal, company: Company, email: str) -> list[str]:
     """What a caller can observe from a series of requests for one email: returns and raises, in order."""
     seen = []
-    for step in [0, 10, 50, 120, 240, 360, 480, 600, 3700]:
+    for n, step in enumerate([0, 10, 50, 120, 240, 360, 480, 600, 3700]):
         portal.clock.set(portal.clock.now() + dt.timedelta(seconds=step))
         try:
-            result = request(portal, company, email)
+            result = request(portal, company, email, flow=f"flow {n // 2}")
             seen.append("ok")
             assert result is None or isinstance(result, CodeDelivery)
         except PortalError as exc:
@@ -336,7 +436,7 @@ def test_only_a_contact_of_this_company_is_mailed(portal: Portal) -> None:
     initech = portal.add_company("Initech")
     portal.add_contact(initech, "Peter", "peter@initech.example")
     assert request(portal, globex, "peter@initech.example") is None
-    assert request(portal, globex, "nobody@nowhere.example") is None
+    assert request(portal, globex, "nobody@nowhere.example", flow="another") is None
     assert codes(portal) == []
     with pytest.raises(InvalidEmail):
         request(portal, globex, "not an email")
@@ -385,7 +485,24 @@ def test_disabling_access_ends_the_session_at_once(globex: Globex) -> None:
     with pytest.raises((PortalUnavailable, NotSignedIn)):
         viewer(portal, globex.company, cookie)
     access.set_portal_access(portal.uow, globex.company.name, enabled=True)
-    assert viewer(portal, globex.company, cookie)  # the toggle is the access; a new sign-in is not needed
+    with pytest.raises(NotSignedIn):  # turned back on, the old session stays dead: a new sign-in is needed
+        viewer(portal, globex.company, cookie)
+    portal.clock.advance(seconds=61)
+    assert viewer(portal, globex.company, globex.sign_in())
+
+
+def test_a_disable_by_anyone_else_who_moves_the_generation_ends_sessions_too(globex: Globex) -> None:
+    portal = globex.portal
+    cookie = globex.sign_in()
+    with portal.uow:  # an embedder's own code, writing the company the way its CRM does
+        company = portal.uow.companies.get(globex.company.id)
+        assert company is not None
+        company.set_access(False)
+        company.set_access(True)
+        portal.uow.companies.update(company)
+        portal.uow.commit()
+    with pytest.raises(NotSignedIn):
+        viewer(portal, globex.company, cookie)
 
 
 def test_removing_the_contact_ends_the_session_at_once(globex: Globex) -> None:

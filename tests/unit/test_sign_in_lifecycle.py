@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from portal_core import access
-from portal_core.errors import CodeRejected, PortalUnavailable, Throttled
+from portal_core.errors import CodeRejected, NotSignedIn, PortalUnavailable, Throttled
 from portal_core.model.one_time_code import CodeStatus
 from portal_core.sign_in import SignInPolicy, current_viewer, deliver_sign_in_code, request_sign_in_code, verify_code
 
@@ -21,6 +21,7 @@ from .conftest import code_in, make_portal
 
 EMAIL = "homer@globex.example"
 IP = "203.0.113.5"
+FLOW = "the one browser"
 LIFETIME = dt.timedelta(minutes=10)
 
 
@@ -29,7 +30,9 @@ class CodeLifecycle(RuleBasedStateMachine):
         super().__init__()
         # Looser throttles than the product's, so runs spend their steps on codes rather than on waiting; the
         # model still predicts every throttled request.
-        self.portal = make_portal(SignInPolicy(per_contact_per_minute=3, per_contact_per_hour=12))
+        # One browser flow at one address: a new code at most once a minute, and (loosened) 12 an hour.
+        self.portal = make_portal(SignInPolicy(per_email_and_ip_per_hour=12, per_email_per_hour=12,
+                                               wrong_codes_per_ip_per_hour=1_000_000))
         self.company = self.portal.add_company("Globex LLC")
         self.contact = self.portal.add_contact(self.company, "Homer", EMAIL)
         # the model
@@ -40,6 +43,8 @@ class CodeLifecycle(RuleBasedStateMachine):
         self.used = False
         self.requests: list[dt.datetime] = []
         self.sessions: dict[str, dt.datetime] = {}  # session id -> when the model allowed it
+        self.cookies: dict[str, str] = {}  # session id -> its cookie
+        self.revoked: set[str] = set()  # sessions that existed when access was turned off
 
     @property
     def now(self) -> dt.datetime:
@@ -53,15 +58,16 @@ class CodeLifecycle(RuleBasedStateMachine):
         last_minute = sum(1 for at in self.requests if at >= self.now - dt.timedelta(seconds=60))
         last_hour = sum(1 for at in self.requests if at >= self.now - dt.timedelta(hours=1))
         policy = self.portal.policy
-        return last_minute >= policy.per_contact_per_minute or last_hour >= policy.per_contact_per_hour
+        return last_minute >= 1 or last_hour >= policy.per_email_and_ip_per_hour
 
     def attempt(self, code: str) -> str | None:
         """Calls verify_code; returns the new session id, or None when the code was rejected."""
         portal = self.portal
         try:
             _cookie, session = verify_code(portal.uow, clock=portal.clock, randomness=portal.randomness,
-                                           secrets=portal.secrets, link_token=self.company.link_token, email=EMAIL,
-                                           code=code, ip=IP)
+                                           secrets=portal.secrets, policy=portal.policy,
+                                           link_token=self.company.link_token, email=EMAIL, code=code, ip=IP,
+                                           flow=FLOW)
         except CodeRejected:
             return None
         self.cookie = _cookie
@@ -72,7 +78,7 @@ class CodeLifecycle(RuleBasedStateMachine):
         portal = self.portal
         call = dict(clock=portal.clock, randomness=portal.randomness, templates=portal.templates,
                     secrets=portal.secrets, policy=portal.policy, link_token=self.company.link_token, email=EMAIL,
-                    ip=IP)
+                    ip=IP, flow=FLOW)
         if not self.enabled:
             with pytest.raises(PortalUnavailable):
                 request_sign_in_code(portal.uow, **call)  # type: ignore[arg-type]
@@ -116,6 +122,7 @@ class CodeLifecycle(RuleBasedStateMachine):
         if session_id is not None:
             self.used = True
             self.sessions[session_id] = self.now
+            self.cookies[session_id] = self.cookie
             viewer = current_viewer(self.portal.uow, clock=self.portal.clock, policy=self.portal.policy,
                                     link_token=self.company.link_token, cookie=self.cookie)
             assert viewer.contact.id == self.contact.id
@@ -128,7 +135,18 @@ class CodeLifecycle(RuleBasedStateMachine):
     @rule(enabled=st.sampled_from([True, True, False]))
     def set_access(self, enabled: bool) -> None:
         access.set_portal_access(self.portal.uow, self.company.name, enabled=enabled)
+        if self.enabled and not enabled:
+            self.revoked |= set(self.sessions)
         self.enabled = enabled
+
+    @invariant()
+    def a_session_from_before_access_was_turned_off_stays_dead(self) -> None:
+        if not self.enabled:
+            return
+        for session_id in self.revoked:
+            with pytest.raises(NotSignedIn):
+                current_viewer(self.portal.uow, clock=self.portal.clock, policy=self.portal.policy,
+                               link_token=self.company.link_token, cookie=self.cookies[session_id])
 
     @invariant()
     def sessions_exist_only_where_the_model_allowed_them(self) -> None:
