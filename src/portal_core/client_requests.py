@@ -66,7 +66,7 @@ class RequestIds:
 
     def for_form(self, company_id: str, contact_id: str, form_token: str) -> str:
         """The request id of a form token this server issued to this contact; InvalidInput for any other token."""
-        if not _FORM_TOKEN.match(form_token or ""):
+        if not _FORM_TOKEN.fullmatch(form_token or ""):
             raise InvalidInput(STALE_FORM)
         nonce, _, tag = form_token.partition(".")
         expected = base64.urlsafe_b64encode(self._mac(b"form", company_id, contact_id, nonce)[:16]).decode()

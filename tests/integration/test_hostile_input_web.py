@@ -34,7 +34,8 @@ def _fill(rule: str, token: str, segment: str) -> str:
 @pytest.mark.parametrize("page", ODD_PAGES)
 @pytest.mark.parametrize("section", ["/requests", "/invoices", "/quotes", "/jobs", "/projects", "/tasks",
                                      "/products", "/files"])
-def test_odd_page_numbers_answer_the_first_page_or_404(homer: SignedIn, section: str, page: str) -> None:
+def test_odd_page_numbers_answer_the_first_page_or_404(homer: SignedIn, section: str,  # noqa: F811
+                                                       page: str) -> None:
     response = homer.client.get(f"/p/{homer.token}{section}?page={page}")
     assert response.status_code in (200, 404), (section, page, response.status_code)
 

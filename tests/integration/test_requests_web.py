@@ -5,8 +5,10 @@ from __future__ import annotations
 import html
 
 import pytest
+from markupsafe import escape
 
 from adapters.memory import RecordingEmailSender
+from portal_core import client_requests
 from portal_core.model.documents import RequestStatus
 
 from .files_fixtures import (
@@ -170,6 +172,103 @@ def test_a_tampered_form_token_is_refused(files_portal: FilesPortal, homer: Sign
     form = {**_form(homer), "form_token": "../short", "title": "t", "details": "d"}
     assert _post(homer, form).status_code == 400
     assert len(_stored(files_portal)) == before
+
+
+def _typed_back(page: str, title: str, details: str) -> bool:
+    """Whether the page shows the typed title and details again, escaped as the template escapes them."""
+    return f'value="{escape(title)}"' in page and f">{escape(details)}</textarea>" in page
+
+
+@pytest.mark.parametrize("made_up", ["a" * 22 + "." + "b" * 22, "form-token-0123456789"])
+def test_a_made_up_form_token_is_refused_and_a_fresh_form_keeps_what_was_typed(
+        files_portal: FilesPortal, homer: SignedIn, outbox: RecordingEmailSender, made_up: str) -> None:
+    before = len(_stored(files_portal))
+    form = {**_form(homer), "form_token": made_up, "title": "Made <up>", "details": "Typed & kept."}
+    response = _post(homer, form)
+    assert response.status_code == 400
+    assert len(_stored(files_portal)) == before and outbox.to(BUSINESS) == []
+    page = response.text
+    assert "This form has expired" in page
+    assert _typed_back(page, "Made <up>", "Typed & kept.")
+    fresh = form_token_of(page)
+    assert fresh != made_up
+    # The fresh form is the server's own: sending it stores the request once.
+    sent = _post(homer, {**form, "form_token": fresh})
+    assert sent.status_code == 303 and len(_stored(files_portal)) == before + 1
+
+
+def test_a_form_token_issued_to_another_contact_is_refused(files_portal: FilesPortal, homer: SignedIn,
+                                                           marge: SignedIn, peter: SignedIn) -> None:
+    before = {company: len(_stored_for(files_portal, company)) for company in ("globex", "initech")}
+    for other in (marge, peter):
+        form = {**_form(homer), "form_token": _form(other)["form_token"], "title": "Borrowed", "details": "d"}
+        response = _post(homer, form)
+        assert response.status_code == 400 and "This form has expired" in response.text
+        assert form_token_of(response.text) != form["form_token"]
+    assert {company: len(_stored_for(files_portal, company)) for company in before} == before
+
+
+def _stored_for(files_portal: FilesPortal, company: str) -> list:  # type: ignore[type-arg]
+    with files_portal.services.uow() as uow:
+        return uow.requests.list_for_company(files_portal.id_of("companies", company))
+
+
+def _fill_the_hour(homer: SignedIn) -> None:
+    for n in range(client_requests.REQUESTS_PER_HOUR):
+        assert _post(homer, {**_form(homer), "title": f"Request {n}", "details": "d"}).status_code == 303
+
+
+def test_the_eleventh_request_in_an_hour_answers_429_and_keeps_what_was_typed(
+        files_portal: FilesPortal, homer: SignedIn, marge: SignedIn, outbox: RecordingEmailSender) -> None:
+    _fill_the_hour(homer)
+    before, mails = len(_stored(files_portal)), len(outbox.to(BUSINESS))
+    form = {**_form(homer), "title": "One <more>", "details": "Line one\nand \"two\" & three"}
+    response = _post(homer, form)
+    assert response.status_code == 429
+    page = response.text
+    assert "many requests in the last hour" in page and 'role="alert"' in page
+    assert _typed_back(page, "One <more>", "Line one\nand \"two\" & three")
+    assert form_token_of(page) == form["form_token"]  # the same form: once it goes through, it goes through once
+    assert len(_stored(files_portal)) == before and len(outbox.to(BUSINESS)) == mails
+    # The form still opens, and another contact of the company is not held back.
+    assert homer.get("/requests/new").status_code == 200
+    assert _post(marge, {**_form(marge), "title": "Marge's", "details": "d"}).status_code == 303
+    assert _post(homer, {**_form(homer), "title": "Still held", "details": "d"}).status_code == 429
+
+
+def test_the_form_still_opens_after_the_limit(files_portal: FilesPortal, homer: SignedIn) -> None:
+    _fill_the_hour(homer)
+    page = homer.get("/requests/new")
+    assert page.status_code == 200
+    assert form_token_of(page.text) and 'name="title"' in page.text
+    assert "many requests" not in page.text
+
+
+def test_a_form_held_back_by_the_limit_goes_through_once_the_hour_has_passed(
+        files_portal: FilesPortal, homer: SignedIn) -> None:
+    _fill_the_hour(homer)
+    form = {**_form(homer), "title": "Patient", "details": "d"}
+    assert _post(homer, form).status_code == 429
+    for _ in range(4):  # the contact keeps reading the portal (an idle session ends after an hour)
+        files_portal.clock.advance(minutes=15, seconds=1)
+        assert homer.get("/requests").status_code == 200
+    before = len(_stored(files_portal))
+    sent, again = _post(homer, form), _post(homer, form)
+    assert sent.status_code == again.status_code == 303
+    assert sent.headers["Location"] == again.headers["Location"]
+    assert len(_stored(files_portal)) == before + 1
+
+
+def test_a_resend_of_a_sent_form_past_the_limit_still_finds_its_request(files_portal: FilesPortal,
+                                                                        homer: SignedIn) -> None:
+    form = {**_form(homer), "title": "Sent once", "details": "d"}
+    first = _post(homer, form)
+    assert first.status_code == 303
+    for n in range(client_requests.REQUESTS_PER_HOUR - 1):
+        assert _post(homer, {**_form(homer), "title": f"Request {n}", "details": "d"}).status_code == 303
+    assert _post(homer, {**_form(homer), "title": "Over", "details": "d"}).status_code == 429
+    again = _post(homer, form)
+    assert again.status_code == 303 and again.headers["Location"] == first.headers["Location"]
 
 
 def test_requests_need_a_signed_in_client(files_portal: FilesPortal) -> None:

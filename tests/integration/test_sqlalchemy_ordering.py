@@ -114,7 +114,8 @@ def products(id_: str) -> st.SearchStrategy[Product]:
 
 def codes(id_: str) -> st.SearchStrategy[OneTimeCode]:
     return st.builds(OneTimeCode, id=st.just(id_), contact_id=st.just("p-c1"), company_id=st.just("c1"),
-                     code_hash=st.just("0" * 64), issued_at=TIMES, expires_at=TIMES, status=st.sampled_from(CodeStatus))
+                     flow_key=st.sampled_from(["f" * 40, "g" * 40]), code_hash=st.just("0" * 64), issued_at=TIMES,
+                     expires_at=TIMES, status=st.sampled_from(CodeStatus))
 
 
 def audit_entries(id_: str) -> st.SearchStrategy[AuditEntry]:
@@ -172,8 +173,8 @@ def listings(uow: Any, q: dict[str, Any]) -> dict[str, list[Any]]:
         "products": uow.products.list(**page),
         "companies": uow.companies.list(),
         "contacts": uow.contacts.list_for_company(c),
-        "active_codes": uow.codes.active_for_contact("p-c1", lock=True),
-        "latest_code": [uow.codes.latest_for_contact("p-c1")],
+        "active_codes": uow.codes.active_for_flow("p-c1", "f" * 40, lock=True),
+        "latest_code": [uow.codes.latest_for_flow("p-c1", "f" * 40)],
         "audit": uow.audit.list_for_company(c, limit=q["limit"]),
     }
 

@@ -59,14 +59,15 @@ def invoice(id_: str, company_id: str = "c1", currency: str = "AED", **kw: objec
     return Invoice(id=id_, company_id=company_id, currency=currency, **{**values, **kw})  # type: ignore[arg-type]
 
 
-def code(id_: str, contact_id: str = "p1", issued_at: dt.datetime = NOON) -> OneTimeCode:
-    return OneTimeCode.issue(id=id_, contact_id=contact_id, company_id="c1", code="123456", hasher=HASHER,
-                             now=issued_at)
+def code(id_: str, contact_id: str = "p1", issued_at: dt.datetime = NOON, flow: str = "f" * 40) -> OneTimeCode:
+    return OneTimeCode.issue(id=id_, contact_id=contact_id, company_id="c1", flow_key=flow, code="123456",
+                             hasher=HASHER, now=issued_at)
 
 
 def session(contact_id: str = "p1") -> PortalSession:
     return PortalSession(id=session_key(f"cookie-{contact_id}"), contact_id=contact_id, company_id="c1",
-                         link_token="c1-" + "t" * 30, email_key="amal@example.com", created_at=NOON,
+                         link_token="c1-" + "t" * 30, email_key="amal@example.com", access_generation=0,
+                         created_at=NOON,
                          last_seen_at=NOON + dt.timedelta(minutes=5))
 
 
@@ -198,15 +199,18 @@ def test_audit_entries_round_trip_newest_first_with_a_limit(uow: SqlAlchemyUnitO
 def test_one_time_codes_active_and_latest(world: SqlAlchemyUnitOfWork) -> None:
     first, second, used = code("k1"), code("k2", issued_at=NOON + dt.timedelta(minutes=1)), code("k0")
     used.status = CodeStatus.USED
+    of_another_flow = code("k3", issued_at=NOON + dt.timedelta(minutes=2), flow="g" * 40)
     with world:
-        for item in (second, used, first):
+        for item in (second, used, first, of_another_flow):
             world.codes.add(item)
         world.commit()
+    flow = "f" * 40
     with world:
-        assert world.codes.active_for_contact("p1") == [first, second]
-        assert world.codes.active_for_contact("p1", lock=True) == [first, second]
-        assert world.codes.latest_for_contact("p1") == second
-        assert world.codes.latest_for_contact("p-c1") is None
+        assert world.codes.active_for_flow("p1", flow) == [first, second]
+        assert world.codes.active_for_flow("p1", flow, lock=True) == [first, second]
+        assert world.codes.active_for_flow("p1", "g" * 40) == [of_another_flow]
+        assert world.codes.latest_for_flow("p1", flow) == second
+        assert world.codes.latest_for_flow("p-c1", flow) is None
 
 
 def test_login_requests_count_per_key_since_a_time(uow: SqlAlchemyUnitOfWork) -> None:
@@ -293,7 +297,7 @@ def test_removing_a_contact_takes_its_codes_and_sessions_and_keeps_its_requests(
         world.commit()
     with world:
         assert world.contacts.get("p1") is None
-        assert world.codes.get("k1") is None and world.codes.active_for_contact("p1") == []
+        assert world.codes.get("k1") is None and world.codes.active_for_flow("p1", "f" * 40) == []
         assert world.sessions.get(session().id) is None
         request = world.requests.get("r1")
         assert request is not None and request.submitted_by is None

@@ -56,8 +56,11 @@ def test_a_closed_unit_of_work_cannot_commit(uow: SqlAlchemyUnitOfWork) -> None:
         uow.commit()
 
 
+FLOW = "f" * 40
+
+
 def _world(uow: SqlAlchemyUnitOfWork) -> OneTimeCode:
-    code = OneTimeCode.issue(id="k1", contact_id="p1", company_id="c1", code="123456",
+    code = OneTimeCode.issue(id="k1", contact_id="p1", company_id="c1", flow_key=FLOW, code="123456",
                              hasher=CodeHasher.from_secret("s"), now=NOW)
     with uow:
         uow.companies.add(company("c1"))
@@ -70,13 +73,13 @@ def _world(uow: SqlAlchemyUnitOfWork) -> OneTimeCode:
 def test_locking_active_codes_returns_them_and_lets_them_be_ended(uow: SqlAlchemyUnitOfWork) -> None:
     code = _world(uow)
     with uow:
-        [locked] = uow.codes.active_for_contact("p1", lock=True)
+        [locked] = uow.codes.active_for_flow("p1", FLOW, lock=True)
         assert locked == code
         locked.end()
         uow.codes.update(locked)
         uow.commit()
     with uow:
-        assert uow.codes.active_for_contact("p1") == []
+        assert uow.codes.active_for_flow("p1", FLOW) == []
 
 
 @pytest.mark.postgres
@@ -90,7 +93,7 @@ def test_locked_codes_are_held_until_commit(postgres_url: str) -> None:
         _world(uow)
         grab = sa.text("SELECT id FROM one_time_codes WHERE contact_id = 'p1' FOR UPDATE NOWAIT")
         with uow:
-            uow.codes.active_for_contact("p1", lock=True)
+            uow.codes.active_for_flow("p1", FLOW, lock=True)
             with engine.connect() as other, pytest.raises(sa.exc.OperationalError, match="lock"):
                 other.execute(grab)
             uow.commit()

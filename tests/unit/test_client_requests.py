@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Callable
 
 import pytest
 from hypothesis import given, settings
@@ -17,18 +18,21 @@ from portal_core.errors import (
     InvalidInput,
     PortalUnavailable,
     RequestFormInvalid,
+    Throttled,
     UnknownCompany,
     UnknownRecord,
 )
+from portal_core.model.audit import AuditEntry
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.documents import ClientRequest, RequestStatus
 from portal_core.model.mail import Email, NewRequestNotice, Notice
-from portal_core.sign_in import Viewer
+from portal_core.sign_in import ThrottleKeys, Viewer
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 IDS = RequestIds.from_secret("unit-test-secret")
+THROTTLE = ThrottleKeys.from_secret("unit-test-secret")
 
 
 class NoticeTemplates:
@@ -70,12 +74,32 @@ class Portal:
         return Viewer(company=self.globex if contact.company_id == "g" else self.initech, contact=contact,
                       session_id="s")
 
+    def token(self, contact: Contact | None = None) -> str:
+        """A form token issued by the server to the contact (Homer unless told), as the New request page does."""
+        return IDS.issue_form_token(self.randomness, self.viewer(contact))
+
     def submit(self, title: str = "Noisy unit", details: str = "Floor 3, since Monday.", *,
                token: str | None = None, contact: Contact | None = None) -> tuple[ClientRequest, Email | None]:
         self.clock.advance(seconds=1)
         return client_requests.submit_request(
-            self.uow, self.clock, self.randomness, self.templates, IDS, self.viewer(contact), title=title,
-            details=details, form_token=token or client_requests.new_form_token(self.randomness))
+            self.uow, self.clock, self.randomness, self.templates, IDS, THROTTLE, self.viewer(contact), title=title,
+            details=details, form_token=token or self.token(contact))
+
+    def submit_with(self, form_token: str, contact: Contact | None = None) -> tuple[ClientRequest, Email | None]:
+        """A submit with exactly this form token (no token issued on the way)."""
+        return client_requests.submit_request(
+            self.uow, self.clock, self.randomness, self.templates, IDS, THROTTLE, self.viewer(contact), title="t",
+            details="d", form_token=form_token)
+
+    def audit(self, company_id: str = "g") -> list[AuditEntry]:
+        with self.uow:
+            return self.uow.audit.list_for_company(company_id)
+
+    def counted(self, contact: Contact | None = None) -> int:
+        """The contact's new requests the throttle counts now (its window is an hour)."""
+        key = THROTTLE.for_client_requests((contact or self.homer).id)
+        with self.uow:
+            return self.uow.login_requests.count_since(key, self.clock.now() - dt.timedelta(hours=1))
 
     def stored(self, company_id: str = "g") -> list[ClientRequest]:
         with self.uow:
@@ -150,40 +174,88 @@ def test_a_submit_either_stores_one_valid_request_or_nothing(title: str, details
 
 
 def test_a_double_submit_of_the_same_form_makes_one_request_and_one_notice(portal: Portal) -> None:
-    first, email = portal.submit(token="form-token-0123456789")
-    again, second_email = portal.submit(token="form-token-0123456789")
+    token = portal.token()
+    first, email = portal.submit(token=token)
+    again, second_email = portal.submit(token=token)
     assert again == first and email is not None and second_email is None
     assert portal.stored() == [first]
     assert len(portal.templates.notices) == 1
 
 
 def test_different_forms_make_different_requests(portal: Portal) -> None:
-    a, _ = portal.submit(token="form-token-aaaaaaaaaaaa")
-    b, _ = portal.submit(token="form-token-bbbbbbbbbbbb")
-    c, _ = portal.submit(token="form-token-aaaaaaaaaaaa", contact=portal.marge)
+    # Marge's form carries the very nonce of Homer's first one (same randomness): the id is still her own.
+    homers_a = IDS.issue_form_token(SeededRandomness(5), portal.viewer())
+    marges_a = IDS.issue_form_token(SeededRandomness(5), portal.viewer(portal.marge))
+    assert homers_a.split(".")[0] == marges_a.split(".")[0] and homers_a != marges_a
+    a, _ = portal.submit(token=homers_a)
+    b, _ = portal.submit(token=portal.token())
+    c, _ = portal.submit(token=marges_a, contact=portal.marge)
     assert len({a.id, b.id, c.id}) == 3
     assert len(portal.stored()) == 3
 
 
 def test_request_ids_are_keyed_and_look_like_every_other_id() -> None:
-    one = RequestIds.from_secret("secret one").for_form("g", "homer", "form-token-0123456789")
-    two = RequestIds.from_secret("secret two").for_form("g", "homer", "form-token-0123456789")
+    homer = Portal().viewer()
+    first, second = RequestIds.from_secret("secret one"), RequestIds.from_secret("secret two")
+    # The same nonce (same randomness) issued under two secrets: two different ids.
+    token_one = first.issue_form_token(SeededRandomness(3), homer)
+    token_two = second.issue_form_token(SeededRandomness(3), homer)
+    assert token_one.split(".")[0] == token_two.split(".")[0]
+    one = first.for_form("g", "homer", token_one)
+    two = second.for_form("g", "homer", token_two)
     assert one != two
-    assert one == RequestIds.from_secret("secret one").for_form("g", "homer", "form-token-0123456789")
+    assert one == RequestIds.from_secret("secret one").for_form("g", "homer", token_one)
     assert re.fullmatch(r"[A-Za-z0-9_-]{16}", one)
     assert "secret" not in repr(RequestIds.from_secret("secret one"))
 
 
-@pytest.mark.parametrize("token", ["", "short", "x" * 129, "has spaces in it here", "../../../etc/passwd/x"])
+@pytest.mark.parametrize("token", ["", "short", "x" * 129, "has spaces in it here", "../../../etc/passwd/x",
+                                   "form-token-0123456789", "a" * 22 + "." + "b" * 21, "a" * 65 + "." + "b" * 22,
+                                   "a" * 22 + ".." + "b" * 22, "a" * 22 + "." + "b" * 22 + "\n"])
 def test_a_malformed_form_token_is_refused(portal: Portal, token: str) -> None:
     with pytest.raises(InvalidInput, match="expired"):
-        client_requests.submit_request(portal.uow, portal.clock, portal.randomness, portal.templates, IDS,
-                                       portal.viewer(), title="t", details="d", form_token=token)
+        portal.submit_with(token)
     assert portal.stored() == []
 
 
+def _other_tag(token: str) -> str:
+    nonce, tag = token.split(".")
+    return f"{nonce}.{'A' if tag[0] != 'A' else 'B'}{tag[1:]}"
+
+
+@pytest.mark.parametrize("made_up", [
+    pytest.param(lambda p: "a" * 22 + "." + "b" * 22, id="made-up"),
+    pytest.param(lambda p: _other_tag(p.token()), id="issued-with-one-character-of-the-tag-changed"),
+    pytest.param(lambda p: p.token().split(".")[0] + "." + p.token().split(".")[1], id="tag-of-another-token"),
+    pytest.param(lambda p: p.token(p.marge), id="issued-to-another-contact-of-the-company"),
+    pytest.param(lambda p: p.token(p.peter), id="issued-to-a-contact-of-another-company"),
+    pytest.param(lambda p: RequestIds.from_secret("another secret").issue_form_token(p.randomness, p.viewer()),
+                 id="issued-under-another-secret"),
+])
+def test_a_form_token_the_server_did_not_issue_to_this_contact_is_refused_and_stores_nothing(
+        portal: Portal, made_up: Callable[[Portal], str]) -> None:
+    token = made_up(portal)
+    assert re.fullmatch(r"[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{22}", token)  # the right shape, only not ours
+    with pytest.raises(InvalidInput, match="expired") as raised:
+        portal.submit(token=token)
+    assert not isinstance(raised.value, RequestFormInvalid)
+    with pytest.raises(InvalidInput):
+        IDS.for_form("g", "homer", token)
+    assert portal.stored() == [] and portal.stored("i") == []
+    assert portal.templates.notices == [] and portal.audit() == []
+    assert portal.counted() == 0
+
+
+def test_the_token_the_server_issued_is_accepted_and_names_its_request(portal: Portal) -> None:
+    token = portal.token()
+    nonce, tag = token.split(".")
+    assert len(tag) == 22 and 16 <= len(nonce) <= 64
+    request, _ = portal.submit(token=token)
+    assert request.id == IDS.for_form("g", "homer", token)
+
+
 def test_an_id_that_is_someone_elses_request_is_never_handed_over(portal: Portal) -> None:
-    token = "form-token-0123456789"
+    token = portal.token()
     victim_id = IDS.for_form("g", "homer", token)
     with portal.uow:  # planted: another company's request under exactly that id
         portal.uow.requests.add(ClientRequest(id=victim_id, company_id="i", title="Private", details="x",
@@ -215,8 +287,8 @@ class RacingUnitOfWork(InMemoryUnitOfWork):
 def test_losing_the_race_to_a_concurrent_double_submit_returns_the_winner(portal: Portal) -> None:
     racing = RacingUnitOfWork(portal.store)
     request, email = client_requests.submit_request(racing, portal.clock, portal.randomness, portal.templates, IDS,
-                                                    portal.viewer(), title="Race", details="d",
-                                                    form_token="form-token-0123456789")
+                                                    THROTTLE, portal.viewer(), title="Race", details="d",
+                                                    form_token=portal.token())
     assert email is None and request.title == "Race"
     assert [r.id for r in portal.stored()] == [request.id]
 
@@ -228,8 +300,98 @@ def test_other_failures_are_not_swallowed(portal: Portal) -> None:
 
     with pytest.raises(RuntimeError, match="disk on fire"):
         client_requests.submit_request(Broken(portal.store), portal.clock, portal.randomness, portal.templates, IDS,
-                                       portal.viewer(), title="t", details="d", form_token="form-token-0123456789")
+                                       THROTTLE, portal.viewer(), title="t", details="d", form_token=portal.token())
     assert portal.stored() == []
+
+
+# ---- the hourly limit of new requests
+
+
+LIMIT = client_requests.REQUESTS_PER_HOUR
+
+
+def _fill_the_hour(portal: Portal, contact: Contact | None = None) -> list[ClientRequest]:
+    made = [portal.submit(title=f"r{n}", contact=contact)[0] for n in range(LIMIT)]
+    assert portal.counted(contact) == LIMIT
+    return made
+
+
+def test_the_limit_is_ten_new_requests_an_hour() -> None:
+    assert LIMIT == 10
+
+
+def test_the_eleventh_new_request_in_an_hour_is_throttled_and_stores_nothing(portal: Portal) -> None:
+    made = _fill_the_hour(portal)
+    notices, audit = len(portal.templates.notices), len(portal.audit())
+    with pytest.raises(Throttled) as raised:
+        portal.submit(title="One too many", details="Still typed.")
+    assert "hour" in str(raised.value) and raised.value.limit == "client-requests"
+    assert not isinstance(raised.value, InvalidInput)  # not a form problem: the web answers 429, not 400
+    assert sorted(r.id for r in portal.stored()) == sorted(r.id for r in made)
+    assert "One too many" not in [r.title for r in portal.stored()]
+    assert len(portal.templates.notices) == notices and len(portal.audit()) == audit
+    assert portal.counted() == LIMIT  # a refused submit does not count, so it does not push the hour on
+
+
+def test_another_contact_of_the_company_can_still_submit(portal: Portal) -> None:
+    _fill_the_hour(portal)
+    with pytest.raises(Throttled):
+        portal.submit()
+    marges, email = portal.submit(title="Marge's", contact=portal.marge)
+    assert email is not None and marges in portal.stored()
+    peters, _ = portal.submit(title="Peter's", contact=portal.peter)
+    assert portal.stored("i") == [peters]
+    with pytest.raises(Throttled):  # and Homer is still held back
+        portal.submit()
+
+
+def test_the_limit_counts_each_contact_on_its_own(portal: Portal) -> None:
+    _fill_the_hour(portal, portal.marge)
+    _fill_the_hour(portal)
+    for contact in (portal.homer, portal.marge):
+        with pytest.raises(Throttled):
+            portal.submit(contact=contact)
+    assert len(portal.stored()) == 2 * LIMIT
+
+
+def test_once_the_hour_has_passed_the_contact_can_submit_again(portal: Portal) -> None:
+    made = _fill_the_hour(portal)  # a second apart
+    first = made[0].created_at
+    portal.clock.set(first + dt.timedelta(minutes=59, seconds=59))
+    with pytest.raises(Throttled):  # the first request is a second short of an hour old
+        portal.submit_with(portal.token())
+    portal.clock.set(first + dt.timedelta(hours=1, seconds=0.5))  # only the first has left the hour
+    request, email = portal.submit_with(portal.token())
+    assert email is not None and request in portal.stored() and request.created_at == portal.clock.now()
+    with pytest.raises(Throttled):  # its slot came free, and it is taken now
+        portal.submit_with(portal.token())
+    portal.clock.advance(hours=1)
+    assert portal.submit(title="Much later")[1] is not None
+    assert len(portal.stored()) == LIMIT + 2
+
+
+def test_a_resend_of_a_stored_form_past_the_limit_returns_the_first_request(portal: Portal) -> None:
+    token = portal.token()
+    first, email = portal.submit(title="First", token=token)
+    assert email is not None
+    for n in range(LIMIT - 1):
+        portal.submit(title=f"r{n}")
+    with pytest.raises(Throttled):
+        portal.submit()
+    again, second_email = portal.submit(title="First", token=token)
+    assert again == first and second_email is None
+    assert len(portal.stored()) == LIMIT and portal.counted() == LIMIT
+
+
+def test_a_form_refused_for_the_limit_goes_through_with_the_same_token_later(portal: Portal) -> None:
+    _fill_the_hour(portal)
+    token = portal.token()
+    with pytest.raises(Throttled):
+        portal.submit(title="Kept", token=token)
+    portal.clock.advance(hours=1)
+    request, email = portal.submit(title="Kept", token=token)
+    assert email is not None and request.id == IDS.for_form("g", "homer", token)
+    assert portal.submit(title="Kept", token=token) == (request, None)
 
 
 # ---- what is stored and said
@@ -277,6 +439,7 @@ def test_the_company_sees_every_contacts_requests_and_only_its_own(portal: Porta
 
 def test_requests_are_paged(portal: Portal) -> None:
     for n in range(client_requests.PAGE_SIZE + 1):
+        portal.clock.advance(minutes=10)  # under the hourly limit of new requests
         portal.submit(title=f"r{n}")
     first = client_requests.list_requests(portal.uow, portal.viewer(), 1)
     second = client_requests.list_requests(portal.uow, portal.viewer(), 2)
@@ -323,8 +486,9 @@ def test_unknown_statuses_and_requests_are_refused(portal: Portal) -> None:
 
 
 def test_ids_never_start_with_a_dash_so_the_cli_can_take_them() -> None:
-    ids = {RequestIds.from_secret("k").for_form("g", "homer", f"form-token-{n:012d}") for n in range(500)}
-    assert not any(i.startswith("-") for i in ids)
+    keyed, homer, randomness = RequestIds.from_secret("k"), Portal().viewer(), SeededRandomness(7)
+    ids = {keyed.for_form("g", "homer", keyed.issue_form_token(randomness, homer)) for _ in range(500)}
+    assert len(ids) == 500 and not any(i.startswith("-") for i in ids)
 
 
 def test_new_ids_never_start_with_a_dash() -> None:

@@ -270,7 +270,7 @@ def test_a_code_works_only_in_the_flow_that_asked_for_it(globex: Globex) -> None
 def test_requests_and_wrong_guesses_in_one_flow_never_touch_another_flows_code(globex: Globex) -> None:
     portal = globex.portal
     victims = deliver(portal, request(portal, globex.company, HOMER, ip="198.51.100.1", flow="victim"))
-    for n in range(3):
+    for _ in range(3):
         portal.clock.advance(seconds=61)
         theirs = deliver(portal, request(portal, globex.company, HOMER, ip="203.0.113.66", flow="attacker"))
         for _ in range(5):
