@@ -152,7 +152,8 @@ def test_an_attacker_cannot_lock_the_client_out(site: Site) -> None:
 def test_forty_parallel_requests_from_forty_addresses_mail_at_most_ten_codes(site: Site) -> None:
     browsers = [site.browser(f"192.0.2.{n + 1}") for n in range(40)]
     tokens = [site.open_login(b) for b in browsers]
-    answers = _together([lambda b=b, c=c: site.ask(b, FORTY, c).status_code for b, c in zip(browsers, tokens, strict=True)])
+    answers = _together([lambda b=b, c=c: site.ask(b, FORTY, c).status_code
+                         for b, c in zip(browsers, tokens, strict=True)])
     assert sorted(set(answers)) == [303, 429] and answers.count(303) == 10
     assert site.mails_to(FORTY) == 10
     with site.engine.connect() as connection:
@@ -165,7 +166,8 @@ def test_forty_parallel_requests_from_forty_addresses_mail_at_most_ten_codes(sit
 def test_twenty_parallel_requests_from_one_address_mail_at_most_three_codes(site: Site) -> None:
     browsers = [site.browser("198.51.100.30") for _ in range(20)]
     tokens = [site.open_login(b) for b in browsers]
-    answers = _together([lambda b=b, c=c: site.ask(b, TWENTY, c).status_code for b, c in zip(browsers, tokens, strict=True)])
+    answers = _together([lambda b=b, c=c: site.ask(b, TWENTY, c).status_code
+                         for b, c in zip(browsers, tokens, strict=True)])
     assert answers.count(303) == 3 and answers.count(429) == 17
     assert site.mails_to(TWENTY) == 3
 
