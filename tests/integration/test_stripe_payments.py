@@ -3,15 +3,21 @@ and verified by the SDK; the whole flow through Flask's test client."""
 
 from __future__ import annotations
 
+import datetime as dt
+import os
 import re
 import socket
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import stripe
 from flask import Flask
+from flask.testing import FlaskClient
 
 from adapters.memory import FixedClock, RecordingEmailSender
 from adapters.stripe import StripePaymentGateway
@@ -19,10 +25,11 @@ from entrypoints.bootstrap import Services
 from entrypoints.settings import Settings
 from portal_core import payments
 from portal_core.errors import InvalidSignature, PaymentError
+from portal_core.model.documents import InvoiceStatus
 from portal_core.model.money import Money
 from portal_core.model.payment import CheckoutRequest, OutcomeKind, PaymentStatus, Provider
 from tests.support.fake_providers import FakeStripe, serve, stripe_event, stripe_signature
-from tests.support.portal_app import NOW, build_portal, csrf_of, link_token, outbox_code, sign_in
+from tests.support.portal_app import NOW, SECRET, build_portal, csrf_of, link_token, outbox_code, sign_in
 
 SECRET_KEY = "sk_test_portal_0123456789"
 WEBHOOK_SECRET = "whsec_test_portal_secret"
@@ -45,12 +52,12 @@ def _gateway(base: str, timeout: int = 5) -> StripePaymentGateway:
     return StripePaymentGateway.from_settings(settings, {"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET})
 
 
-def _request(amount: Money, key: str = "attempt-key-1") -> CheckoutRequest:
+def _request(amount: Money, key: str = "attempt-key-1", expires_at: dt.datetime | None = None) -> CheckoutRequest:
     return CheckoutRequest(payment_id="pay123", attempt_key=key, invoice_id="inv456", invoice_number="INV-2001",
                            amount=amount, description="Invoice INV-2001", customer_email="homer@globex.example",
                            success_url="http://portal.test/p/t/invoices/inv456/paid",
                            cancel_url="http://portal.test/p/t/invoices/inv456/cancelled",
-                           declined_url="http://portal.test/p/t/invoices/inv456/cancelled")
+                           declined_url="http://portal.test/p/t/invoices/inv456/cancelled", expires_at=expires_at)
 
 
 # ---- the gateway against the fake
@@ -79,6 +86,15 @@ def test_checkout_session_carries_amount_currency_metadata_and_idempotency_key(
     assert form["cancel_url"].endswith("/invoices/inv456/cancelled")
     assert checkout.provider_ref == "cs_test_0001"
     assert checkout.url == "https://checkout.stripe.test/c/pay/cs_test_0001"
+
+
+def test_the_session_is_told_when_to_expire_in_unix_seconds(fake: FakeStripe, stripe_base: str) -> None:
+    gateway = _gateway(stripe_base)
+    gateway.start_checkout(_request(Money(37800, "AED"), expires_at=NOW + dt.timedelta(hours=1, microseconds=5)))
+    gateway.start_checkout(_request(Money(37800, "AED"), key="attempt-key-2"))
+    timed, untimed = fake.creates()
+    assert timed.form["expires_at"] == str(int((NOW + dt.timedelta(hours=1)).timestamp())) == "1796119200"
+    assert "expires_at" not in untimed.form
 
 
 def test_a_repeated_attempt_key_gets_the_same_session(fake: FakeStripe, stripe_base: str) -> None:
@@ -180,9 +196,11 @@ def test_forged_or_stale_signatures_are_refused(forgery: str) -> None:
 # ---- the whole flow through the web app
 
 
-def _portal(stripe_base: str, *, connect: bool = True) -> tuple[Flask, Services, RecordingEmailSender]:
+def _portal(stripe_base: str, *, connect: bool = True, clock: FixedClock | None = None,
+            **settings: Any) -> tuple[Flask, Services, RecordingEmailSender]:
     sender = RecordingEmailSender()
-    app, services = build_portal(email_sender=sender, clock=FixedClock(NOW), stripe_api_base=stripe_base)
+    app, services = build_portal(email_sender=sender, clock=clock or FixedClock(NOW), stripe_api_base=stripe_base,
+                                 **settings)
     if connect:
         payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
                                   randomness=services.randomness, provider=Provider.STRIPE,
@@ -362,3 +380,180 @@ def test_a_three_decimal_amount_stripe_cannot_take_tells_the_client_to_contact_t
     response = client.post(f"/p/{token}/invoices/{invoice_id}/pay", data={"csrf_token": csrf_of(page.text)})
     assert response.status_code == 409 and "contact us" in response.text
     assert fake.sessions == {}
+
+
+# ---- one open attempt at a time, and the cancel return changes nothing
+
+
+def _client(app: Flask, services: Services, sender: RecordingEmailSender,
+            email: str = "homer@globex.example") -> tuple[FlaskClient, str]:
+    client = app.test_client()
+    token = link_token(services, "globex")
+    sign_in(client, token, email, outbox_code(sender))
+    return client, token
+
+
+def _click(client: FlaskClient, token: str, invoice_id: str) -> str:
+    """Pay Now on the invoice page, as a browser tab would: returns where the portal sent the client."""
+    page = client.get(f"/p/{token}/invoices/{invoice_id}")
+    assert "Pay Now" in page.text
+    response = client.post(f"/p/{token}/invoices/{invoice_id}/pay", data={"csrf_token": csrf_of(page.text)})
+    assert response.status_code == 303, response.text
+    return str(response.headers["Location"])
+
+
+def _expires_at(sent: Any) -> dt.datetime:
+    return dt.datetime.fromtimestamp(int(sent.form["expires_at"]), dt.UTC)
+
+
+def test_a_second_pay_now_goes_to_the_same_stripe_page_until_its_time_runs_out(fake: FakeStripe,
+                                                                               stripe_base: str) -> None:
+    app, services, sender = _portal(stripe_base)
+    clock: FixedClock = services.clock  # type: ignore[assignment]
+    homer, token = _client(app, services, sender)
+    invoice_id = _invoice_id(services, "globex-i1")
+    first = _click(homer, token, invoice_id)
+    [created] = fake.creates()
+    assert first == fake.sessions["cs_test_0001"]["url"]
+    assert _expires_at(created) == NOW + dt.timedelta(hours=1)  # Stripe closes the page when we stop handing it out
+
+    clock.advance(minutes=20)
+    assert _click(homer, token, invoice_id) == first  # a second tab
+    marge, _ = _client(app, services, sender, "marge@globex.example")
+    assert _click(marge, token, invoice_id) == first  # another contact of the same company
+    clock.advance(minutes=29, seconds=59)  # 10 minutes and 1 second left on that page
+    assert _click(marge, token, invoice_id) == first
+    assert len(fake.creates()) == 1
+    with services.uow() as uow:
+        [payment] = uow.payments.list_for_invoice(invoice_id)
+    assert payment.status == PaymentStatus.PENDING and payment.checkout_url == first
+
+    clock.advance(seconds=1)  # too little time left to pay there: a new page
+    second = _click(homer, token, invoice_id)
+    assert second != first and second == fake.sessions["cs_test_0002"]["url"]
+    assert _expires_at(fake.creates()[1]) == clock.now() + dt.timedelta(hours=1)
+    assert _click(marge, token, invoice_id) == second and len(fake.creates()) == 2
+    with services.uow() as uow:
+        statuses = [p.status for p in uow.payments.list_for_invoice(invoice_id)]
+    assert statuses == [PaymentStatus.PENDING, PaymentStatus.PENDING]
+
+    # The old page was paid after all, before Stripe expired it: credited once, the new page stays unpaid.
+    session = fake.complete("cs_test_0001")
+    payload = stripe_event("evt_old_page", "checkout.session.completed", session)
+    assert _post_webhook(app, payload, stripe_signature(payload, WEBHOOK_SECRET)).status_code == 200
+    with services.uow() as uow:
+        invoice = uow.invoices.get(invoice_id)
+        statuses = [p.status for p in uow.payments.list_for_invoice(invoice_id)]
+    assert invoice is not None and invoice.amount_paid == invoice.total
+    assert statuses == [PaymentStatus.SUCCEEDED, PaymentStatus.PENDING]
+    assert "Pay Now" not in homer.get(f"/p/{token}/invoices/{invoice_id}").text
+
+
+def test_another_amount_after_a_part_payment_opens_a_new_stripe_page(fake: FakeStripe, stripe_base: str) -> None:
+    app, services, sender = _portal(stripe_base)
+    client, token = _client(app, services, sender)
+    invoice_id = _invoice_id(services, "globex-i1")
+    first = _click(client, token, invoice_id)
+    with services.uow() as uow:  # AED 100.00 received another way (a bank transfer the office recorded)
+        invoice = uow.invoices.get(invoice_id)
+        assert invoice is not None
+        invoice.amount_paid = Money(10000, "AED")
+        invoice.status = InvoiceStatus.PARTIALLY_PAID
+        uow.invoices.update(invoice)
+        uow.commit()
+    second = _click(client, token, invoice_id)
+    assert second != first and len(fake.creates()) == 2
+    assert fake.sessions["cs_test_0002"]["amount_total"] == 27800
+    assert _click(client, token, invoice_id) == second and len(fake.creates()) == 2
+
+
+def _snapshot(services: Services, invoice_id: str) -> tuple[Any, ...]:
+    with services.uow() as uow:
+        invoice = uow.invoices.get(invoice_id)
+        assert invoice is not None
+        return (invoice, uow.payments.list_for_invoice(invoice_id),
+                uow.audit.list_for_company(invoice.company_id, limit=1000))
+
+
+def _cancel_twice(client: FlaskClient, token: str, invoice_id: str, services: Services, fake: FakeStripe) -> None:
+    """Back from Stripe's page by its cancel link, twice: the page says cancelled, nothing changes anywhere."""
+    before, asked = _snapshot(services, invoice_id), len(fake.received)
+    for _ in range(2):
+        back = client.get(f"/p/{token}/invoices/{invoice_id}/cancelled")
+        assert back.status_code == 200 and "Payment cancelled" in back.text
+    assert _snapshot(services, invoice_id) == before  # the attempt stays pending; no audit rows
+    assert len(fake.received) == asked  # Stripe was not asked anything
+    [payment] = before[1]
+    assert payment.status == PaymentStatus.PENDING
+
+
+def _credited_once(services: Services, sender: RecordingEmailSender, invoice_id: str) -> None:
+    with services.uow() as uow:
+        invoice = uow.invoices.get(invoice_id)
+        [payment] = uow.payments.list_for_invoice(invoice_id)
+    assert invoice is not None and invoice.status.value == "paid" and invoice.amount_paid == invoice.total
+    assert payment.status == PaymentStatus.SUCCEEDED
+    receipts = [e for e in sender.to("homer@globex.example") if "Payment received" in e.subject]
+    assert len(receipts) == 1 and "AED 378.00" in receipts[0].text
+
+
+@pytest.mark.parametrize("credited_by", ["webhook", "return page", "reconcile"])
+def test_a_cancel_return_changes_nothing_and_a_payment_made_after_all_is_credited(
+        fake: FakeStripe, stripe_base: str, credited_by: str) -> None:
+    app, services, sender = _portal(stripe_base)
+    client, token = _client(app, services, sender)
+    invoice_id = _invoice_id(services, "globex-i1")
+    url = _click(client, token, invoice_id)
+    _cancel_twice(client, token, invoice_id, services, fake)
+    assert "Pay Now" in client.get(f"/p/{token}/invoices/{invoice_id}").text
+    assert _click(client, token, invoice_id) == url and len(fake.creates()) == 1  # the same page again
+
+    session = fake.complete("cs_test_0001")  # the client paid on that page after all
+    if credited_by == "webhook":
+        payload = stripe_event("evt_after_cancel", "checkout.session.completed", session)
+        assert _post_webhook(app, payload, stripe_signature(payload, WEBHOOK_SECRET)).status_code == 200
+    elif credited_by == "return page":
+        assert "Payment received" in client.get(f"/p/{token}/invoices/{invoice_id}/paid").text
+    else:
+        report = payments.reconcile_pending(services.uow(), gateways=services.payment_gateways,
+                                            vault=services.credential_vault, clock=services.clock,
+                                            randomness=services.randomness, templates=services.templates)
+        assert (report.checked, report.settled, report.failed_checks) == (1, 1, ())
+        for email in report.receipts:
+            sender.send(email)
+    _credited_once(services, sender, invoice_id)
+    # A later cancel return, webhook or return page changes nothing more.
+    assert "Payment received" in client.get(f"/p/{token}/invoices/{invoice_id}/cancelled").text
+    assert "Payment received" in client.get(f"/p/{token}/invoices/{invoice_id}/paid").text
+    _credited_once(services, sender, invoice_id)
+
+
+def test_portal_payments_reconcile_credits_a_payment_made_after_a_cancel_return(
+        fake: FakeStripe, stripe_base: str, database_url: str, tmp_path: Path) -> None:
+    # The command runs on the real clock: the attempt is made a few minutes before it.
+    started_at = dt.datetime.now(dt.UTC).replace(microsecond=0) - dt.timedelta(minutes=5)
+    app, services, sender = _portal(stripe_base, clock=FixedClock(started_at), database_url=database_url)
+    try:
+        client, token = _client(app, services, sender)
+        invoice_id = _invoice_id(services, "globex-i1")
+        _click(client, token, invoice_id)
+        _cancel_twice(client, token, invoice_id, services, fake)
+        fake.complete("cs_test_0001")
+        env = {**os.environ, "PORTAL_DATABASE_URL": database_url, "PORTAL_SECRET_KEY": SECRET,
+               "PORTAL_FILE_DIR": str(tmp_path / "files"), "PORTAL_STRIPE_API_BASE": stripe_base,
+               "PORTAL_EMAIL_URL": "console://"}
+        done = subprocess.run([str(Path(sys.executable).parent / "portal"), "payments", "reconcile"], env=env,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+        assert "checked 1 pending payments, 1 settled, 0 could not be checked" in done.stdout
+        assert "Payment received" in done.stdout + done.stderr  # the receipt, on the console sender
+        with services.uow() as uow:
+            invoice = uow.invoices.get(invoice_id)
+            [payment] = uow.payments.list_for_invoice(invoice_id)
+        assert invoice is not None and invoice.status.value == "paid" and invoice.amount_paid == invoice.total
+        assert payment.status == PaymentStatus.SUCCEEDED
+        again = subprocess.run([str(Path(sys.executable).parent / "portal"), "payments", "reconcile"], env=env,
+                               capture_output=True, text=True, timeout=120)
+        assert "checked 0 pending payments" in again.stdout
+    finally:
+        services.close()

@@ -1,11 +1,13 @@
 """Telr payments over real HTTP to a local fake of Telr's order.json (create and check), through the gateway, the
-return pages, and `portal payments reconcile`."""
+return pages, and `portal payments reconcile`; Pay Now hands out the one open order, and the cancel return changes
+nothing."""
 
 from __future__ import annotations
 
 import re
 import urllib.parse
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -19,7 +21,7 @@ from portal_core import payments
 from portal_core.errors import PaymentError
 from portal_core.model.money import Money
 from portal_core.model.payment import CheckoutRequest, OutcomeKind, PaymentStatus, Provider
-from tests.support.fake_providers import FakeTelr, serve
+from tests.support.fake_providers import FakeStripe, FakeTelr, serve
 from tests.support.portal_app import NOW, build_portal, csrf_of, link_token, outbox_code, sign_in
 
 STORE_ID = "12345"
@@ -119,9 +121,9 @@ def test_errors_garbage_and_timeouts_become_clear_payment_errors(fake: FakeTelr,
 # ---- through the portal
 
 
-def _portal(telr_url: str) -> tuple[Flask, Services, RecordingEmailSender]:
+def _portal(telr_url: str, **settings: Any) -> tuple[Flask, Services, RecordingEmailSender]:
     sender = RecordingEmailSender()
-    app, services = build_portal(email_sender=sender, clock=FixedClock(NOW), telr_api_url=telr_url)
+    app, services = build_portal(email_sender=sender, clock=FixedClock(NOW), telr_api_url=telr_url, **settings)
     payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
                               randomness=services.randomness, provider=Provider.TELR,
                               credentials={"store_id": STORE_ID, "auth_key": AUTH_KEY, "test_mode": "1"})
@@ -200,9 +202,17 @@ def test_declined_cancelled_and_pending_orders(fake: FakeTelr, telr_url: str, co
     app, services, sender = _portal(telr_url)
     client, token, invoice_id, ref = _start(app, services, sender)
     fake.status[ref] = (code, transaction)
+    # Telr's decline and cancel links lead to /cancelled: it shows cancelled, asks Telr nothing, changes nothing.
+    before = _state(services, invoice_id)
     back = client.get(f"/p/{token}/invoices/{invoice_id}/cancelled")
+    assert "Payment cancelled" in back.text
+    assert _state(services, invoice_id) == before and before[:3] == ("sent", 0, [PaymentStatus.PENDING])
+    assert fake.checks() == []
+    # What Telr says is applied when the portal asks it (a return from a payment, or reconcile).
+    back = client.get(f"/p/{token}/invoices/{invoice_id}/paid")
     assert words in back.text
     assert _state(services, invoice_id)[:3] == ("sent", 0, [status])
+    assert len(fake.checks()) == 1
 
 
 def test_a_paid_amount_that_differs_is_held_for_review(fake: FakeTelr, telr_url: str) -> None:
@@ -260,3 +270,82 @@ def test_reconcile_settles_orders_whose_client_never_came_back(fake: FakeTelr, t
     assert _state(services, first_invoice)[:3] == ("paid", 37800, [PaymentStatus.SUCCEEDED])
     assert _state(services, second_invoice)[2] == [PaymentStatus.EXPIRED]
     assert reconcile().checked == 0  # nothing pending any more
+
+
+# ---- one open order at a time, and the cancel return changes nothing
+
+
+def _location(client: FlaskClient, token: str, invoice_id: str, provider: str | None = None) -> str:
+    page = client.get(f"/p/{token}/invoices/{invoice_id}")
+    data = {"csrf_token": csrf_of(page.text)}
+    if provider:
+        data["provider"] = provider
+    response = client.post(f"/p/{token}/invoices/{invoice_id}/pay", data=data)
+    assert response.status_code == 303, response.text
+    return str(response.headers["Location"])
+
+
+def test_a_second_pay_now_goes_to_the_same_telr_order_until_its_time_runs_out(fake: FakeTelr,
+                                                                              telr_url: str) -> None:
+    app, services, sender = _portal(telr_url)
+    clock: FixedClock = services.clock  # type: ignore[assignment]
+    homer, token = _signed_in(app, services, sender)
+    invoice_id, ref = _pay(homer, token, services)
+    first = _location(homer, token, invoice_id)  # a second tab
+    assert first.endswith(f"?o={ref}")
+    marge = app.test_client()
+    sign_in(marge, token, "marge@globex.example", outbox_code(sender))
+    clock.advance(minutes=49, seconds=59)
+    assert _location(marge, token, invoice_id) == first  # another contact of the same company
+    assert len(fake.creates()) == 1 and _state(services, invoice_id)[2] == [PaymentStatus.PENDING]
+    clock.advance(seconds=1)
+    second = _location(marge, token, invoice_id)
+    assert second != first and len(fake.creates()) == 2
+    carts = [c.form["ivp_cart"] for c in fake.creates()]
+    assert len(set(carts)) == 2  # a new attempt key: Telr would refuse a repeated cart id
+    assert _location(homer, token, invoice_id) == second and len(fake.creates()) == 2
+
+
+def test_another_provider_opens_its_own_page_and_each_is_handed_out_again(fake: FakeTelr, telr_url: str) -> None:
+    stripe = FakeStripe()
+    with serve(stripe) as stripe_base:
+        app, services, sender = _portal(telr_url, stripe_api_base=stripe_base)
+        payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
+                                  randomness=services.randomness, provider=Provider.STRIPE,
+                                  credentials={"secret_key": "sk_test_both_0123", "webhook_secret": "whsec_both"})
+        client, token = _signed_in(app, services, sender)
+        invoice_id = _invoice_id(services, "globex-i1")
+        telr_page = _location(client, token, invoice_id, "telr")
+        stripe_page = _location(client, token, invoice_id, "stripe")
+        assert telr_page.startswith("https://secure.telr.test/")
+        assert stripe_page.startswith("https://checkout.stripe.test/")
+        assert _location(client, token, invoice_id, "telr") == telr_page
+        assert _location(client, token, invoice_id, "stripe") == stripe_page
+        assert len(fake.creates()) == 1 and len(stripe.creates()) == 1
+        assert _state(services, invoice_id)[2] == [PaymentStatus.PENDING, PaymentStatus.PENDING]
+
+
+@pytest.mark.parametrize("credited_by", ["return page", "reconcile"])
+def test_a_cancel_return_changes_nothing_and_an_order_paid_after_all_is_credited(fake: FakeTelr, telr_url: str,
+                                                                                 credited_by: str) -> None:
+    app, services, sender = _portal(telr_url)
+    client, token, invoice_id, ref = _start(app, services, sender)
+    before = _state(services, invoice_id)
+    for _ in range(2):
+        assert "Payment cancelled" in client.get(f"/p/{token}/invoices/{invoice_id}/cancelled").text
+    assert _state(services, invoice_id) == before and before[2] == [PaymentStatus.PENDING]
+    assert fake.checks() == []
+    assert _location(client, token, invoice_id).endswith(f"?o={ref}") and len(fake.creates()) == 1
+
+    fake.status[ref] = (3, "A")  # paid on that same page after all
+    if credited_by == "return page":
+        assert "Payment received" in client.get(f"/p/{token}/invoices/{invoice_id}/paid").text
+    else:
+        report = payments.reconcile_pending(services.uow(), gateways=services.payment_gateways,
+                                            vault=services.credential_vault, clock=services.clock,
+                                            randomness=services.randomness, templates=services.templates)
+        assert (report.checked, report.settled, len(report.receipts)) == (1, 1, 1)
+        sender.send(report.receipts[0])
+    assert _state(services, invoice_id)[:3] == ("paid", 37800, [PaymentStatus.SUCCEEDED])
+    assert "Payment received" in client.get(f"/p/{token}/invoices/{invoice_id}/cancelled").text
+    assert len([e for e in sender.to("homer@globex.example") if "Payment received" in e.subject]) == 1

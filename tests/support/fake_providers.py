@@ -31,8 +31,8 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 class FakeStripe:
-    """Checkout Sessions: create (replaying the first answer for a repeated Idempotency-Key, as Stripe does),
-    retrieve, and a switch to answer with an API error."""
+    """Checkout Sessions: create (replaying the first answer for a repeated Idempotency-Key, as Stripe does, and
+    keeping the expires_at asked for), retrieve, and a switch to answer with an API error."""
 
     def __init__(self) -> None:
         self.sessions: dict[str, dict[str, Any]] = {}
@@ -70,6 +70,7 @@ class FakeStripe:
                 "client_reference_id": form.get("client_reference_id"),
                 "metadata": {k[len("metadata["):-1]: v for k, v in form.items() if k.startswith("metadata[")},
                 "success_url": form.get("success_url"), "cancel_url": form.get("cancel_url"),
+                "expires_at": int(form["expires_at"]) if "expires_at" in form else None,
             }
             self.sessions[sid] = session
             if key:
@@ -82,6 +83,9 @@ class FakeStripe:
 
     def creates(self) -> list[Received]:
         return [r for r in self.received if r.method == "POST" and r.path == "/v1/checkout/sessions"]
+
+    def retrieves(self) -> list[Received]:
+        return [r for r in self.received if r.method == "GET" and r.path.startswith("/v1/checkout/sessions/")]
 
     def complete(self, sid: str) -> dict[str, Any]:
         """The client paid on Stripe's page."""

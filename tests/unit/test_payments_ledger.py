@@ -157,9 +157,169 @@ def test_every_attempt_has_its_own_key() -> None:
     world = make_world()
     world.connect(Provider.TELR)
     world.start()
-    world.start()
+    world.clock.advance(seconds=(payments.ATTEMPT_LIFETIME - payments.ATTEMPT_REUSE_MARGIN).total_seconds())
+    world.start()  # the first page is too close to its end to be handed out again: a new attempt
     keys = [c.attempt_key for c in world.telr.checkouts]
     assert len(set(keys)) == 2
+    assert len({p.attempt_key for p in world.payments()}) == 2
+
+
+# ---- one open attempt at a time
+
+
+def _contact_viewer(world: World, name: str, email: str) -> Viewer:
+    """Another contact of the viewer's company, signed in."""
+    contact = Contact(id=new_id(world.randomness), company_id=world.viewer.company.id, name=name, email=email)
+    with world.uow:
+        world.uow.contacts.add(contact)
+        world.uow.commit()
+    return Viewer(company=world.viewer.company, contact=contact, session_id="s2")
+
+
+@pytest.mark.parametrize("provider", [Provider.STRIPE, Provider.TELR])
+def test_a_second_pay_now_gets_the_open_attempts_page_and_creates_nothing(provider: Provider) -> None:
+    world = make_world()
+    world.connect(provider)
+    gateway = world.stripe if provider == Provider.STRIPE else world.telr
+    first = world.start()
+    actions = world.audit_actions()
+    world.clock.advance(minutes=20)
+    again = world.start()  # another tab
+    assert again.url == first.url and again.payment.id == first.payment.id
+    assert again.payment.checkout_url == first.url and again.payment.provider_ref == first.payment.provider_ref
+    world.viewer = _contact_viewer(world, "Marge Simpson", "marge@globex.example")
+    other = world.start()  # another contact of the same company
+    assert other.url == first.url and other.payment.id == first.payment.id
+    assert len(gateway.checkouts) == 1 and len(world.payments()) == 1
+    assert world.audit_actions() == actions  # handing out the same page records nothing new
+    [payment] = world.payments()
+    assert payment.status == PaymentStatus.PENDING and payment.contact_id == first.payment.contact_id
+
+
+def test_the_attempt_records_its_page_and_when_it_stops_being_handed_out() -> None:
+    world = make_world()
+    world.connect(Provider.STRIPE)
+    started = world.start()
+    [request] = world.stripe.checkouts
+    assert request.expires_at == START + payments.ATTEMPT_LIFETIME == START + dt.timedelta(hours=1)
+    [payment] = world.payments()
+    assert payment.checkout_url == started.url and payment.expires_at == START + dt.timedelta(hours=1)
+
+
+def test_an_attempt_is_handed_out_only_while_more_than_the_margin_is_left() -> None:
+    world = make_world()
+    world.connect(Provider.STRIPE)
+    first = world.start()
+    last_reuse = payments.ATTEMPT_LIFETIME - payments.ATTEMPT_REUSE_MARGIN - dt.timedelta(seconds=1)
+    world.clock.set(START + last_reuse)
+    assert world.start().url == first.url and len(world.stripe.checkouts) == 1
+    world.clock.advance(seconds=1)  # exactly the margin left: a client could not finish paying there
+    second = world.start()
+    assert second.url != first.url and second.payment.id != first.payment.id
+    assert len(world.stripe.checkouts) == 2 and world.stripe.checkouts[1].attempt_key != first.payment.attempt_key
+    assert second.payment.expires_at == START + last_reuse + dt.timedelta(seconds=1) + payments.ATTEMPT_LIFETIME
+    # The old attempt is not closed by that: the client may still pay on its page until Stripe expires it.
+    assert [p.status for p in world.payments()] == [PaymentStatus.PENDING, PaymentStatus.PENDING]
+    assert world.start().url == second.url  # and the new page is the one handed out from now on
+
+
+def test_another_amount_after_a_part_payment_opens_a_new_attempt() -> None:
+    world = make_world()
+    world.connect(Provider.STRIPE)
+    first = world.start()
+    world.set_invoice(amount_paid=Money.parse("100.00", "AED"), status=InvoiceStatus.PARTIALLY_PAID)
+    second = world.start()
+    assert second.url != first.url and second.payment.amount == Money.parse("260.00", "AED")
+    assert [c.amount for c in world.stripe.checkouts] == [Money.parse("360.00", "AED"), Money.parse("260.00", "AED")]
+    assert world.start().url == second.url
+
+
+def test_another_provider_opens_a_new_attempt_and_each_keeps_its_own_page() -> None:
+    world = make_world()
+    world.connect(Provider.STRIPE, Provider.TELR)
+    stripe_page = world.start("stripe")
+    telr_page = world.start("telr")
+    assert telr_page.url != stripe_page.url and telr_page.payment.provider == Provider.TELR
+    assert world.start("stripe").url == stripe_page.url and world.start("telr").url == telr_page.url
+    assert len(world.stripe.checkouts) == 1 and len(world.telr.checkouts) == 1
+
+
+@pytest.mark.parametrize("kind", [OutcomeKind.FAILED, OutcomeKind.CANCELLED, OutcomeKind.EXPIRED])
+def test_a_closed_attempt_is_never_handed_out_again(kind: OutcomeKind) -> None:
+    world = make_world()
+    world.connect(Provider.STRIPE)
+    first = world.start()
+    world.confirm(Provider.STRIPE, PaymentOutcome(provider_ref=first.payment.provider_ref or "", kind=kind))
+    second = world.start()
+    assert second.url != first.url and len(world.stripe.checkouts) == 2
+
+
+def test_a_failed_start_is_not_handed_out_and_the_next_click_tries_again() -> None:
+    world = make_world()
+    world.connect(Provider.STRIPE)
+    world.stripe.fail_with = "Stripe could not be reached just now."
+    with pytest.raises(PaymentError):
+        world.start()
+    world.stripe.fail_with = None
+    started = world.start()
+    assert [p.status for p in world.payments()] == [PaymentStatus.FAILED, PaymentStatus.PENDING]
+    assert world.start().url == started.url and len(world.stripe.checkouts) == 1
+
+
+def test_an_attempt_from_before_pages_were_kept_is_not_handed_out() -> None:
+    world = make_world()
+    world.connect(Provider.STRIPE)
+    with world.uow:  # a pending attempt recorded before checkout_url and expires_at existed
+        old = Payment(id="legacy", invoice_id=world.invoice_id, company_id=world.viewer.company.id,
+                      contact_id=world.viewer.contact.id, provider=Provider.STRIPE,
+                      amount=Money.parse("360.00", "AED"), status=PaymentStatus.PENDING, attempt_key="legacy-key",
+                      created_at=START, provider_ref="stripe_0_legacy")
+        world.uow.payments.add(old)
+        world.uow.commit()
+    started = world.start()
+    assert started.payment.id != "legacy" and len(world.stripe.checkouts) == 1
+
+
+def test_reusable_for_needs_the_same_provider_and_amount_a_page_and_time_left() -> None:
+    amount = Money.parse("360.00", "AED")
+    payment = Payment.start(id="p", invoice_id="i", company_id="c", contact_id="k", provider=Provider.STRIPE,
+                            amount=amount, attempt_key="key", now=START, lifetime=dt.timedelta(hours=1))
+    margin = dt.timedelta(minutes=10)
+    assert payment.expires_at == START + dt.timedelta(hours=1) and payment.checkout_url is None
+    assert not payment.reusable_for(Provider.STRIPE, amount, START, margin)  # no page yet
+    payment.checkout_url = "https://pay.stripe.test/p"
+    assert payment.reusable_for(Provider.STRIPE, amount, START + dt.timedelta(minutes=49, seconds=59), margin)
+    assert not payment.reusable_for(Provider.STRIPE, amount, START + dt.timedelta(minutes=50), margin)
+    assert not payment.reusable_for(Provider.TELR, amount, START, margin)
+    assert not payment.reusable_for(Provider.STRIPE, Money.parse("260.00", "AED"), START, margin)
+    assert not payment.reusable_for(Provider.STRIPE, Money(36000, "USD"), START, margin)
+    payment.close(PaymentStatus.CANCELLED, START)
+    assert not payment.reusable_for(Provider.STRIPE, amount, START, margin)
+
+
+def _back(world: World, *, cancelled: bool) -> payments.ReturnView:
+    return payments.payment_return(world.uow, gateways=world.gateways, vault=world.vault, clock=world.clock,
+                                   randomness=world.randomness, templates=JinjaEmailTemplates(), viewer=world.viewer,
+                                   invoice_id=world.invoice_id, cancelled=cancelled)
+
+
+def test_the_cancel_return_changes_nothing_and_the_next_pay_now_finds_the_same_page() -> None:
+    world = make_world()
+    world.connect(Provider.STRIPE)
+    started = world.start()
+    before, actions = world.payments(), world.audit_actions()
+    world.stripe.fail_with = "the provider must not be asked"  # a call to it would show as a problem
+    for _ in range(2):
+        view = _back(world, cancelled=True)
+        assert view.state == payments.ReturnState.CANCELLED and view.problem == "" and view.receipts == ()
+    assert world.payments() == before and world.audit_actions() == actions
+    world.stripe.fail_with = None
+    assert world.start().url == started.url and len(world.stripe.checkouts) == 1
+    # Paid on that page after all: the return page credits it.
+    world.stripe.outcomes[started.payment.provider_ref or ""] = paid(started.payment)
+    view = _back(world, cancelled=False)
+    assert view.state == payments.ReturnState.RECEIVED and len(view.receipts) == 1
+    assert world.invoice().status == InvoiceStatus.PAID
 
 
 def test_without_a_provider_there_is_no_pay_now() -> None:
@@ -323,7 +483,10 @@ def test_a_void_invoices_open_attempt_is_refused_when_it_returns() -> None:
 def test_a_late_failure_never_undoes_a_payment_and_a_late_success_still_counts() -> None:
     world = make_world()
     world.connect(Provider.STRIPE)
-    first, second = world.start().payment, world.start().payment
+    first = world.start().payment
+    world.clock.advance(hours=1)  # the first page is no longer handed out: the next click opens another
+    second = world.start().payment
+    assert second.id != first.id
     world.confirm(Provider.STRIPE, paid(first))
     world.confirm(Provider.STRIPE, PaymentOutcome(provider_ref=first.provider_ref or "", kind=OutcomeKind.FAILED))
     assert world.payments()[0].status == PaymentStatus.SUCCEEDED
@@ -363,7 +526,8 @@ def test_amount_paid_is_the_sum_of_distinct_successful_payments(amounts: list[in
         for i, minor in enumerate(amounts):
             payment = Payment.start(id=f"pay{i}", invoice_id=world.invoice_id, company_id=world.viewer.company.id,
                                     contact_id=world.viewer.contact.id, provider=Provider.STRIPE,
-                                    amount=Money(minor, "AED"), attempt_key=f"key{i}", now=START)
+                                    amount=Money(minor, "AED"), attempt_key=f"key{i}", now=START,
+                                    lifetime=payments.ATTEMPT_LIFETIME)
             payment.provider_ref = f"cs_{i}"
             world.uow.payments.add(payment)
             refs.append(payment)

@@ -453,7 +453,8 @@ def test_voiding_counts_the_pay_now_attempts_still_open(world: World) -> None:
     with world.uow:
         world.uow.payments.add(Payment.start(id="pay1", invoice_id=invoice.id, company_id=world.company.id,
                                              contact_id=world.homer.id, provider=Provider.STRIPE,
-                                             amount=invoice.outstanding, attempt_key="k" * 24, now=START))
+                                             amount=invoice.outstanding, attempt_key="k" * 24, now=START,
+                                             lifetime=dt.timedelta(hours=1)))
         world.uow.commit()
     assert world.void("i1").open_attempts == 1
 
