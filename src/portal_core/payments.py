@@ -279,16 +279,34 @@ def _choose(connected: Sequence[Provider], wanted: str | None, amount: Money, co
     return provider
 
 
+def _still_open(uow: UnitOfWork, gateway: PaymentGateway, attempt: Payment, *, clock: Clock,
+                randomness: Randomness, templates: EmailTemplates) -> bool:
+    """Asks the provider whether an open attempt's page can still be paid; what it says has happened (declined,
+    cancelled, expired, paid) is applied by the ledger first. A provider that cannot be asked just now gets the
+    benefit of the doubt: its page is handed out again rather than a second one opened."""
+    try:
+        outcome = gateway.check(attempt.provider_ref or "")
+    except PaymentError:
+        return True
+    if outcome.kind == OutcomeKind.PENDING:
+        return True
+    _apply(uow, clock=clock, randomness=randomness, templates=templates, provider=attempt.provider, outcome=outcome,
+           source="pay now")
+    return False
+
+
 def start_payment(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock: Clock,
-                  randomness: Randomness, viewer: Viewer, invoice_id: str, provider: str | None,
-                  urls: ReturnUrls, ip: str | None = None) -> StartedPayment:
+                  randomness: Randomness, templates: EmailTemplates, viewer: Viewer, invoice_id: str,
+                  provider: str | None, urls: ReturnUrls, ip: str | None = None) -> StartedPayment:
     """The hosted payment page for the invoice's outstanding amount: the open one, or a new attempt.
 
     One attempt at a time: while an attempt of the same invoice, amount and provider is open (pending, with time
-    left on its page), every Pay Now (another tab, another contact of the company) gets that same page, and
-    nothing new is created at the provider. The invoice row is locked from the check until the new attempt is
-    recorded, provider call included, so parallel clicks wait for the first and then find its page. The amount and
-    currency come from the invoice alone.
+    left on its page, and the provider still calling it open), every Pay Now (another tab, another contact of the
+    company) gets that same page, and nothing new is created at the provider. The invoice row is locked from the
+    check until the new attempt is recorded, provider calls included, so parallel clicks wait for the first and then
+    find its page. (On PostgreSQL that holds back only this invoice's Pay Now and confirmations; on SQLite, whose
+    transactions hold the one write lock, every writer waits for the provider: one more reason SQLite is for one
+    host and the demo.) The amount and currency come from the invoice alone.
 
     Raises PaymentsNotConfigured (no provider: there is no Pay Now), UnknownRecord (an invoice the viewer may not
     see), PaymentNotPossible (nothing to pay, or no chosen provider can take the amount exactly: never rounded) and
@@ -308,10 +326,18 @@ def start_payment(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault
         amount = invoice.outstanding
         chosen = _choose(connected, provider, amount, hint)
         now = clock.now()
+        gateway = _gateway(uow, gateways, vault, chosen)
         for attempt in uow.payments.list_for_invoice(invoice.id):
             if attempt.reusable_for(chosen, amount, now, ATTEMPT_REUSE_MARGIN) and attempt.checkout_url:
-                return StartedPayment(payment=attempt, url=attempt.checkout_url)
-        gateway = _gateway(uow, gateways, vault, chosen)
+                if _still_open(uow, gateway, attempt, clock=clock, randomness=randomness, templates=templates):
+                    return StartedPayment(payment=attempt, url=attempt.checkout_url)
+                invoice = uow.invoices.get_for_update(invoice.id) or invoice
+                if not policy.can_pay(viewer.company, viewer.contact, invoice):  # that page was just paid
+                    uow.commit()
+                    raise PaymentNotPossible(f"Invoice {invoice.number} has nothing left to pay online.")
+                if invoice.outstanding != amount:
+                    uow.commit()
+                    raise PaymentNotPossible("This invoice changed while you were paying. Please reload it.")
         payment = Payment.start(id=new_id(randomness), invoice_id=invoice.id, company_id=invoice.company_id,
                                 contact_id=viewer.contact.id, provider=chosen, amount=amount,
                                 attempt_key=randomness.token(ATTEMPT_KEY_BYTES), now=now, lifetime=ATTEMPT_LIFETIME)
@@ -323,8 +349,7 @@ def start_payment(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault
                                   description=f"Invoice {invoice.number}", customer_email=viewer.contact.email,
                                   success_url=urls.success, cancel_url=urls.cancel, declined_url=urls.declined,
                                   expires_at=payment.expires_at)
-        # Called under the invoice's lock (and no other): a slow provider holds back only Pay Now and confirmations
-        # of this one invoice, for at most the provider timeout.
+        # Called under the invoice's lock, for at most the provider timeout (see the docstring).
         try:
             checkout = gateway.start_checkout(request)
         except PaymentError as exc:
@@ -506,7 +531,8 @@ def payment_return(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVaul
         invoice = uow.invoices.get(invoice_id)
         if invoice is None or not policy.can_see(viewer.company, viewer.contact, invoice):
             raise UnknownRecord(NOT_FOUND)
-        attempts = [p for p in uow.payments.list_for_invoice(invoice.id) if p.contact_id == viewer.contact.id]
+        # Every attempt at this invoice, whoever of the company opened its page: Pay Now hands one page to all.
+        attempts = uow.payments.list_for_invoice(invoice.id)
     problem = ""
     receipts: list[Email] = []
     for attempt in attempts if not cancelled else ():
@@ -522,7 +548,7 @@ def payment_return(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVaul
     if not cancelled:
         with uow:
             invoice = uow.invoices.get(invoice_id) or invoice
-            attempts = [p for p in uow.payments.list_for_invoice(invoice.id) if p.contact_id == viewer.contact.id]
+            attempts = uow.payments.list_for_invoice(invoice.id)
     latest = attempts[-1] if attempts else None
     if latest is None or latest.status in CLOSED_UNPAID or (cancelled and latest.status == PaymentStatus.PENDING):
         state = ReturnState.CANCELLED

@@ -197,7 +197,8 @@ def _pay_now(engine: sa.Engine, gateway: InMemoryPaymentGateway, vault: FernetCr
     urls = payments.ReturnUrls(success="https://portal.test/paid", cancel="https://portal.test/cancelled",
                                declined="https://portal.test/cancelled")
     return payments.start_payment(SqlAlchemyUnitOfWork(engine), gateways={Provider.STRIPE: gateway.factory},
-                                  vault=vault, clock=clock, randomness=SecretsRandomness(), viewer=viewer,
+                                  vault=vault, clock=clock, randomness=SecretsRandomness(),
+                                  templates=JinjaEmailTemplates(), viewer=viewer,
                                   invoice_id=invoice.id, provider=None, urls=urls)
 
 

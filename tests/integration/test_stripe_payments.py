@@ -557,3 +557,19 @@ def test_portal_payments_reconcile_credits_a_payment_made_after_a_cancel_return(
         assert "checked 0 pending payments" in again.stdout
     finally:
         services.close()
+
+
+def test_another_contact_who_pays_on_the_page_handed_to_them_is_credited_by_their_return(
+        fake: FakeStripe, stripe_base: str) -> None:
+    app, services, sender = _portal(stripe_base)
+    homer, token = _client(app, services, sender)
+    invoice_id = _invoice_id(services, "globex-i1")
+    first = _click(homer, token, invoice_id)
+    marge, _ = _client(app, services, sender, "marge@globex.example")
+    assert _click(marge, token, invoice_id) == first
+    fake.complete("cs_test_0001")  # Marge pays on it; no webhook arrives
+    back = marge.get(f"/p/{token}/invoices/{invoice_id}/paid")
+    assert back.status_code == 200 and "Payment received" in _text(back.text)
+    with services.uow() as uow:
+        invoice = uow.invoices.get(invoice_id)
+    assert invoice is not None and invoice.amount_paid == invoice.total

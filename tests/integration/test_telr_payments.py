@@ -349,3 +349,29 @@ def test_a_cancel_return_changes_nothing_and_an_order_paid_after_all_is_credited
     assert _state(services, invoice_id)[:3] == ("paid", 37800, [PaymentStatus.SUCCEEDED])
     assert "Payment received" in client.get(f"/p/{token}/invoices/{invoice_id}/cancelled").text
     assert len([e for e in sender.to("homer@globex.example") if "Payment received" in e.subject]) == 1
+
+
+@pytest.mark.parametrize(("code", "transaction", "closed_as"), [
+    (-3, "D", PaymentStatus.FAILED), (-2, "", PaymentStatus.CANCELLED), (-1, "", PaymentStatus.EXPIRED)])
+def test_a_declined_cancelled_or_expired_order_is_not_handed_out_again(fake: FakeTelr, telr_url: str, code: int,
+                                                                       transaction: str,
+                                                                       closed_as: PaymentStatus) -> None:
+    app, services, sender = _portal(telr_url)
+    client, token, invoice_id, ref = _start(app, services, sender)
+    fake.status[ref] = (code, transaction)  # the client was declined (or cancelled) on Telr's page
+    again = _location(client, token, invoice_id)
+    assert not again.endswith(f"?o={ref}") and len(fake.creates()) == 2  # a live order, not the dead one
+    assert sorted(_state(services, invoice_id)[2]) == sorted([closed_as, PaymentStatus.PENDING])
+
+
+def test_an_order_paid_meanwhile_is_credited_by_the_next_pay_now_instead_of_reopened(fake: FakeTelr,
+                                                                                     telr_url: str) -> None:
+    app, services, sender = _portal(telr_url)
+    client, token, invoice_id, ref = _start(app, services, sender)
+    fake.status[ref] = (3, "A")  # paid on Telr's page; the client never came back and nothing was pushed
+    page = client.get(f"/p/{token}/invoices/{invoice_id}")
+    response = client.post(f"/p/{token}/invoices/{invoice_id}/pay", data={"csrf_token": csrf_of(page.text)})
+    assert response.status_code == 409 and "nothing left to pay" in response.text
+    status, paid, payments_, _actions = _state(services, invoice_id)
+    assert (status, payments_) == ("paid", [PaymentStatus.SUCCEEDED]) and paid > 0
+    assert len(fake.creates()) == 1

@@ -74,7 +74,8 @@ class World:
 
     def start(self, provider: str | None = None) -> payments.StartedPayment:
         return payments.start_payment(self.uow, gateways=self.gateways, vault=self.vault, clock=self.clock,
-                                      randomness=self.randomness, viewer=self.viewer, invoice_id=self.invoice_id,
+                                      randomness=self.randomness, templates=JinjaEmailTemplates(),
+                                      viewer=self.viewer, invoice_id=self.invoice_id,
                                       provider=provider, urls=URLS, ip="203.0.113.9")
 
     def confirm(self, provider: Provider, outcome: PaymentOutcome) -> payments.Confirmation:

@@ -63,8 +63,9 @@ def pay(invoice_id: str) -> ResponseReturnValue:
     try:
         started = payments.start_payment(
             services.uow(), gateways=services.payment_gateways, vault=services.credential_vault,
-            clock=services.clock, randomness=services.randomness, viewer=viewer(), invoice_id=invoice_id,
-            provider=request.form.get("provider") or None, urls=_urls(invoice_id), ip=client_ip())
+            clock=services.clock, randomness=services.randomness, templates=services.templates, viewer=viewer(),
+            invoice_id=invoice_id, provider=request.form.get("provider") or None, urls=_urls(invoice_id),
+            ip=client_ip())
     except PaymentNotPossible as exc:
         return _problem(invoice_id, str(exc), 409)
     except PaymentsNotConfigured:
