@@ -12,7 +12,8 @@ from portal_core import sending
 from portal_core.model.documents import Invoice
 
 # Exit status when the document changed but some contact's notice was refused by the mail relay: the work is done,
-# yet a script should notice. Bad input and refused transitions exit 2 (cli.main), a database outage 1.
+# and the notice stays in the outbox for the next dispatcher, yet a script should notice. Bad input and refused
+# transitions exit 2 (cli.main), a database outage 1.
 DELIVERY_FAILED = 1
 
 
@@ -26,7 +27,8 @@ def _when(value: dt.datetime) -> str:
 
 def _delivery_lines(deliveries: Sequence[sending.Delivery], what: str) -> list[str]:
     return [f"  {what} to {d.contact_name} <{d.email}>: "
-            + ("delivered" if d.delivered else f"NOT delivered ({d.problem})") for d in deliveries]
+            + ("delivered" if d.delivered else f"NOT delivered ({d.problem}); it stays queued and is retried")
+            for d in deliveries]
 
 
 def _no_link_line(company_name: str, link: str | None) -> list[str]:

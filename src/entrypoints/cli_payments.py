@@ -7,8 +7,7 @@ import sys
 
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
-from portal_core import payments
-from portal_core.errors import DeliveryFailed
+from portal_core import outbox, payments
 from portal_core.model.payment import Provider
 
 
@@ -55,11 +54,12 @@ def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     report = payments.reconcile_pending(services.uow(), gateways=services.payment_gateways,
                                         vault=services.credential_vault, clock=services.clock,
                                         randomness=services.randomness, templates=services.templates)
-    for email in report.receipts:
-        try:
-            services.email_sender.send(email)
-        except DeliveryFailed as exc:
-            print(f"warning: a receipt was not sent: {exc}", file=sys.stderr)
+    if report.receipts:  # queued with their payments; delivered now when the relay answers, else later
+        for attempt in outbox.dispatch(services.uow(), sender=services.email_sender, clock=services.clock,
+                                       randomness=services.randomness, ids=report.receipts,
+                                       limit=len(report.receipts)):
+            if not attempt.delivered:
+                print(f"warning: a receipt stays queued: {attempt.problem}", file=sys.stderr)
     for failure in report.failed_checks:
         print(f"could not check payment {failure}", file=sys.stderr)
     print(f"checked {report.checked} pending payments, {report.settled} settled, "

@@ -11,6 +11,7 @@ import re
 
 import attrs
 
+from portal_core import outbox
 from portal_core.access import find_company
 from portal_core.errors import (
     Conflict,
@@ -24,7 +25,8 @@ from portal_core.identity import ID_BYTES, command_line_safe, new_id
 from portal_core.model.audit import AuditEntry
 from portal_core.model.contact import Contact
 from portal_core.model.documents import ClientRequest, RequestStatus
-from portal_core.model.mail import Email, NewRequestNotice
+from portal_core.model.mail import NewRequestNotice
+from portal_core.model.outbox import MailPurpose
 from portal_core.ports import Clock, EmailTemplates, Randomness, UnitOfWork
 from portal_core.sign_in import ThrottleKeys, Viewer
 
@@ -119,12 +121,14 @@ def _view(request: ClientRequest, contacts: dict[str, Contact]) -> RequestView:
 
 def submit_request(uow: UnitOfWork, clock: Clock, randomness: Randomness, templates: EmailTemplates,
                    ids: RequestIds, throttle: ThrottleKeys, viewer: Viewer, *, title: str, details: str,
-                   form_token: str) -> tuple[ClientRequest, Email | None]:
+                   form_token: str) -> tuple[ClientRequest, str | None]:
     """Stores a new request (status new, submitted by the viewer) and renders the business's notice.
 
-    Sending the same form again returns the request it made and no email. Raises RequestFormInvalid (nothing
-    stored), InvalidInput for a form token this server did not issue to the viewer, Throttled past
-    REQUESTS_PER_HOUR new requests of the viewer in an hour, and PortalUnavailable when no business is set up.
+    The business's notice is queued in the outbox in the same transaction: returns the request and that
+    message's outbox id. Sending the same form again returns the request it made and no message. Raises
+    RequestFormInvalid (nothing stored), InvalidInput for a form token this server did not issue to the viewer,
+    Throttled past REQUESTS_PER_HOUR new requests of the viewer in an hour, and PortalUnavailable when no business
+    is set up.
     """
     title, details = validate_request(title, details)
     request_id = ids.for_form(viewer.company.id, viewer.contact.id, form_token)
@@ -151,7 +155,10 @@ def submit_request(uow: UnitOfWork, clock: Clock, randomness: Randomness, templa
             notice = NewRequestNotice(business=business, request_id=request.id, company_name=viewer.company.name,
                                       contact_name=viewer.contact.name, contact_email=viewer.contact.email,
                                       title=title, details=details)
-            email = templates.render(notice, to=business.email)
+            queued = outbox.enqueue(uow, clock=clock, randomness=randomness,
+                                    email=templates.render(notice, to=business.email),
+                                    purpose=MailPurpose.NEW_REQUEST, company_id=viewer.company.id,
+                                    contact_id=viewer.contact.id, subject_ref=f"request:{request.id}")
             uow.commit()
     except Conflict:
         # A double click sends the form twice at once: the second insert of the same id loses the race. If the
@@ -161,7 +168,7 @@ def submit_request(uow: UnitOfWork, clock: Clock, randomness: Randomness, templa
         if existing is None:
             raise
         return _same_sender(existing, viewer), None
-    return request, email
+    return request, queued
 
 
 def _same_sender(existing: ClientRequest, viewer: Viewer) -> ClientRequest:

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 import attrs
 
-from portal_core import policy
+from portal_core import outbox, policy
 from portal_core.errors import (
     InvalidInput,
     PaymentError,
@@ -26,8 +26,9 @@ from portal_core.errors import (
 from portal_core.identity import new_id
 from portal_core.model.audit import AuditEntry
 from portal_core.model.documents import Invoice, InvoiceStatus
-from portal_core.model.mail import Email, PaymentReceiptNotice
+from portal_core.model.mail import PaymentReceiptNotice
 from portal_core.model.money import Money
+from portal_core.model.outbox import MailPurpose
 from portal_core.model.payment import (
     CLOSED_UNPAID,
     MONEY_RECEIVED,
@@ -113,7 +114,7 @@ class Confirmation:
     payment: Payment | None
     applied: bool = False
     duplicate: bool = False
-    receipts: tuple[Email, ...] = ()
+    receipts: tuple[str, ...] = ()  # outbox ids of the queued receipts
 
 
 @attrs.frozen(kw_only=True)
@@ -122,7 +123,7 @@ class ReturnView:
     state: str
     payment: Payment | None
     problem: str = ""
-    receipts: tuple[Email, ...] = ()
+    receipts: tuple[str, ...] = ()  # outbox ids of the queued receipts
 
 
 @attrs.frozen(kw_only=True)
@@ -130,7 +131,7 @@ class ReconcileReport:
     checked: int = 0
     settled: int = 0
     failed_checks: tuple[str, ...] = ()
-    receipts: tuple[Email, ...] = ()
+    receipts: tuple[str, ...] = ()  # outbox ids of the queued receipts
 
 
 def _audit(uow: UnitOfWork, randomness: Randomness, clock: Clock, action: str, *, company_id: str | None,
@@ -381,7 +382,9 @@ def _find_payment(uow: UnitOfWork, provider: Provider, outcome: PaymentOutcome) 
     return payment
 
 
-def _receipt(uow: UnitOfWork, templates: EmailTemplates, payment: Payment, invoice: Invoice) -> Email | None:
+def _receipt(uow: UnitOfWork, clock: Clock, randomness: Randomness, templates: EmailTemplates, payment: Payment,
+             invoice: Invoice) -> str | None:
+    """Queues the receipt in the outbox, in the ledger's transaction: a credited payment always gets one."""
     if payment.contact_id is None:
         return None
     contact = uow.contacts.get(payment.contact_id)
@@ -393,7 +396,9 @@ def _receipt(uow: UnitOfWork, templates: EmailTemplates, payment: Payment, invoi
                                   invoice_number=invoice.number, amount=payment.amount,
                                   outstanding=invoice.outstanding, paid_at=payment.settled_at,
                                   provider=PROVIDER_NAMES[payment.provider], payment_id=payment.id)
-    return templates.render(notice, to=contact.email)
+    return outbox.enqueue(uow, clock=clock, randomness=randomness, email=templates.render(notice, to=contact.email),
+                          purpose=MailPurpose.PAYMENT_RECEIPT, company_id=company.id, contact_id=contact.id,
+                          subject_ref=f"payment:{payment.id}")
 
 
 def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: EmailTemplates,
@@ -458,7 +463,7 @@ def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: 
     payment.close(PaymentStatus.SUCCEEDED, now)
     uow.payments.update(payment)
     audit("payment_succeeded", f"invoice now {invoice.status.value}, paid {invoice.amount_paid}")
-    receipt = _receipt(uow, templates, payment, invoice)
+    receipt = _receipt(uow, clock, randomness, templates, payment, invoice)
     return Confirmation(payment=payment, applied=True, receipts=(receipt,) if receipt else ())
 
 
@@ -534,7 +539,7 @@ def payment_return(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVaul
         # Every attempt at this invoice, whoever of the company opened its page: Pay Now hands one page to all.
         attempts = uow.payments.list_for_invoice(invoice.id)
     problem = ""
-    receipts: list[Email] = []
+    receipts: list[str] = []
     for attempt in attempts if not cancelled else ():
         if attempt.status != PaymentStatus.PENDING or attempt.provider_ref is None:
             continue
@@ -567,7 +572,7 @@ def reconcile_pending(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialV
         pending = [p for p in uow.payments.list_pending() if p.created_at <= clock.now() - older_than]
     settled = 0
     failures: list[str] = []
-    receipts: list[Email] = []
+    receipts: list[str] = []
     for payment in pending:
         try:
             done = _check(uow, gateways=gateways, vault=vault, clock=clock, randomness=randomness,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import BinaryIO, Protocol
 
 from portal_core.model.audit import AuditEntry
@@ -25,6 +25,7 @@ from portal_core.model.documents import (
 from portal_core.model.files import File
 from portal_core.model.mail import Email, Notice
 from portal_core.model.one_time_code import OneTimeCode
+from portal_core.model.outbox import OutboxMessage, OutboxStatus
 from portal_core.model.payment import (
     Checkout,
     CheckoutRequest,
@@ -264,6 +265,34 @@ class NoticeLog(Protocol):
         ...
 
 
+class Outbox(Protocol):
+    """The mail outbox (a table in the same database, so a message is stored in the transaction that causes it)."""
+
+    def add(self, message: OutboxMessage) -> None: ...
+    def update(self, message: OutboxMessage) -> None: ...
+    def get(self, message_id: str) -> OutboxMessage | None: ...
+
+    def claim_due(self, now: dt.datetime, *, limit: int, ids: Sequence[str] | None = None) -> list[OutboxMessage]:
+        """Up to limit messages due now (oldest due first; only those of ids, when given) that no other
+        dispatcher holds, each leased to the caller (claimed_until set and stored) until the transaction commits.
+        Two dispatchers never claim the same message (FOR UPDATE SKIP LOCKED on PostgreSQL)."""
+        ...
+
+    def latest_about(self, subject_ref: str) -> OutboxMessage | None:
+        """The newest message about one thing (a sign-in code), or None."""
+        ...
+
+    def counts(self) -> dict[OutboxStatus, int]:
+        """How many messages are in each state."""
+        ...
+
+    def list_failed(self, *, limit: int = 1000) -> list[OutboxMessage]: ...
+
+    def prune(self, sent_before: dt.datetime) -> int:
+        """Deletes the messages sent before then; returns how many."""
+        ...
+
+
 class AuditLog(Protocol):
     def append(self, entry: AuditEntry) -> None: ...
     def list_for_company(self, company_id: str, *, limit: int = 200) -> list[AuditEntry]:
@@ -377,6 +406,7 @@ class UnitOfWork(Protocol):
     payments: PaymentRepository
     payment_providers: ProviderConnectionRepository
     processed_events: ProcessedEventLog
+    outbox: Outbox
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

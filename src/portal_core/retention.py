@@ -20,6 +20,7 @@ CODE_RETENTION = dt.timedelta(days=1)
 SESSION_RETENTION = dt.timedelta(days=30)  # after a session ended, however it ended
 THROTTLE_WINDOW = dt.timedelta(hours=1)  # the longest window any limit counts over
 PROCESSED_EVENT_RETENTION = dt.timedelta(days=90)  # providers stop retrying a webhook after a few days
+SENT_MAIL_RETENTION = dt.timedelta(days=30)  # sent messages; pending and failed ones stay until dealt with
 DEFAULT_AUDIT_RETENTION_DAYS = 365
 
 
@@ -30,6 +31,7 @@ class RetentionPolicy:
     sessions: dt.timedelta = SESSION_RETENTION
     throttles: dt.timedelta = THROTTLE_WINDOW
     processed_events: dt.timedelta = PROCESSED_EVENT_RETENTION
+    sent_mail: dt.timedelta = SENT_MAIL_RETENTION
 
 
 def prune(uow: UnitOfWork, *, clock: Clock, sign_in_policy: SignInPolicy,
@@ -43,6 +45,7 @@ def prune(uow: UnitOfWork, *, clock: Clock, sign_in_policy: SignInPolicy,
         ("throttle records", lambda: uow.login_requests.prune(now - retention.throttles)),
         ("processed payment events", lambda: uow.processed_events.prune(now - retention.processed_events)),
         ("audit entries", lambda: uow.audit.prune(now - retention.audit)),
+        ("sent mail", lambda: uow.outbox.prune(now - retention.sent_mail)),
     ]
     removed: list[tuple[str, int]] = []
     for kind, step in steps:

@@ -1,13 +1,14 @@
 """Staff actions on documents: sending invoices and quotes to clients, reminding them of overdue invoices, voiding.
 
 A document is shown in the portal from the moment it is sent (policy.is_client_visible decides, on every request),
-and every contact of its company is told by email. Notices are rendered in the transaction that changes the document
-and mailed after it commits: a slow relay never holds a lock, and a contact the relay refuses is reported without
-stopping the others or undoing the send.
+and every contact of its company is told by email. Notices are queued in the outbox in the transaction that changes
+the document, and the command then tries to deliver them before it returns: a slow relay never holds a lock, a
+contact the relay refuses now is reported without stopping the others or undoing the send, and what was refused
+stays queued for the next dispatcher (retried with backoff).
 
 Repeat notices (re-sending a document already sent, overdue reminders) reach a document's contacts at most once per
-REMIND_EVERY, whatever is run: each notice is claimed in the NoticeLog under the invoice's row lock before anything
-is mailed, and given back only when it reached nobody. A first send (draft to sent) always goes out.
+REMIND_EVERY, whatever is run: each notice is claimed in the NoticeLog under the invoice's row lock, in the
+transaction that queues it. A first send (draft to sent) always goes out.
 """
 
 from __future__ import annotations
@@ -17,15 +18,17 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
+from portal_core import outbox
 from portal_core.access import find_company, portal_link
-from portal_core.errors import DeliveryFailed, InvalidTransition, PortalUnavailable, UnknownRecord
+from portal_core.errors import InvalidTransition, PortalUnavailable, UnknownRecord
 from portal_core.identity import new_id
 from portal_core.model.audit import AuditEntry
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.documents import Invoice, InvoiceStatus, Quote, QuoteStatus
-from portal_core.model.mail import DocumentKind, DocumentNotice, Email, Notice, OverdueLine, OverdueReminder
+from portal_core.model.mail import DocumentKind, DocumentNotice, Notice, OverdueLine, OverdueReminder
+from portal_core.model.outbox import MailPurpose
 from portal_core.model.payment import PaymentStatus
 from portal_core.ports import Clock, EmailSender, EmailTemplates, Randomness, UnitOfWork
 
@@ -105,18 +108,7 @@ class VoidOutcome:
 @attrs.frozen(kw_only=True)
 class _Mail:
     contact: Contact
-    email: Email
-
-
-@attrs.frozen(kw_only=True)
-class _Batch:
-    """Notices rendered in a transaction, to be mailed after it commits, and what to audit and release after."""
-
-    company_id: str
-    action: str
-    detail: str
-    mails: tuple[_Mail, ...]
-    claims: tuple[tuple[str, str, dt.datetime], ...]  # NoticeLog records to release if nobody got the notice
+    message_id: str  # its outbox id
 
 
 def _audit(uow: UnitOfWork, randomness: Randomness, clock: Clock, action: str, *, company_id: str | None,
@@ -176,36 +168,29 @@ def _held_back_until(uow: UnitOfWork, document_id: str, now: dt.datetime) -> dt.
     return until if now < until else None
 
 
-def _render(uow: UnitOfWork, templates: EmailTemplates, company: Company,
-            notice_for: Callable[[Contact], Notice]) -> tuple[_Mail, ...]:
-    return tuple(_Mail(contact=contact, email=templates.render(notice_for(contact), to=contact.email))
-                 for contact in uow.contacts.list_for_company(company.id))
+def _queue(uow: UnitOfWork, templates: EmailTemplates, clock: Clock, randomness: Randomness, company: Company,
+           notice_for: Callable[[Contact], Notice], *, purpose: MailPurpose, action: str, detail: str,
+           subject_ref: str) -> tuple[_Mail, ...]:
+    """One message per contact, queued in the open transaction; each try of each is audited as action_sent/_failed."""
+    return tuple(
+        _Mail(contact=contact, message_id=outbox.enqueue(
+            uow, clock=clock, randomness=randomness, email=templates.render(notice_for(contact), to=contact.email),
+            purpose=purpose, company_id=company.id, contact_id=contact.id, subject_ref=subject_ref,
+            audit_action=action, audit_detail=detail))
+        for contact in uow.contacts.list_for_company(company.id))
 
 
 def _deliver(uow: UnitOfWork, sender: EmailSender, clock: Clock, randomness: Randomness,
-             batch: _Batch) -> tuple[Delivery, ...]:
-    """Mails each notice, one contact's failure stopping nobody else; then audits each and releases unused claims."""
-    deliveries = []
-    for mail in batch.mails:
-        try:
-            sender.send(mail.email)
-            problem = None
-        except DeliveryFailed as exc:
-            problem = str(exc)
-        deliveries.append(Delivery(contact_id=mail.contact.id, contact_name=mail.contact.name,
-                                   email=mail.contact.email, problem=problem))
-    with uow:
-        for delivery in deliveries:
-            # The detail names the document, never the address (the contact id says who).
-            action = batch.action + ("_sent" if delivery.delivered else "_failed")
-            detail = batch.detail + (f": {delivery.problem}" if delivery.problem else "")
-            _audit(uow, randomness, clock, action, company_id=batch.company_id, contact_id=delivery.contact_id,
-                   detail=detail)
-        if not any(d.delivered for d in deliveries):
-            for document_id, kind, at in batch.claims:
-                uow.notices.forget(document_id, kind, at)
-        uow.commit()
-    return tuple(deliveries)
+             mails: tuple[_Mail, ...]) -> tuple[Delivery, ...]:
+    """Tries the queued notices now, one contact's failure stopping nobody else; what the relay refuses stays
+    queued. A notice another dispatcher already took counts as delivered here (it is on its way)."""
+    if not mails:
+        return ()
+    attempts = {a.message_id: a for a in outbox.dispatch(uow, sender=sender, clock=clock, randomness=randomness,
+                                                           ids=[m.message_id for m in mails], limit=len(mails))}
+    return tuple(Delivery(contact_id=m.contact.id, contact_name=m.contact.name, email=m.contact.email,
+                          problem=attempts[m.message_id].problem if m.message_id in attempts else None)
+                 for m in mails)
 
 
 def _link_note(link: str | None) -> str:
@@ -257,13 +242,12 @@ def send_invoice(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates
                                   outstanding=invoice.outstanding, issued_date=invoice.issued_date,
                                   due_date=invoice.due_date, valid_until=None, portal_link=link, reminder=not changed)
 
-        batch = _Batch(company_id=company.id, action="invoice_notice",
-                       detail=f"invoice {invoice.number}{' again' if not changed else ''}{_link_note(link)}",
-                       mails=_render(uow, templates, company, notice),
-                       claims=((invoice.id, SENT_NOTICE, now),))
+        mails = _queue(uow, templates, clock, randomness, company, notice, purpose=MailPurpose.DOCUMENT_NOTICE,
+                       action="invoice_notice", subject_ref=f"invoice:{invoice.id}",
+                       detail=f"invoice {invoice.number}{' again' if not changed else ''}{_link_note(link)}")
         uow.commit()
     return SendOutcome(document=invoice, company_name=company.name, changed=changed, portal_link=link,
-                       deliveries=_deliver(uow, sender, clock, randomness, batch))
+                       deliveries=_deliver(uow, sender, clock, randomness, mails))
 
 
 def send_quote(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, clock: Clock,
@@ -308,12 +292,12 @@ def send_quote(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, 
                                   issued_date=quote.issued_date, due_date=None, valid_until=quote.valid_until,
                                   portal_link=link, reminder=not changed)
 
-        batch = _Batch(company_id=company.id, action="quote_notice",
-                       detail=f"quote {quote.number}{' again' if not changed else ''}{_link_note(link)}",
-                       mails=_render(uow, templates, company, notice), claims=((quote.id, SENT_NOTICE, now),))
+        mails = _queue(uow, templates, clock, randomness, company, notice, purpose=MailPurpose.DOCUMENT_NOTICE,
+                       action="quote_notice", subject_ref=f"quote:{quote.id}",
+                       detail=f"quote {quote.number}{' again' if not changed else ''}{_link_note(link)}")
         uow.commit()
     return SendOutcome(document=quote, company_name=company.name, changed=changed, portal_link=link,
-                       deliveries=_deliver(uow, sender, clock, randomness, batch))
+                       deliveries=_deliver(uow, sender, clock, randomness, mails))
 
 
 # ---- overdue reminders
@@ -331,7 +315,7 @@ def remind_overdue(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplat
     REMIND_EVERY; every company's, or only COMPANY's (ref or name). Raises UnknownCompany and PortalUnavailable."""
     now = clock.now()
     today = now.date()
-    batches: list[tuple[CompanyReminder, _Batch | None]] = []
+    batches: list[tuple[CompanyReminder, tuple[_Mail, ...]]] = []
     with uow:
         business = _business(uow)
         companies: Sequence[Company] = [find_company(uow, company_key)] if company_key else uow.companies.list()
@@ -354,7 +338,7 @@ def remind_overdue(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplat
             reminder = CompanyReminder(company_name=company.name, invoices=tuple(due), held_back=tuple(held),
                                        portal_link=link)
             if not due:
-                batches.append((reminder, None))
+                batches.append((reminder, ()))
                 continue
             lines = tuple(_overdue_line(i, today) for i in due)
 
@@ -364,14 +348,14 @@ def remind_overdue(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplat
                                        invoices=lines, portal_link=link)
 
             numbers = ", ".join(i.number for i in due)
-            batches.append((reminder, _Batch(company_id=company.id, action="overdue_reminder",
-                                             detail=f"overdue invoices {numbers}{_link_note(link)}",
-                                             mails=_render(uow, templates, company, notice),
-                                             claims=tuple((i.id, OVERDUE_REMINDER, now) for i in due))))
+            batches.append((reminder, _queue(uow, templates, clock, randomness, company, notice,
+                                             purpose=MailPurpose.OVERDUE_REMINDER, action="overdue_reminder",
+                                             subject_ref=f"company:{company.id}",
+                                             detail=f"overdue invoices {numbers}{_link_note(link)}")))
         uow.commit()
     return RemindReport(companies=tuple(
-        attrs.evolve(reminder, deliveries=_deliver(uow, sender, clock, randomness, batch)) if batch else reminder
-        for reminder, batch in batches))
+        attrs.evolve(reminder, deliveries=_deliver(uow, sender, clock, randomness, mails)) if mails else reminder
+        for reminder, mails in batches))
 
 
 # ---- voiding

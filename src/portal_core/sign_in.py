@@ -9,6 +9,7 @@ import ipaddress
 
 import attrs
 
+from portal_core import outbox
 from portal_core.access import open_portal
 from portal_core.errors import (
     CodeRejected,
@@ -23,23 +24,24 @@ from portal_core.identity import new_id
 from portal_core.model.audit import AuditEntry
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact, email_key, normalise_email
-from portal_core.model.mail import Email, SignInCodeNotice
+from portal_core.model.mail import SignInCodeNotice
 from portal_core.model.one_time_code import CODE_DIGITS, CODE_LIFETIME, CodeHasher, CodeStatus, OneTimeCode
+from portal_core.model.outbox import MailPurpose
 from portal_core.model.session import (
     DEFAULT_ABSOLUTE_LIFETIME,
     DEFAULT_IDLE_TIMEOUT,
     PortalSession,
     session_key,
 )
-from portal_core.ports import Clock, EmailSender, EmailTemplates, Randomness, UnitOfWork
+from portal_core.ports import Clock, EmailTemplates, Randomness, UnitOfWork
 
 SESSION_TOKEN_BYTES = 32
 FLOW_TOKEN_BYTES = 16
 WAIT_MESSAGE = "Too many code requests. Please wait a few minutes before asking for another code."
 WRONG_CODES_MESSAGE = "Too many wrong codes from your network. Please wait an hour and try again."
 REJECTED_MESSAGE = "That code is not right, or it has expired. Check the latest email, or ask for a new code."
-UNDELIVERED_MESSAGE = ("We could not email your code just now. Please ask for a new code in a few minutes, "
-                       "or contact us if it keeps happening.")
+UNDELIVERED_MESSAGE = ("We could not email your code just now. We keep trying while it is valid; please ask for a "
+                       "new code in a few minutes, or contact us if it keeps happening.")
 # How often the last-seen time of a session is written: often enough for the idle timeout, rarely enough to not
 # turn every page view into a write.
 _TOUCH_EVERY = dt.timedelta(minutes=1)
@@ -124,14 +126,6 @@ class SignInSecrets:
 
 
 @attrs.frozen(kw_only=True)
-class CodeDelivery:
-    """A code waiting to be mailed: the web layer sends it off the request path with deliver_sign_in_code."""
-
-    code_id: str
-    email: Email
-
-
-@attrs.frozen(kw_only=True)
 class Viewer:
     """A signed-in contact whose access was checked on this request."""
 
@@ -158,8 +152,10 @@ def _require_flow(flow: str) -> None:
 
 def request_sign_in_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: EmailTemplates,
                          secrets: SignInSecrets, policy: SignInPolicy, link_token: str, email: str,
-                         ip: str, flow: str) -> CodeDelivery | None:
+                         ip: str, flow: str) -> str | None:
     """Issues a code for this flow when the email is a contact of this portal's company; answers alike when not.
+    The code's mail is queued in the outbox in the same transaction: returns its outbox id (None for an email that
+    is no contact's), for the caller to wake a dispatcher with; the page never waits for the relay.
 
     Raises PortalUnavailable, InvalidEmail (malformed address) and Throttled. The throttles count requests per
     address typed, not per contact found, so being throttled says nothing about whether the email exists. Neither
@@ -212,26 +208,12 @@ def request_sign_in_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomnes
             raise PortalUnavailable("the portal is not set up: no business")
         notice = SignInCodeNotice(business=business, company_name=company.name, contact_name=contact.name,
                                   code=plain, valid_minutes=int(CODE_LIFETIME.total_seconds() // 60))
-        delivery = CodeDelivery(code_id=code.id, email=templates.render(notice, to=contact.email))
+        queued = outbox.enqueue(uow, clock=clock, randomness=randomness,
+                                email=templates.render(notice, to=contact.email), purpose=MailPurpose.SIGN_IN_CODE,
+                                give_up_at=code.expires_at, company_id=company.id, contact_id=contact.id,
+                                subject_ref=outbox.CODE_REF + code.id)
         uow.commit()
-    return delivery
-
-
-def deliver_sign_in_code(uow: UnitOfWork, *, sender: EmailSender, clock: Clock, randomness: Randomness,
-                         delivery: CodeDelivery) -> None:
-    """Mails the code. If the relay refuses it, the code is ended (nobody got it) and DeliveryFailed re-raised."""
-    try:
-        sender.send(delivery.email)
-    except DeliveryFailed:
-        with uow:
-            code = uow.codes.get(delivery.code_id)
-            if code is not None and code.status == CodeStatus.ACTIVE:
-                code.status = CodeStatus.UNDELIVERED
-                uow.codes.update(code)
-                _audit(uow, randomness, clock, "code_undelivered", company_id=code.company_id,
-                       contact_id=code.contact_id)
-            uow.commit()
-        raise
+    return queued
 
 
 def verify_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, secrets: SignInSecrets,
@@ -260,10 +242,11 @@ def verify_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, secret
         active: list[OneTimeCode] = []
         if contact is not None:
             active = [c for c in uow.codes.active_for_flow(contact.id, flow_key, lock=True) if c.is_usable(now)]
-            if not active:
-                latest = uow.codes.latest_for_flow(contact.id, flow_key)
-                if latest is not None and latest.status == CodeStatus.UNDELIVERED:
-                    raise DeliveryFailed(UNDELIVERED_MESSAGE)
+            latest = uow.codes.latest_for_flow(contact.id, flow_key)
+            if latest is not None and (latest.status == CodeStatus.UNDELIVERED
+                                       or (latest in active and outbox.code_mail_stuck(uow, latest.id))):
+                # The relay has not taken the code's mail (yet): whatever was typed, it was not that code.
+                raise DeliveryFailed(UNDELIVERED_MESSAGE)
         for candidate in active:
             accepted = candidate.try_code(code, secrets.codes, now)
             uow.codes.update(candidate)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal_core import access
+from portal_core import access, outbox
 from portal_core.errors import (
     CodeRejected,
     DeliveryFailed,
@@ -22,15 +22,15 @@ from portal_core.errors import (
 )
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
+from portal_core.model.mail import Email
 from portal_core.model.one_time_code import CodeStatus, OneTimeCode
+from portal_core.model.outbox import OutboxMessage, OutboxStatus
 from portal_core.sign_in import (
     REJECTED_MESSAGE,
     WAIT_MESSAGE,
-    CodeDelivery,
     SignInPolicy,
     Viewer,
     current_viewer,
-    deliver_sign_in_code,
     request_sign_in_code,
     sign_out,
     verify_code,
@@ -45,18 +45,31 @@ HOMER = "homer@globex.example"
 FLOW = "flow-of-the-clients-browser"
 
 
-def request(portal: Portal, company: Company, email: str, ip: str = IP, flow: str = FLOW) -> CodeDelivery | None:
+def request(portal: Portal, company: Company, email: str, ip: str = IP, flow: str = FLOW) -> str | None:
+    """Asks for a code; returns the outbox id of its mail (None for an email that is no contact's)."""
     return request_sign_in_code(portal.uow, clock=portal.clock, randomness=portal.randomness,
                                 templates=portal.templates, secrets=portal.secrets, policy=portal.policy,
                                 link_token=company.link_token, email=email, ip=ip, flow=flow)
 
 
-def deliver(portal: Portal, delivery: CodeDelivery | None) -> str:
-    """Sends it through the recording sender and returns the code read back out of the mail."""
-    assert delivery is not None
-    deliver_sign_in_code(portal.uow, sender=portal.sender, clock=portal.clock, randomness=portal.randomness,
-                         delivery=delivery)
+def dispatch(portal: Portal) -> list[outbox.Attempt]:
+    return outbox.dispatch(portal.uow, sender=portal.sender, clock=portal.clock, randomness=portal.randomness)
+
+
+def deliver(portal: Portal, queued: str | None) -> str:
+    """Sends the queued mail through the recording sender and returns the code read back out of it."""
+    assert queued is not None
+    [attempt] = outbox.dispatch(portal.uow, sender=portal.sender, clock=portal.clock, randomness=portal.randomness,
+                                ids=[queued])
+    assert attempt.delivered, attempt.problem
     return code_in(portal.sender.outbox[-1])
+
+
+def queued_email(portal: Portal, queued: str) -> Email:
+    with portal.uow:
+        message = portal.uow.outbox.get(queued)
+    assert message is not None
+    return message.email
 
 
 def verify(portal: Portal, company: Company, email: str, code: str, ip: str = IP, flow: str = FLOW) -> str:
@@ -102,9 +115,9 @@ def globex(portal: Portal) -> Globex:
 
 def test_a_code_is_six_digits_mailed_to_the_contact(globex: Globex) -> None:
     portal = globex.portal
-    delivery = request(portal, globex.company, "  HOMER@globex.EXAMPLE ")
-    assert delivery is not None and delivery.email.to == HOMER  # the address on record, not the one typed
-    code = deliver(portal, delivery)
+    queued = request(portal, globex.company, "  HOMER@globex.EXAMPLE ")
+    assert queued is not None and queued_email(portal, queued).to == HOMER  # the address on record, not the typed
+    code = deliver(portal, queued)
     assert len(code) == 6 and code.isdigit()
     assert [e.to for e in portal.sender.outbox] == [HOMER]
     assert "Falcon Facilities" in portal.sender.outbox[0].subject
@@ -236,19 +249,50 @@ def test_audit_entries_never_hold_the_code_or_the_email(globex: Globex) -> None:
 # ---- delivery failures
 
 
-def test_an_undelivered_code_cannot_be_used_and_says_so(globex: Globex) -> None:
+def test_a_code_whose_mail_is_refused_is_retried_while_it_is_valid_and_then_never_usable(globex: Globex) -> None:
     portal = globex.portal
-    delivery = request(portal, globex.company, HOMER)
-    assert delivery is not None
+    queued = request(portal, globex.company, HOMER)
+    assert queued is not None
     portal.sender.fail_with = "relay refused the message"
-    with pytest.raises(DeliveryFailed):
-        deliver_sign_in_code(portal.uow, sender=portal.sender, clock=portal.clock, randomness=portal.randomness,
-                             delivery=delivery)
-    assert portal.sender.outbox == []
+    [attempt] = dispatch(portal)
+    assert not attempt.delivered and attempt.status == OutboxStatus.PENDING  # queued again, for 10 s later
+    assert portal.sender.outbox == [] and [c.status for c in codes(portal)] == [CodeStatus.ACTIVE]
+    with pytest.raises(DeliveryFailed, match="could not email your code"):  # the client is told, not "wrong code"
+        verify(portal, globex.company, HOMER, "123456")
+    assert dispatch(portal) == []  # not due yet
+    waits = []
+    while True:  # 10 s, 30 s, 2 min, ... until the code's ten minutes are up
+        message = queued_email_message(portal, queued)
+        if message.status != OutboxStatus.PENDING:
+            break
+        waits.append(round((message.next_attempt_at - portal.clock.now()).total_seconds()))
+        portal.clock.set(message.next_attempt_at)
+        dispatch(portal)
+    assert waits == [10, 30, 120]
+    assert queued_email_message(portal, queued).status == OutboxStatus.FAILED
     assert [c.status for c in codes(portal)] == [CodeStatus.UNDELIVERED]
     with pytest.raises(DeliveryFailed, match="could not email your code"):
         verify(portal, globex.company, HOMER, "123456")
     assert "code_undelivered" in {e.action for e in portal.store.state.audit}
+
+
+def test_a_code_whose_mail_gets_through_on_a_retry_works(globex: Globex) -> None:
+    portal = globex.portal
+    queued = request(portal, globex.company, HOMER)
+    portal.sender.fail_with = "relay down"
+    dispatch(portal)
+    portal.sender.fail_with = None
+    portal.clock.advance(seconds=10)
+    [attempt] = dispatch(portal)
+    assert attempt.delivered and queued_email_message(portal, queued or "").status == OutboxStatus.SENT
+    assert verify(portal, globex.company, HOMER, code_in(portal.sender.outbox[-1]))
+
+
+def queued_email_message(portal: Portal, queued: str) -> OutboxMessage:
+    with portal.uow:
+        message = portal.uow.outbox.get(queued)
+    assert message is not None
+    return message
 
 
 # ---- flows: a code belongs to the browser flow that asked for it
@@ -413,7 +457,7 @@ def _trace(portal: Portal, company: Company, email: str) -> list[str]:
         try:
             result = request(portal, company, email, flow=f"flow {n // 2}")
             seen.append("ok")
-            assert result is None or isinstance(result, CodeDelivery)
+            assert result is None or isinstance(result, str)
         except PortalError as exc:
             seen.append(f"{type(exc).__name__}: {exc}")
     return seen
@@ -453,14 +497,15 @@ def test_a_code_only_ever_goes_to_a_contact_of_the_portals_company(typed: str, v
     portal.add_contact(companies["globex"], "Bart", "Bart@School.example")
     portal.add_contact(companies["initech"], "Peter", "peter@initech.example")
     company = companies[via]
-    delivery = request(portal, company, typed)
+    queued = request(portal, company, typed)
     with portal.uow:
         addresses = {c.email for c in portal.uow.contacts.list_for_company(company.id)}
-    if delivery is None:
+    if queued is None:
         assert typed.strip().lower() not in {a.lower() for a in addresses}
         assert codes(portal) == []
     else:
-        assert delivery.email.to in addresses and delivery.email.to.lower() == typed.strip().lower()
+        to = queued_email(portal, queued).to
+        assert to in addresses and to.lower() == typed.strip().lower()
         assert [c.company_id for c in codes(portal)] == [company.id]
 
 

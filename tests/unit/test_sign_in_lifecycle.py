@@ -12,10 +12,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from portal_core import access
+from portal_core import access, outbox
 from portal_core.errors import CodeRejected, NotSignedIn, PortalUnavailable, Throttled
 from portal_core.model.one_time_code import CodeStatus
-from portal_core.sign_in import SignInPolicy, current_viewer, deliver_sign_in_code, request_sign_in_code, verify_code
+from portal_core.sign_in import SignInPolicy, current_viewer, request_sign_in_code, verify_code
 
 from .conftest import code_in, make_portal
 
@@ -87,10 +87,11 @@ class CodeLifecycle(RuleBasedStateMachine):
             with pytest.raises(Throttled):
                 request_sign_in_code(portal.uow, **call)  # type: ignore[arg-type]
             return
-        delivery = request_sign_in_code(portal.uow, **call)  # type: ignore[arg-type]
-        assert delivery is not None
-        deliver_sign_in_code(portal.uow, sender=portal.sender, clock=portal.clock, randomness=portal.randomness,
-                             delivery=delivery)
+        queued = request_sign_in_code(portal.uow, **call)  # type: ignore[arg-type]
+        assert queued is not None
+        [attempt] = outbox.dispatch(portal.uow, sender=portal.sender, clock=portal.clock,
+                                    randomness=portal.randomness, ids=[queued])
+        assert attempt.delivered
         self.requests.append(self.now)
         self.code, self.issued_at, self.wrong, self.used = code_in(portal.sender.outbox[-1]), self.now, 0, False
 

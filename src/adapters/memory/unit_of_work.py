@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import threading
+from collections.abc import Sequence
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -29,6 +30,7 @@ from portal_core.model.documents import (
 )
 from portal_core.model.files import File
 from portal_core.model.one_time_code import CodeStatus, OneTimeCode
+from portal_core.model.outbox import OutboxMessage, OutboxStatus
 from portal_core.model.payment import Payment, PaymentStatus, Provider, ProviderConnection
 from portal_core.model.session import PortalSession
 
@@ -48,6 +50,7 @@ class _State:
     notices: list[tuple[str, str, dt.datetime]] = attrs.Factory(list)
     payment_providers: dict[str, ProviderConnection] = attrs.Factory(dict)
     processed_events: dict[tuple[str, str], dt.datetime] = attrs.Factory(dict)
+    outbox: dict[str, OutboxMessage] = attrs.Factory(dict)
 
 
 class InMemoryStore:
@@ -249,6 +252,35 @@ class InMemoryProcessedEventLog:
         return len(doomed)
 
 
+class InMemoryOutbox(_Rows[OutboxMessage]):
+    def claim_due(self, now: dt.datetime, *, limit: int, ids: Sequence[str] | None = None) -> list[OutboxMessage]:
+        wanted = set(ids) if ids is not None else None
+        due = sorted((m for m in self._rows.values() if m.is_due(now) and (wanted is None or m.id in wanted)),
+                     key=lambda m: (m.next_attempt_at, m.id))[:limit]
+        for message in due:
+            message.claim(now)
+        return [copy.deepcopy(m) for m in due]
+
+    def latest_about(self, subject_ref: str) -> OutboxMessage | None:
+        found = sorted((m for m in self._rows.values() if m.subject_ref == subject_ref),
+                       key=lambda m: (m.created_at, m.id))
+        return copy.deepcopy(found[-1]) if found else None
+
+    def counts(self) -> dict[OutboxStatus, int]:
+        counts: dict[OutboxStatus, int] = {}
+        for message in self._rows.values():
+            counts[message.status] = counts.get(message.status, 0) + 1
+        return counts
+
+    def list_failed(self, *, limit: int = 1000) -> list[OutboxMessage]:
+        failed = self._where(lambda m: m.status == OutboxStatus.FAILED)
+        return sorted(failed, key=lambda m: (m.created_at, m.id))[:limit]
+
+    def prune(self, sent_before: dt.datetime) -> int:
+        return _prune(self._rows, lambda m: m.status == OutboxStatus.SENT and m.sent_at is not None
+                      and m.sent_at < sent_before)
+
+
 class InMemoryBusinessRepository:
     def __init__(self, rows: dict[str, Business]) -> None:
         self._rows = rows
@@ -344,6 +376,7 @@ class InMemoryUnitOfWork:
         self.notices = InMemoryNoticeLog(self._work.notices)
         self.payment_providers = InMemoryProviderConnectionRepository(self._work.payment_providers)
         self.processed_events = InMemoryProcessedEventLog(self._work.processed_events)
+        self.outbox = InMemoryOutbox(self._work.outbox)
 
     def __exit__(self, *exc: object) -> None:
         self._begin()  # whatever was not committed is dropped

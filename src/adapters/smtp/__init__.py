@@ -50,7 +50,8 @@ class SmtpEmailSender:
         message["To"] = email.to
         message["Subject"] = email.subject
         message["Date"] = formatdate(localtime=False)
-        message["Message-ID"] = make_msgid(domain=sender.rpartition("@")[2] or None)
+        # The outbox's id when it gave one: the same on every try, so a duplicate can be recognised downstream.
+        message["Message-ID"] = email.message_id or make_msgid(domain=sender.rpartition("@")[2] or None)
         if email.reply_to:
             message["Reply-To"] = email.reply_to
         message.set_content(email.text)

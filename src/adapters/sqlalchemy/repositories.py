@@ -32,8 +32,10 @@ from portal_core.model.documents import (
     TaskStatus,
 )
 from portal_core.model.files import File
+from portal_core.model.mail import Email
 from portal_core.model.money import Money
 from portal_core.model.one_time_code import CodeStatus, OneTimeCode
+from portal_core.model.outbox import OutboxMessage, OutboxStatus
 from portal_core.model.payment import Payment, PaymentStatus, Provider, ProviderConnection
 from portal_core.model.session import PortalSession
 
@@ -532,3 +534,68 @@ class SqlAlchemyProcessedEventLog:
 
     def prune(self, before: dt.datetime) -> int:
         return _delete(self._connection, t.processed_events, t.processed_events.c.processed_at < before)
+
+
+class SqlAlchemyOutbox(_Records[OutboxMessage]):
+    table, kind = t.outbox, OutboxMessage
+
+    def _to_row(self, item: OutboxMessage) -> dict[str, Any]:
+        return {"id": item.id, "message_id": item.message_id, "purpose": item.purpose.value,
+                "to_addr": item.email.to, "reply_to": item.email.reply_to, "subject": item.email.subject,
+                "text_body": item.email.text, "html_body": item.email.html, "status": item.status.value,
+                "attempts": item.attempts, "created_at": item.created_at, "next_attempt_at": item.next_attempt_at,
+                "give_up_at": item.give_up_at, "claimed_until": item.claimed_until, "sent_at": item.sent_at,
+                "last_error": item.last_error, "company_id": item.company_id, "contact_id": item.contact_id,
+                "subject_ref": item.subject_ref, "audit_action": item.audit_action,
+                "audit_detail": item.audit_detail}
+
+    def _from_row(self, row: sa.RowMapping) -> OutboxMessage:
+        email = Email(to=row["to_addr"], subject=row["subject"], text=row["text_body"], html=row["html_body"],
+                      reply_to=row["reply_to"])
+        return OutboxMessage(id=row["id"], message_id=row["message_id"], email=email, purpose=row["purpose"],
+                             created_at=row["created_at"], give_up_at=row["give_up_at"],
+                             next_attempt_at=row["next_attempt_at"], status=row["status"],
+                             attempts=row["attempts"], claimed_until=row["claimed_until"], sent_at=row["sent_at"],
+                             last_error=row["last_error"], company_id=row["company_id"],
+                             contact_id=row["contact_id"], subject_ref=row["subject_ref"],
+                             audit_action=row["audit_action"], audit_detail=row["audit_detail"])
+
+    def claim_due(self, now: dt.datetime, *, limit: int, ids: Sequence[str] | None = None) -> list[OutboxMessage]:
+        c = t.outbox.c
+        query = (sa.select(t.outbox)
+                 .where(c.status == OutboxStatus.PENDING.value, c.next_attempt_at <= now,
+                        sa.or_(c.claimed_until.is_(None), c.claimed_until <= now))
+                 .order_by(c.next_attempt_at, self._text(c.id)).limit(limit))
+        if ids is not None:
+            if not ids:
+                return []
+            query = query.where(c.id.in_(list(ids)))
+        if self._connection.dialect.name == "postgresql":
+            # Another dispatcher's claimed rows are skipped, not waited for: any number can run at once.
+            query = query.with_for_update(skip_locked=True)
+        claimed = [self._from_row(row) for row in self._execute(query).mappings()]
+        for message in claimed:
+            message.claim(now)
+        if claimed:
+            self._execute(t.outbox.update().where(c.id.in_([m.id for m in claimed]))
+                          .values(claimed_until=claimed[0].claimed_until))
+        return claimed
+
+    def latest_about(self, subject_ref: str) -> OutboxMessage | None:
+        c = t.outbox.c
+        return self._one(c.subject_ref == subject_ref, order_by=[c.created_at.desc(), self._text(c.id).desc()])
+
+    def counts(self) -> dict[OutboxStatus, int]:
+        c = t.outbox.c
+        rows = self._execute(sa.select(c.status, sa.func.count()).group_by(c.status)).all()
+        return {OutboxStatus(status): int(count) for status, count in rows}
+
+    def list_failed(self, *, limit: int = 1000) -> list[OutboxMessage]:
+        c = t.outbox.c
+        return self._all(c.status == OutboxStatus.FAILED.value, order_by=[c.created_at, self._text(c.id)],
+                         limit=limit)
+
+    def prune(self, sent_before: dt.datetime) -> int:
+        c = t.outbox.c
+        return _delete(self._connection, t.outbox, sa.and_(c.status == OutboxStatus.SENT.value,
+                                                           c.sent_at < sent_before))

@@ -303,3 +303,32 @@ processed_events = sa.Table(
     sa.Column("processed_at", UtcDateTime, nullable=False),
     sa.Index(None, "processed_at"),
 )
+
+outbox = sa.Table(
+    "outbox", metadata,
+    _id(),
+    sa.Column("message_id", sa.String(255), nullable=False, unique=True),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("to_addr", sa.String(254), nullable=False),
+    sa.Column("reply_to", sa.String(254), nullable=True),
+    sa.Column("subject", sa.Text, nullable=False),
+    sa.Column("text_body", sa.Text, nullable=False),
+    sa.Column("html_body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("give_up_at", UtcDateTime, nullable=False),
+    sa.Column("claimed_until", UtcDateTime, nullable=True),
+    sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=False),
+    # No foreign keys: a message outlives the contact or company it was about (and is pruned once sent).
+    sa.Column("company_id", sa.String(32), nullable=True),
+    sa.Column("contact_id", sa.String(32), nullable=True),
+    sa.Column("subject_ref", sa.String(64), nullable=False),
+    sa.Column("audit_action", sa.String(64), nullable=False),
+    sa.Column("audit_detail", sa.Text, nullable=False),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "subject_ref"),
+    sa.Index(None, "sent_at"),
+)

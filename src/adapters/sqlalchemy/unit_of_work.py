@@ -16,6 +16,7 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemyLoginRequestLog,
     SqlAlchemyNoticeLog,
     SqlAlchemyOneTimeCodeStore,
+    SqlAlchemyOutbox,
     SqlAlchemyPaymentRepository,
     SqlAlchemyProcessedEventLog,
     SqlAlchemyProductRepository,
@@ -68,6 +69,7 @@ class SqlAlchemyUnitOfWork:
         self.payments = SqlAlchemyPaymentRepository(connection)
         self.payment_providers = SqlAlchemyProviderConnectionRepository(connection)
         self.processed_events = SqlAlchemyProcessedEventLog(connection)
+        self.outbox = SqlAlchemyOutbox(connection)
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:

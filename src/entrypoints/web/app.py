@@ -11,8 +11,8 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from entrypoints.bootstrap import Services, build_services
+from entrypoints.mail_dispatcher import Dispatcher
 from entrypoints.settings import Settings
-from entrypoints.web.mail_queue import MailQueue
 from portal_core import errors
 
 log = logging.getLogger("portal.web")
@@ -40,7 +40,8 @@ def portal_services() -> Services:
     return current_app.extensions["portal"]  # type: ignore[no-any-return]
 
 
-def mail_queue() -> MailQueue:
+def mail() -> Dispatcher:
+    """This process's mail dispatcher: nudge it with the outbox ids a request queued, after the commit."""
     from flask import current_app
 
     return current_app.extensions["portal.mail"]  # type: ignore[no-any-return]
@@ -146,7 +147,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
     app.extensions["portal"] = services
-    app.extensions["portal.mail"] = MailQueue(synchronous=synchronous_mail)
+    # Every process that serves pages also sends the mail they queue (and whatever else is due).
+    app.extensions["portal.mail"] = Dispatcher(services, synchronous=synchronous_mail).start()
     csrf = CSRFProtect(app)
 
     from entrypoints.web import auth, client_requests, files, ops, pages, payments

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import g, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
-from entrypoints.web.app import mail_queue, portal_services
+from entrypoints.web.app import mail, portal_services
 from entrypoints.web.context import client_ip, log_refusal, portal_blueprint, session_cookie_name
 from portal_core import sign_in
 from portal_core.access import check_portal_link
@@ -62,7 +62,7 @@ def request_code() -> ResponseReturnValue:
     email = request.form.get("email", "")
     flow = _flow()
     try:
-        delivery = sign_in.request_sign_in_code(
+        queued = sign_in.request_sign_in_code(
             services.uow(), clock=services.clock, randomness=services.randomness, templates=services.templates,
             secrets=services.sign_in_secrets, policy=services.sign_in_policy, link_token=g.link_token, email=email,
             ip=client_ip(), flow=flow)
@@ -70,10 +70,7 @@ def request_code() -> ResponseReturnValue:
         return render_template("auth/login.html", email=email, error=str(exc)), 400
     except Throttled as exc:
         return _refused(exc, "auth/login.html", email=email)
-    if delivery is not None:
-        mail_queue().submit(lambda: sign_in.deliver_sign_in_code(
-            services.uow(), sender=services.email_sender, clock=services.clock, randomness=services.randomness,
-            delivery=delivery), "a sign-in code")
+    mail().nudge([queued])  # the answer never waits for the relay, and is the same for unknown emails
     session["sign_in"] = {"token": g.link_token, "flow": flow, "email": email.strip()}
     return redirect(url_for("auth.verify_form"), 303)
 

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from flask import flash, get_flashed_messages, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from entrypoints.web.app import mail_queue, portal_services
+from entrypoints.web.app import mail, portal_services
 from entrypoints.web.context import log_refusal, portal_blueprint, signed_in, viewer
 from portal_core import browsing, client_requests
 from portal_core.errors import InvalidInput, RequestFormInvalid, Throttled
-from portal_core.model.mail import Email
 
 blueprint = portal_blueprint("client_requests", __name__)
 
@@ -48,7 +45,7 @@ def new() -> ResponseReturnValue:
     details = request.form.get("details", "")
     form_token = request.form.get("form_token", "")
     try:
-        created, email = client_requests.submit_request(
+        created, queued = client_requests.submit_request(
             services.uow(), services.clock, services.randomness, services.templates, _ids(),
             services.sign_in_secrets.throttle, viewer(), title=title, details=details, form_token=form_token)
     except RequestFormInvalid as exc:
@@ -60,15 +57,9 @@ def new() -> ResponseReturnValue:
     except InvalidInput as exc:
         # A token this server never issued to this contact: nothing is stored; a fresh form keeps what was typed.
         return _form(title, details, None, problem=str(exc)), 400
-    if email is not None:
-        mail_queue().submit(_sender(email), "a new-request notice")
+    mail().nudge([queued])
     flash(CONFIRMATION, "request-sent")
     return redirect(url_for("client_requests.detail", request_id=created.id), 303)
-
-
-def _sender(email: Email) -> Callable[[], None]:
-    sender = portal_services().email_sender
-    return lambda: sender.send(email)
 
 
 @blueprint.get("/requests/<request_id>")

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from entrypoints.bootstrap import Services
-from entrypoints.web.app import mail_queue, portal_services
+from entrypoints.web.app import mail, portal_services
 from entrypoints.web.context import business, client_ip, portal_blueprint, signed_in, viewer
 from portal_core import payments
 from portal_core.errors import InvalidSignature, PaymentError, PaymentNotPossible, PaymentsNotConfigured
-from portal_core.model.mail import Email
 from portal_core.model.payment import Provider
 
 blueprint = portal_blueprint("payments", __name__)
@@ -21,9 +18,8 @@ blueprint = portal_blueprint("payments", __name__)
 webhooks = Blueprint("payment_webhooks", __name__)
 
 
-def _send_receipts(services: Services, receipts: tuple[Email, ...]) -> None:
-    for email in receipts:
-        mail_queue().submit(functools.partial(services.email_sender.send, email), "a payment receipt")
+def _send_receipts(receipts: tuple[str, ...]) -> None:
+    mail().nudge(receipts)  # queued with the payment they confirm
 
 
 def _connected() -> tuple[Provider, ...]:
@@ -85,7 +81,7 @@ def _return(invoice_id: str, *, cancelled: bool) -> ResponseReturnValue:
         services.uow(), gateways=services.payment_gateways, vault=services.credential_vault, clock=services.clock,
         randomness=services.randomness, templates=services.templates, viewer=viewer(), invoice_id=invoice_id,
         cancelled=cancelled)
-    _send_receipts(services, view.receipts)
+    _send_receipts(view.receipts)
     return render_template("payments/return.html", view=view, states=payments.ReturnState)
 
 
@@ -113,5 +109,5 @@ def stripe_webhook() -> ResponseReturnValue:
         return {"error": "invalid signature"}, 400
     except PaymentsNotConfigured:
         return {"error": "stripe is not connected"}, 404
-    _send_receipts(services, done.receipts)
+    _send_receipts(done.receipts)
     return {"received": True, "duplicate": done.duplicate}, 200

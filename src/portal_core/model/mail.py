@@ -18,6 +18,7 @@ class Email:
     text: str
     html: str
     reply_to: str | None = None
+    message_id: str | None = None  # set by the outbox: the same on every try of one message
 
     def __repr__(self) -> str:  # bodies may hold a code: never in a repr, a log line or a traceback
         return f"Email(subject={self.subject!r})"
