@@ -29,7 +29,7 @@ from portal_core.sign_in import SignInPolicy
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
 HASHER = CodeHasher.from_secret("retention-test-secret")
 EXPECTED = [("one-time codes", 2), ("sessions", 3), ("throttle records", 1), ("processed payment events", 1),
-            ("audit entries", 1)]
+            ("audit entries", 1), ("sent mail", 0)]
 
 
 def _ago(**delta: float) -> dt.datetime:
@@ -91,7 +91,7 @@ def test_prune_over_the_memory_store() -> None:
     assert [key for key, _at in store.state.login_requests] == ["ip:within-the-hour"]
     assert list(store.state.processed_events) == [("stripe", "evt_recent")]
     assert [e.id for e in store.state.audit] == ["audit00000000000"]
-    assert [count for _kind, count in run_prune(InMemoryUnitOfWork(store))] == [0] * 5  # nothing left to prune
+    assert [count for _kind, count in run_prune(InMemoryUnitOfWork(store))] == [0] * 6  # nothing left to prune
 
 
 def test_prune_over_sqlalchemy(engine: sa.Engine) -> None:
@@ -106,7 +106,7 @@ def test_prune_over_sqlalchemy(engine: sa.Engine) -> None:
         assert ids(t.login_requests, lambda x: x.c.key) == ["ip:within-the-hour"]
         assert ids(t.processed_events, lambda x: x.c.event_id) == ["evt_recent"]
         assert ids(t.audit_log, lambda x: x.c.id) == ["audit00000000000"]
-    assert [count for _kind, count in run_prune(SqlAlchemyUnitOfWork(engine))] == [0] * 5
+    assert [count for _kind, count in run_prune(SqlAlchemyUnitOfWork(engine))] == [0] * 6
 
 
 def test_the_audit_retention_is_a_setting(engine: sa.Engine) -> None:

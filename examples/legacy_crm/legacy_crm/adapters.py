@@ -421,7 +421,7 @@ class _Nothing:
 
 # What the portal keeps in its own tables, through the SQLAlchemy adapter.
 PORTAL_OWNED = ("codes", "sessions", "login_requests", "audit", "notices", "payments", "payment_providers",
-                "processed_events", "requests")
+                "processed_events", "requests", "outbox")
 
 
 class LegacyCrmUnitOfWork:
