@@ -26,10 +26,18 @@ def _portal_command() -> list[str]:
 @contextmanager
 def served_portal(env: Mapping[str, str], *, workers: int, log_path: Path) -> Iterator[str]:
     """Yields the base URL once /healthz answers; stops the whole process group afterwards."""
-    port = free_port()
+    with served_portal_process(env, workers=workers, log_path=log_path) as (base_url, _process):
+        yield base_url
+
+
+@contextmanager
+def served_portal_process(env: Mapping[str, str], *, workers: int, log_path: Path,
+                          port: int | None = None) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """served_portal, yielding the process too (a fault test may kill its group with SIGKILL)."""
+    port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     full_env = {**os.environ, **env, "PORTAL_BASE_URL": base_url, "PYTHONUNBUFFERED": "1"}
-    with open(log_path, "wb") as log:
+    with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [*_portal_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
             env=full_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
@@ -46,11 +54,12 @@ def served_portal(env: Mapping[str, str], *, workers: int, log_path: Path) -> It
             if time.monotonic() > deadline:
                 raise AssertionError(f"portal serve did not answer within 30 s:\n{log_path.read_text()}")
             time.sleep(0.1)
-        yield base_url
+        yield base_url, process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
+        if process.poll() is None:  # a fault test may have killed it already
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(5)

@@ -84,4 +84,18 @@ class SmtpServer:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        if self.running:
+            self.controller.stop()
+
+    @property
+    def running(self) -> bool:
+        return getattr(self.controller, "_thread", None) is not None
+
+    def stop(self) -> None:
+        """The relay goes away: connections to its port are refused until start()."""
         self.controller.stop()
+
+    def start(self) -> None:
+        """The relay comes back on the same port, with the same mailbox."""
+        self.controller = Controller(self.mailbox, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
