@@ -27,7 +27,8 @@ def _when(value: dt.datetime) -> str:
 
 def _delivery_lines(deliveries: Sequence[sending.Delivery], what: str) -> list[str]:
     return [f"  {what} to {d.contact_name} <{d.email}>: "
-            + ("delivered" if d.delivered else f"NOT delivered ({d.problem}); it stays queued and is retried")
+            + ("delivered" if d.delivered else "being sent by another mail dispatcher" if d.in_flight
+               else f"NOT delivered ({d.problem}); it stays queued and is retried")
             for d in deliveries]
 
 

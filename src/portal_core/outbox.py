@@ -61,10 +61,20 @@ def dispatch(uow: UnitOfWork, *, sender: EmailSender, clock: Clock, randomness: 
     The relay is called outside any transaction: a slow relay holds no lock, and the claim (a lease) keeps other
     dispatchers off the message meanwhile. Raises nothing for a refused message: that is an Attempt's problem.
     """
-    with uow:
-        claimed = uow.outbox.claim_due(clock.now(), limit=limit, ids=ids)
-        uow.commit()
     attempts: list[Attempt] = []
+    with uow:
+        now = clock.now()
+        claimed = []
+        for message in uow.outbox.claim_due(now, limit=limit, ids=ids):
+            stale = _stale(uow, message, now)
+            if stale:  # never sent: too late, or about a code that can no longer be used
+                message.give_up(now, stale)
+                uow.outbox.update(message)
+                attempts.append(Attempt(message_id=message.id, contact_id=message.contact_id, to=message.email.to,
+                                        problem=stale, status=message.status))
+            else:
+                claimed.append(message)
+        uow.commit()
     for message in claimed:
         try:
             sender.send(attrs.evolve(message.email, message_id=message.message_id))
@@ -73,6 +83,18 @@ def dispatch(uow: UnitOfWork, *, sender: EmailSender, clock: Clock, randomness: 
             problem = str(exc)
         attempts.append(_record(uow, clock=clock, randomness=randomness, message=message, problem=problem))
     return attempts
+
+
+def _stale(uow: UnitOfWork, message: OutboxMessage, now: dt.datetime) -> str:
+    """Why a due message must not be sent at all ('' when it may): its time is up (no dispatcher ran for that
+    long), or it carries a sign-in code that was used, replaced or has expired meanwhile."""
+    if now > message.give_up_at:
+        return "its time ran out before it could be sent"
+    if message.subject_ref.startswith(CODE_REF):
+        code = uow.codes.get(message.subject_ref[len(CODE_REF):])
+        if code is None or not code.is_usable(now):
+            return "its sign-in code can no longer be used"
+    return ""
 
 
 def _record(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, message: OutboxMessage,

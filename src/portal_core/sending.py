@@ -47,10 +47,11 @@ class Delivery:
     contact_name: str
     email: str
     problem: str | None = None
+    in_flight: bool = False  # another dispatcher had already taken it: it is being sent, its outcome unknown here
 
     @property
     def delivered(self) -> bool:
-        return self.problem is None
+        return self.problem is None and not self.in_flight
 
 
 @attrs.frozen(kw_only=True)
@@ -70,7 +71,7 @@ class SendOutcome:
 
     @property
     def failures(self) -> tuple[Delivery, ...]:
-        return tuple(d for d in self.deliveries if not d.delivered)
+        return tuple(d for d in self.deliveries if d.problem is not None)
 
 
 @attrs.frozen(kw_only=True)
@@ -85,7 +86,7 @@ class CompanyReminder:
 
     @property
     def failures(self) -> tuple[Delivery, ...]:
-        return tuple(d for d in self.deliveries if not d.delivered)
+        return tuple(d for d in self.deliveries if d.problem is not None)
 
 
 @attrs.frozen(kw_only=True)
@@ -183,13 +184,14 @@ def _queue(uow: UnitOfWork, templates: EmailTemplates, clock: Clock, randomness:
 def _deliver(uow: UnitOfWork, sender: EmailSender, clock: Clock, randomness: Randomness,
              mails: tuple[_Mail, ...]) -> tuple[Delivery, ...]:
     """Tries the queued notices now, one contact's failure stopping nobody else; what the relay refuses stays
-    queued. A notice another dispatcher already took counts as delivered here (it is on its way)."""
+    queued. A notice another dispatcher already took is reported as in flight."""
     if not mails:
         return ()
     attempts = {a.message_id: a for a in outbox.dispatch(uow, sender=sender, clock=clock, randomness=randomness,
                                                            ids=[m.message_id for m in mails], limit=len(mails))}
     return tuple(Delivery(contact_id=m.contact.id, contact_name=m.contact.name, email=m.contact.email,
-                          problem=attempts[m.message_id].problem if m.message_id in attempts else None)
+                          problem=attempts[m.message_id].problem if m.message_id in attempts else None,
+                          in_flight=m.message_id not in attempts)
                  for m in mails)
 
 

@@ -20,8 +20,9 @@ from adapters.memory import FixedClock, RecordingEmailSender
 from adapters.smtp import SmtpEmailSender
 from adapters.sqlalchemy.migrate import upgrade
 from entrypoints.bootstrap import Services
-from portal_core import access, payments
+from portal_core import access, outbox, payments
 from portal_core.model.one_time_code import CodeStatus
+from portal_core.model.outbox import OutboxMessage, OutboxStatus
 from portal_core.model.payment import PaymentStatus, Provider
 from tests.support.fake_providers import serve
 from tests.support.portal_app import NOW, build_portal, csrf_of, link_token, outbox_code, sign_in
@@ -147,39 +148,89 @@ def _verify(client: FlaskClient, token: str, code: str) -> Any:
     return client.post(f"/p/{token}/verify", data={"code": code, "csrf_token": csrf_of(page.text)})
 
 
-def _active_codes(services: Services) -> list[Any]:
+def _homers_codes(services: Services) -> list[Any]:
     with services.uow() as uow:
         company = access.find_company(uow, "globex")
         homer = uow.contacts.find(company.id, HOMER)
         assert homer is not None
     # The flow is the test client's own: read the store, every flow's codes.
     return [c for c in uow.store.state.tables.get("codes", {}).values()  # type: ignore[attr-defined]
-            if c.contact_id == homer.id and c.status == CodeStatus.ACTIVE]
+            if c.contact_id == homer.id]
+
+
+def _code_mail(services: Services) -> OutboxMessage:
+    """The outbox message of Homer's only code."""
+    [code] = _homers_codes(services)
+    with services.uow() as uow:
+        message = uow.outbox.latest_about(outbox.CODE_REF + code.id)
+    assert message is not None
+    return message
+
+
+def _dispatch(services: Services) -> list[outbox.Attempt]:
+    """A dispatcher's round at the services' (fixed) time."""
+    return outbox.dispatch(services.uow(), sender=services.email_sender, clock=services.clock,
+                           randomness=services.randomness)
+
+
+def _could_not_email(client: FlaskClient, token: str, code: str) -> bool:
+    response = _verify(client, token, code)
+    return response.status_code == 400 and "could not email your code" in response.text
 
 
 def test_a_mail_relay_that_is_down_leaves_no_usable_code_and_a_clear_message() -> None:
     sender = SmtpEmailSender.from_url(f"smtp://127.0.0.1:{free_port()}", from_addr="portal@falcon.example", timeout=2)
-    app, services = build_portal(email_sender=sender)
+    clock = FixedClock(NOW)
+    app, services = build_portal(email_sender=sender, clock=clock)
     token = link_token(services, "globex")
     client = app.test_client()
     assert _post_email(client, token).status_code == 303  # the same answer as ever: nothing told about the email
-    assert _active_codes(services) == []
-    response = _verify(client, token, "123456")
-    assert response.status_code == 400 and "could not email your code" in response.text
+    message = _code_mail(services)
+    assert message.status == OutboxStatus.PENDING and message.attempts == 1  # tried once, queued again
+    assert [c.status for c in _homers_codes(services)] == [CodeStatus.ACTIVE]  # kept for the retries ...
+    code = re.search(r"(?<!\d)(\d{6})(?!\d)", message.email.text)
+    assert code is not None
+    assert _could_not_email(client, token, "123456")
+    assert _could_not_email(client, token, code.group(1))  # ... yet unusable while nobody could have received it
+    # The relay stays down for the code's ten minutes: each retry fails, and then the code is dead for good.
+    while (message := _code_mail(services)).status == OutboxStatus.PENDING:
+        clock.set(message.next_attempt_at)
+        assert [a.delivered for a in _dispatch(services)] == [False]
+    assert message.status == OutboxStatus.FAILED and message.attempts == 4 and clock.now() < message.give_up_at
+    assert [c.status for c in _homers_codes(services)] == [CodeStatus.UNDELIVERED]
+    assert _could_not_email(client, token, code.group(1))
+    assert _dispatch(services) == []  # failed for good: nothing is left to try
+    assert client.get(f"/p/{token}/").status_code == 303
 
 
 def test_a_relay_too_slow_to_answer_in_time_leaves_no_usable_code_and_a_clear_message() -> None:
     with SmtpServer() as smtp:
         smtp.mailbox.delay = 3.0
         sender = SmtpEmailSender.from_url(smtp.url, from_addr="portal@falcon.example", timeout=1)
-        app, services = build_portal(email_sender=sender)
+        clock = FixedClock(NOW)
+        app, services = build_portal(email_sender=sender, clock=clock)
         token = link_token(services, "globex")
         client = app.test_client()
         assert _post_email(client, token).status_code == 303
-        assert _active_codes(services) == []  # timed out: ended as undelivered, whatever the relay does later
-        response = _verify(client, token, "123456")
-        assert response.status_code == 400 and "could not email your code" in response.text
+        message = _code_mail(services)
+        # Timed out: not known to be delivered, so tried again later, whatever the relay does meanwhile.
+        assert message.status == OutboxStatus.PENDING and message.attempts == 1
+        assert [c.status for c in _homers_codes(services)] == [CodeStatus.ACTIVE]
+        code = re.search(r"(?<!\d)(\d{6})(?!\d)", message.email.text)
+        assert code is not None
+        assert _could_not_email(client, token, "123456")
+        assert _could_not_email(client, token, code.group(1))  # not usable until the relay took its mail
         assert client.get(f"/p/{token}/").status_code == 303
+
+        smtp.mailbox.delay = 0.0  # the relay answers in time again: the retry goes through
+        clock.advance(seconds=10)
+        assert [a.delivered for a in _dispatch(services)] == [True]
+        assert _code_mail(services).status == OutboxStatus.SENT
+        # Possibly twice, if the slow relay took the first try after all: one Message-ID, so a mailbox can tell.
+        received = smtp.mailbox.wait_for(HOMER)
+        assert {m["Message-ID"] for m in received} == {message.message_id}
+        response = _verify(client, token, code.group(1))
+        assert response.status_code == 303 and client.get(f"/p/{token}/").status_code == 200
 
 
 # ---- the payment provider is down or answers garbage (Stripe; Telr's cases are in test_telr_payments.py)

@@ -9,15 +9,18 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from adapters.memory import FixedClock
 from adapters.smtp import SmtpEmailSender
 from entrypoints.bootstrap import Services
-from portal_core import access, sending
+from portal_core import access, outbox, sending
+from portal_core.model.outbox import OutboxStatus
 from portal_core.model.payment import Provider, ProviderConnection
 from tests.support.portal_app import NOW, build_portal, link_token, sign_in
 from tests.support.smtp import SmtpServer, code_in, html_of, text_of
 
 BASE = "https://portal.example"
 HOMER, MARGE = "homer@globex.example", "marge@globex.example"
+PENDING, SENT, FAILED = OutboxStatus.PENDING, OutboxStatus.SENT, OutboxStatus.FAILED
 
 
 @pytest.fixture
@@ -138,11 +141,21 @@ def test_with_access_disabled_the_notice_says_to_contact_the_business(demo: tupl
 def test_a_refusing_relay_is_reported_and_the_invoice_is_still_sent(demo: tuple[Flask, Services],
                                                                     smtp: SmtpServer) -> None:
     _, services = demo
+    clock = services.clock
+    assert isinstance(clock, FixedClock)
     smtp.mailbox.refuse = True
     outcome = _send(services, "globex-i4")
     assert [d.delivered for d in outcome.deliveries] == [False, False]
+    assert all(d.problem for d in outcome.deliveries)  # the relay's refusal, reported per contact
     assert _invoice(services, "globex-i4").status.value == "sent"
+    assert outbox.mail_status(services.uow()) == {PENDING: 2, SENT: 0, FAILED: 0}  # kept for a retry
     smtp.mailbox.refuse = False
-    again = _send(services, "globex-i4")  # the notice reached nobody, so it may go out again at once
-    assert [d.delivered for d in again.deliveries] == [True, True]
-    assert len(smtp.mailbox.wait_for(HOMER)) == 1
+    again = _send(services, "globex-i4")  # the queued notices will still reach them: no second one today
+    assert again.held_back_until == NOW + sending.REMIND_EVERY and again.deliveries == ()
+    assert smtp.mailbox.messages == []
+    clock.advance(seconds=10)  # the first retry is due; a dispatcher's round delivers both notices
+    attempts = outbox.dispatch(services.uow(), sender=services.email_sender, clock=clock,
+                               randomness=services.randomness)
+    assert [a.delivered for a in attempts] == [True, True]
+    assert len(smtp.mailbox.wait_for(HOMER)) == 1 and len(smtp.mailbox.wait_for(MARGE)) == 1
+    assert outbox.mail_status(services.uow()) == {PENDING: 0, SENT: 2, FAILED: 0}

@@ -23,7 +23,7 @@ from adapters.memory import FixedClock, RecordingEmailSender
 from adapters.stripe import StripePaymentGateway
 from entrypoints.bootstrap import Services
 from entrypoints.settings import Settings
-from portal_core import payments
+from portal_core import outbox, payments
 from portal_core.errors import InvalidSignature, PaymentError
 from portal_core.model.documents import InvoiceStatus
 from portal_core.model.money import Money
@@ -519,8 +519,10 @@ def test_a_cancel_return_changes_nothing_and_a_payment_made_after_all_is_credite
                                             vault=services.credential_vault, clock=services.clock,
                                             randomness=services.randomness, templates=services.templates)
         assert (report.checked, report.settled, report.failed_checks) == (1, 1, ())
-        for email in report.receipts:
-            sender.send(email)
+        # Queued with the payment; delivered as `portal payments reconcile` does before it exits.
+        attempts = outbox.dispatch(services.uow(), sender=services.email_sender, clock=services.clock,
+                                   randomness=services.randomness, ids=report.receipts, limit=len(report.receipts))
+        assert [(a.message_id, a.delivered) for a in attempts] == [(report.receipts[0], True)]
     _credited_once(services, sender, invoice_id)
     # A later cancel return, webhook or return page changes nothing more.
     assert "Payment received" in client.get(f"/p/{token}/invoices/{invoice_id}/cancelled").text

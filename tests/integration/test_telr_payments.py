@@ -17,9 +17,10 @@ from adapters.memory import FixedClock, RecordingEmailSender
 from adapters.telr import TelrPaymentGateway
 from entrypoints.bootstrap import Services
 from entrypoints.settings import Settings
-from portal_core import payments
+from portal_core import outbox, payments
 from portal_core.errors import PaymentError
 from portal_core.model.money import Money
+from portal_core.model.outbox import OutboxStatus
 from portal_core.model.payment import CheckoutRequest, OutcomeKind, PaymentStatus, Provider
 from tests.support.fake_providers import FakeStripe, FakeTelr, serve
 from tests.support.portal_app import NOW, build_portal, csrf_of, link_token, outbox_code, sign_in
@@ -266,7 +267,11 @@ def test_reconcile_settles_orders_whose_client_never_came_back(fake: FakeTelr, t
 
     report = reconcile()
     assert (report.checked, report.settled, report.failed_checks) == (2, 2, ())
-    assert len(report.receipts) == 1 and re.search(r"AED 378\.00", report.receipts[0].text)
+    assert len(report.receipts) == 1
+    with services.uow() as uow:  # queued with the payment it confirms, for a dispatcher to send
+        receipt = uow.outbox.get(report.receipts[0])
+    assert receipt is not None and receipt.status == OutboxStatus.PENDING
+    assert receipt.email.to == "homer@globex.example" and re.search(r"AED 378\.00", receipt.email.text)
     assert _state(services, first_invoice)[:3] == ("paid", 37800, [PaymentStatus.SUCCEEDED])
     assert _state(services, second_invoice)[2] == [PaymentStatus.EXPIRED]
     assert reconcile().checked == 0  # nothing pending any more
@@ -345,7 +350,10 @@ def test_a_cancel_return_changes_nothing_and_an_order_paid_after_all_is_credited
                                             vault=services.credential_vault, clock=services.clock,
                                             randomness=services.randomness, templates=services.templates)
         assert (report.checked, report.settled, len(report.receipts)) == (1, 1, 1)
-        sender.send(report.receipts[0])
+        # Queued with the payment; delivered as `portal payments reconcile` does before it exits.
+        [attempt] = outbox.dispatch(services.uow(), sender=services.email_sender, clock=services.clock,
+                                    randomness=services.randomness, ids=report.receipts, limit=len(report.receipts))
+        assert attempt.delivered and attempt.message_id == report.receipts[0]
     assert _state(services, invoice_id)[:3] == ("paid", 37800, [PaymentStatus.SUCCEEDED])
     assert "Payment received" in client.get(f"/p/{token}/invoices/{invoice_id}/cancelled").text
     assert len([e for e in sender.to("homer@globex.example") if "Payment received" in e.subject]) == 1

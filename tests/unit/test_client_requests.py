@@ -28,6 +28,7 @@ from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.documents import ClientRequest, RequestStatus
 from portal_core.model.mail import Email, NewRequestNotice, Notice
+from portal_core.model.outbox import MailPurpose, OutboxMessage, OutboxStatus
 from portal_core.sign_in import ThrottleKeys, Viewer
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
@@ -79,17 +80,25 @@ class Portal:
         return IDS.issue_form_token(self.randomness, self.viewer(contact))
 
     def submit(self, title: str = "Noisy unit", details: str = "Floor 3, since Monday.", *,
-               token: str | None = None, contact: Contact | None = None) -> tuple[ClientRequest, Email | None]:
+               token: str | None = None, contact: Contact | None = None) -> tuple[ClientRequest, str | None]:
+        """Submits the form; returns the request and the outbox id of the business's notice (None when none)."""
         self.clock.advance(seconds=1)
         return client_requests.submit_request(
             self.uow, self.clock, self.randomness, self.templates, IDS, THROTTLE, self.viewer(contact), title=title,
             details=details, form_token=token or self.token(contact))
 
-    def submit_with(self, form_token: str, contact: Contact | None = None) -> tuple[ClientRequest, Email | None]:
+    def submit_with(self, form_token: str, contact: Contact | None = None) -> tuple[ClientRequest, str | None]:
         """A submit with exactly this form token (no token issued on the way)."""
         return client_requests.submit_request(
             self.uow, self.clock, self.randomness, self.templates, IDS, THROTTLE, self.viewer(contact), title="t",
             details="d", form_token=form_token)
+
+    def queued(self, message_id: str) -> OutboxMessage:
+        """The message as it waits in the outbox."""
+        with self.uow:
+            message = self.uow.outbox.get(message_id)
+        assert message is not None
+        return message
 
     def audit(self, company_id: str = "g") -> list[AuditEntry]:
         with self.uow:
@@ -398,11 +407,14 @@ def test_a_form_refused_for_the_limit_goes_through_with_the_same_token_later(por
 
 
 def test_a_request_is_new_submitted_by_the_contact_and_the_business_is_told(portal: Portal) -> None:
-    request, email = portal.submit(title="  Leak  ", details=" Kitchen \n sink ")
+    request, queued = portal.submit(title="  Leak  ", details=" Kitchen \n sink ")
     assert request.status == RequestStatus.NEW and request.submitted_by == "homer" and request.company_id == "g"
     assert request.created_at == portal.clock.now()
     assert (request.title, request.details) == ("Leak", "Kitchen \n sink")
-    assert email is not None and email.to == "office@falcon.example"
+    assert queued is not None
+    message = portal.queued(queued)  # queued with the request, in its transaction, for a dispatcher to send
+    assert message.email.to == "office@falcon.example" and message.status == OutboxStatus.PENDING
+    assert (message.purpose, message.company_id, message.contact_id) == (MailPurpose.NEW_REQUEST, "g", "homer")
     [notice] = portal.templates.notices
     assert isinstance(notice, NewRequestNotice)
     assert (notice.company_name, notice.contact_name, notice.contact_email, notice.title, notice.request_id) == (

@@ -32,6 +32,7 @@ from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.documents import Invoice, InvoiceStatus, Line
 from portal_core.model.money import Money
+from portal_core.model.outbox import MailPurpose, OutboxMessage, OutboxStatus
 from portal_core.model.payment import (
     MONEY_RECEIVED,
     OutcomeKind,
@@ -92,6 +93,13 @@ class World:
     def payments(self) -> list[Payment]:
         with self.uow:
             return self.uow.payments.list_for_invoice(self.invoice_id)
+
+    def queued(self, message_id: str) -> OutboxMessage:
+        """A message as it waits in the outbox."""
+        with self.uow:
+            message = self.uow.outbox.get(message_id)
+        assert message is not None
+        return message
 
     def audit_actions(self) -> list[str]:
         with self.uow:
@@ -428,10 +436,14 @@ def test_a_confirmed_payment_marks_the_invoice_paid_once_and_mails_a_receipt() -
     payment = world.start().payment
     first = world.confirm(Provider.STRIPE, paid(payment))
     assert first.applied and len(first.receipts) == 1
-    receipt = first.receipts[0]
+    queued = world.queued(first.receipts[0])  # queued with the payment, in the ledger's transaction
+    assert queued.purpose == MailPurpose.PAYMENT_RECEIPT and queued.status == OutboxStatus.PENDING
+    receipt = queued.email
     assert receipt.to == "homer@globex.example" and "AED 360.00" in receipt.text and "INV-2001" in receipt.subject
     again = world.confirm(Provider.STRIPE, paid(payment))
     assert again.duplicate and not again.applied and again.receipts == ()
+    with world.uow:
+        assert world.uow.outbox.counts() == {OutboxStatus.PENDING: 1}  # one receipt, however often it is confirmed
     invoice = world.invoice()
     assert invoice.status == InvoiceStatus.PAID and invoice.amount_paid == invoice.total
     assert world.payments()[0].status == PaymentStatus.SUCCEEDED

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from adapters.jinja import JinjaEmailTemplates
 from adapters.memory import FixedClock, InMemoryStore, InMemoryUnitOfWork, RecordingEmailSender, SeededRandomness
-from portal_core import access, policy, sending
+from portal_core import access, outbox, policy, sending
 from portal_core.errors import DeliveryFailed, InvalidTransition, UnknownCompany, UnknownRecord
 from portal_core.identity import new_id
 from portal_core.model.business import Business
@@ -21,11 +21,13 @@ from portal_core.model.contact import Contact
 from portal_core.model.documents import Invoice, InvoiceStatus, Line, Quote, QuoteStatus
 from portal_core.model.mail import DocumentKind, DocumentNotice, Email, Notice, OverdueReminder
 from portal_core.model.money import Money
+from portal_core.model.outbox import OutboxMessage, OutboxStatus
 from portal_core.model.payment import Payment, Provider
 
 START = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 TODAY = START.date()
 BASE = "https://portal.example"
+PENDING, SENT, FAILED = OutboxStatus.PENDING, OutboxStatus.SENT, OutboxStatus.FAILED
 
 
 class RecordingTemplates:
@@ -124,6 +126,19 @@ class World:
     def set_access(self, enabled: bool) -> None:
         access.set_portal_access(self.uow, self.company.name, enabled=enabled)
         self.company = attrs.evolve(self.company, portal_enabled=enabled)
+
+    def dispatch(self) -> list[outbox.Attempt]:
+        """A dispatcher's round: sends whatever in the outbox is due now."""
+        return outbox.dispatch(self.uow, sender=self.sender, clock=self.clock, randomness=self.randomness)
+
+    def mail_status(self) -> dict[OutboxStatus, int]:
+        return outbox.mail_status(self.uow)
+
+    def latest_about(self, subject_ref: str) -> OutboxMessage:
+        with self.uow:
+            message = self.uow.outbox.latest_about(subject_ref)
+        assert message is not None
+        return message
 
     def audit(self) -> list[tuple[str, str | None, str]]:
         with self.uow:
@@ -273,13 +288,29 @@ def test_a_failing_contact_does_not_stop_the_others_nor_undo_the_send(world: Wor
                                                      ("invoice_notice_sent", world.marge.id)}
 
 
-def test_a_notice_that_reached_nobody_does_not_hold_the_next_one_back(world: World) -> None:
+def test_a_notice_that_reached_nobody_stays_queued_and_still_holds_the_next_one_back(world: World) -> None:
     world.invoice("i1")
     world.sender.refuse = {"homer@globex.example", "marge@globex.example"}
-    world.send_invoice("i1")
+    first = world.send_invoice("i1")
+    assert first.changed and [d.delivered for d in first.deliveries] == [False, False]
+    assert world.sender.outbox == [] and world.mail_status() == {PENDING: 2, SENT: 0, FAILED: 0}
+    message = world.latest_about(f"invoice:{first.document.id}")
+    assert message.attempts == 1 and "SMTPRecipientsRefused" in message.last_error
+    assert message.next_attempt_at == START + dt.timedelta(seconds=10)  # retried with backoff
     world.sender.refuse = set()
-    again = world.send_invoice("i1")
-    assert again.held_back_until is None and len(world.sender.outbox) == 2
+    again = world.send_invoice("i1")  # the queued notice will still reach them: no second one today
+    assert again.held_back_until == START + sending.REMIND_EVERY and again.deliveries == ()
+    assert world.sender.outbox == [] and world.dispatch() == []  # not due yet
+    world.clock.advance(seconds=10)
+    assert [a.delivered for a in world.dispatch()] == [True, True]
+    assert sorted(e.to for e in world.sender.outbox) == ["homer@globex.example", "marge@globex.example"]
+    assert world.mail_status() == {PENDING: 0, SENT: 2, FAILED: 0}
+    assert sorted(world.audit(), key=repr) == sorted([
+        ("invoice_sent", None, "invoice I1"),
+        ("invoice_notice_failed", world.homer.id, f"invoice I1: {message.last_error}"),
+        ("invoice_notice_failed", world.marge.id, f"invoice I1: {message.last_error}"),
+        ("invoice_notice_sent", world.homer.id, "invoice I1"),
+        ("invoice_notice_sent", world.marge.id, "invoice I1")], key=repr)
 
 
 def test_a_company_without_contacts_still_gets_its_invoice_sent(world: World) -> None:
@@ -416,12 +447,25 @@ def test_a_failing_contact_does_not_stop_the_other_reminders(world: World) -> No
     assert world.remind().companies[0].invoices == ()  # Marge got it: the day's reminder is spent
 
 
-def test_a_reminder_that_reached_nobody_can_be_sent_again(world: World) -> None:
+def test_a_reminder_that_reached_nobody_stays_queued_and_is_not_sent_twice(world: World) -> None:
     _overdue_world(world)
     world.sender.refuse = {"homer@globex.example", "marge@globex.example"}
-    world.remind()
+    report = world.remind()
+    assert [d.delivered for d in report.companies[0].deliveries] == [False, False]
+    assert world.sender.outbox == [] and world.mail_status() == {PENDING: 2, SENT: 0, FAILED: 0}
     world.sender.refuse = set()
-    assert [i.number for i in world.remind().companies[0].invoices] == ["LATE", "LATER"]
+    again = world.remind().companies[0]  # the queued reminder will still reach them: no second one today
+    assert again.invoices == () and again.deliveries == ()
+    assert [(i.number, until) for i, until in again.held_back] == [
+        ("LATE", START + sending.REMIND_EVERY), ("LATER", START + sending.REMIND_EVERY)]
+    assert world.sender.outbox == [] and world.dispatch() == []  # not due yet
+    world.clock.advance(seconds=10)
+    assert [a.delivered for a in world.dispatch()] == [True, True]
+    assert sorted(e.to for e in world.sender.outbox) == ["homer@globex.example", "marge@globex.example"]
+    assert {e.subject for e in world.sender.outbox} == {"OverdueReminder"}
+    assert world.mail_status() == {PENDING: 0, SENT: 2, FAILED: 0}
+    assert [(line.number, line.days_overdue) for line in _reminders(world, "homer@globex.example")[0].invoices] == [
+        ("LATE", 10), ("LATER", 1)]
 
 
 # ---- voiding

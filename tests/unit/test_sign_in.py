@@ -644,3 +644,24 @@ def test_a_new_sign_in_gives_a_new_cookie(globex: Globex) -> None:
     second = globex.sign_in()
     assert first != second
     assert viewer(portal, globex.company, second)
+
+
+def test_the_mail_of_a_replaced_or_expired_code_is_never_sent(globex: Globex) -> None:
+    portal = globex.portal
+    portal.sender.fail_with = "relay down"
+    first = request(portal, globex.company, HOMER)
+    dispatch(portal)  # refused: queued again for 10 s later
+    portal.clock.advance(seconds=61)
+    second = request(portal, globex.company, HOMER)  # the same flow asks again: the first code is ended
+    portal.sender.fail_with = None
+    sent = {a.message_id: a.delivered for a in dispatch(portal)}
+    assert sent == {first: False, second: True}
+    assert queued_email_message(portal, first or "").status == OutboxStatus.FAILED
+    assert len(portal.sender.outbox) == 1  # only the live code went out
+
+    # No dispatcher ran for the whole life of a code: its mail is not sent late.
+    portal.clock.advance(seconds=61)
+    third = request(portal, globex.company, HOMER)
+    portal.clock.advance(minutes=11)
+    [attempt] = dispatch(portal)
+    assert attempt.message_id == third and not attempt.delivered and len(portal.sender.outbox) == 1

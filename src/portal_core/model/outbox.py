@@ -94,6 +94,10 @@ class OutboxMessage:
         else:
             self.next_attempt_at = following
 
+    def give_up(self, now: dt.datetime, reason: str) -> None:
+        """Failed without a try: it must not be sent any more."""
+        self.status, self.last_error, self.claimed_until = OutboxStatus.FAILED, reason, None
+
     def retry(self, now: dt.datetime) -> None:
         """A failed message back in the queue (`portal mail retry`), with a fresh day of tries."""
         self.status, self.next_attempt_at, self.claimed_until = OutboxStatus.PENDING, now, None
