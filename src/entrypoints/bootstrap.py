@@ -90,6 +90,31 @@ def check_email_settings(settings: Settings) -> None:
     _email_sender(settings)
 
 
+def check_file_storage(settings: Settings) -> None:
+    """Builds the file storage once, so a malformed PORTAL_FILE_STORAGE stops `portal serve` with one line before
+    it starts its workers (a bucket that is merely down is not refused: downloads answer 503 until it is back).
+    Raises ConfigurationError or InvalidInput."""
+    _file_storage(settings)
+
+
+def _file_storage(settings: Settings) -> FileStorage:
+    if settings.file_storage is None:
+        return InMemoryFileStorage() if settings.file_dir == "memory://" else LocalFileStorage(settings.file_dir)
+    url = settings.file_storage
+
+    def s3() -> FileStorage:
+        from adapters.s3 import S3FileStorage  # boto3 is loaded only by a portal that keeps its files in a bucket
+
+        return S3FileStorage.from_url(url)
+
+    builders: dict[str, Callable[[], FileStorage]] = {"s3": s3}
+    scheme = urlsplit(url).scheme
+    if scheme not in builders:  # only the scheme is repeated: the rest of a mistyped URL might hold a secret
+        raise ConfigurationError(f"PORTAL_FILE_STORAGE must look like s3://BUCKET/PREFIX, not "
+                                 f"{scheme or '(no scheme)'}://...")
+    return builders[scheme]()
+
+
 def _database(settings: Settings) -> tuple[Callable[[], UnitOfWork], SchemaStatus, Callable[[], None]]:
     if settings.database_url == "memory://":
         store = InMemoryStore()
@@ -117,8 +142,7 @@ def build_services(settings: Settings, *, email_sender: EmailSender | None = Non
     if uow is None:
         uow, database_schema, close = _database(settings)
         schema = schema_status or database_schema
-    file_storage = files or (InMemoryFileStorage() if settings.file_dir == "memory://"
-                             else LocalFileStorage(settings.file_dir))
+    file_storage = files or _file_storage(settings)
     return Services(
         settings=settings, uow=uow, clock=clock or SystemClock(), randomness=randomness or SecretsRandomness(),
         email_sender=email_sender or _email_sender(settings), templates=JinjaEmailTemplates(),

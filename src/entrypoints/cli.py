@@ -116,7 +116,7 @@ def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from entrypoints.bootstrap import check_email_settings
+    from entrypoints.bootstrap import check_email_settings, check_file_storage
     from entrypoints.server import ensure_port_free, serve
 
     settings.require_secret()
@@ -124,6 +124,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         raise UsageError("PORTAL_EMAIL_URL is not set: give the mail relay (smtp://host:port), or console:// to "
                          "print mail, codes included, to this console")
     check_email_settings(settings)
+    check_file_storage(settings)
     ensure_port_free(args.host, args.port)
     if settings.email_url.startswith("console://"):
         print("warning: PORTAL_EMAIL_URL is console://: mail, sign-in codes included, is printed here and sent "

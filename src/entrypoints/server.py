@@ -44,6 +44,10 @@ def configure_logging() -> None:
 
 
 def serve(settings: Settings, *, host: str, port: int, workers: int = 2, dev: bool = False) -> None:
+    from entrypoints.multiprocess_metrics import child_exit, use_multiprocess_metrics
+
+    if not dev:
+        use_multiprocess_metrics()  # before the app, its metrics and the fork: every worker counts into one folder
     from entrypoints.web import create_app
 
     configure_logging()
@@ -57,6 +61,7 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 2, dev: bo
             options: dict[str, Any] = {
                 "bind": f"{host}:{port}", "workers": max(1, workers), "worker_class": "gthread", "threads": 4,
                 "timeout": 60, "graceful_timeout": 10, "accesslog": None, "errorlog": "-", "loglevel": "warning",
+                "child_exit": child_exit,
             }
             for key, value in options.items():
                 self.cfg.set(key, value)

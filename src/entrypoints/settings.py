@@ -38,6 +38,7 @@ class Settings:
     email_url: str = "console://"
     email_from: str | None = None
     file_dir: str
+    file_storage: str | None = None  # s3://BUCKET/PREFIX keeps file contents in a bucket; unset: file_dir
     instance_dir: str
     login_ip_limit: int = 100
     session_idle_minutes: int = 60
@@ -48,6 +49,7 @@ class Settings:
     mail_timeout_seconds: int = 10
     payment_timeout_seconds: int = 20
     audit_retention_days: int = 365
+    metrics_token: str | None = attrs.field(default=None, repr=False)  # GET /metrics answers 404 without one
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -61,6 +63,7 @@ class Settings:
             "email_url": env.get(PREFIX + "EMAIL_URL") or "console://",
             "email_from": env.get(PREFIX + "EMAIL_FROM") or None,
             "file_dir": env.get(PREFIX + "FILE_DIR") or str(instance / "files"),
+            "file_storage": env.get(PREFIX + "FILE_STORAGE") or None,
             "login_ip_limit": _positive_int(env, "LOGIN_IP_LIMIT", 100),
             "session_idle_minutes": _positive_int(env, "SESSION_IDLE_MINUTES", 60),
             "session_absolute_hours": _positive_int(env, "SESSION_ABSOLUTE_HOURS", 24),
@@ -70,6 +73,7 @@ class Settings:
             "mail_timeout_seconds": _positive_int(env, "MAIL_TIMEOUT_SECONDS", 10),
             "payment_timeout_seconds": _positive_int(env, "PAYMENT_TIMEOUT_SECONDS", 20),
             "audit_retention_days": _positive_int(env, "AUDIT_RETENTION_DAYS", 365),
+            "metrics_token": env.get(PREFIX + "METRICS_TOKEN") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -42,6 +42,15 @@ def test_serve_refuses_to_start_without_an_email_url(tmp_path: Path) -> None:
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.parametrize("url", ["ftp://files.example/portal", "s3://", "s3://Not A Bucket/portal"])
+def test_a_malformed_file_storage_stops_serve_in_one_line(tmp_path: Path, url: str) -> None:
+    done = serve(tmp_path, "serve", "--port", str(free_port()), PORTAL_EMAIL_URL="console://",
+                 PORTAL_FILE_STORAGE=url)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1 and "PORTAL_FILE_STORAGE" in done.stderr
+    assert "Traceback" not in done.stderr and "Worker" not in done.stderr
+
+
 def test_serve_with_console_mail_starts_with_a_warning(tmp_path: Path) -> None:
     port = free_port()
     full = {**os.environ, "PORTAL_DATABASE_URL": f"sqlite:///{tmp_path / 'portal.db'}", "PORTAL_SECRET_KEY": SECRET,

@@ -152,6 +152,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     csrf = CSRFProtect(app)
 
     from entrypoints.web import auth, client_requests, files, ops, pages, payments
+    from entrypoints.web.metrics import install_metrics
 
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(auth.blueprint)
@@ -161,6 +162,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(payments.blueprint)
     app.register_blueprint(payments.webhooks)
     csrf.exempt(payments.webhooks)  # providers sign their calls; they cannot carry our CSRF token
+    install_metrics(app, uow=services.uow, token=settings.metrics_token)  # first hook: every answer is counted
 
     app.before_request(_refuse_nul_bytes)
     app.after_request(_security_headers)

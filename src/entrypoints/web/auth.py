@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import g, make_response, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 
+from entrypoints.web import metrics
 from entrypoints.web.app import mail, portal_services
 from entrypoints.web.context import client_ip, log_refusal, portal_blueprint, session_cookie_name
 from portal_core import sign_in
@@ -46,6 +47,7 @@ def _pending_email() -> str | None:
 
 def _refused(exc: Throttled, template: str, status: int = 429, **context: object) -> ResponseReturnValue:
     log_refusal("throttled " + exc.limit)
+    metrics.sign_in_throttled(exc.limit)
     return render_template(template, error=str(exc), **context), status
 
 
@@ -71,6 +73,7 @@ def request_code() -> ResponseReturnValue:
     except Throttled as exc:
         return _refused(exc, "auth/login.html", email=email)
     mail().nudge([queued])  # the answer never waits for the relay, and is the same for unknown emails
+    metrics.sign_in_code_requested(queued)
     session["sign_in"] = {"token": g.link_token, "flow": flow, "email": email.strip()}
     return redirect(url_for("auth.verify_form"), 303)
 
