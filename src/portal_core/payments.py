@@ -564,6 +564,14 @@ def payment_return(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVaul
     return ReturnView(invoice=invoice, state=state, payment=latest, problem=problem, receipts=tuple(receipts))
 
 
+def confirmed_counts(uow: UnitOfWork) -> dict[Provider, int]:
+    """Payments confirmed and applied, by provider (every provider named, zeros included), however they were confirmed:
+    a webhook, the client's return, or `portal payments reconcile`."""
+    with uow:
+        counts = uow.payments.count_succeeded()
+    return {provider: counts.get(provider, 0) for provider in Provider}
+
+
 def reconcile_pending(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock: Clock,
                       randomness: Randomness, templates: EmailTemplates,
                       older_than: dt.timedelta = dt.timedelta(0)) -> ReconcileReport:

@@ -321,6 +321,10 @@ class PaymentRepository(Protocol):
         """Pending payments with a provider ref (the ones a provider can be asked about), oldest first."""
         ...
 
+    def count_succeeded(self) -> dict[Provider, int]:
+        """How many payments each provider confirmed and the ledger applied (providers with none left out)."""
+        ...
+
 
 class ProviderConnectionRepository(Protocol):
     def get(self, provider: Provider) -> ProviderConnection | None: ...

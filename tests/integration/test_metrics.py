@@ -224,7 +224,7 @@ def test_the_outbox_gauge_is_read_at_scrape_time_and_matches_mail_status() -> No
     assert value(later, "portal_outbox_messages", state="sent") == status[OutboxStatus.SENT] + 1
 
 
-# ---- payments: the webhook's confirmations
+# ---- payments: confirmed by a webhook or by the client's return
 
 STRIPE_KEY = "sk_test_metrics_0123456789"
 WEBHOOK_SECRET = "whsec_metrics_secret"
@@ -253,7 +253,7 @@ def _invoice_id(services: Services, ref: str) -> str:
     return invoice.id
 
 
-def test_a_payment_is_counted_once_when_its_webhook_applies_it(fake_stripe: FakeStripe, stripe_base: str) -> None:
+def test_a_payment_is_counted_once_however_it_is_confirmed(fake_stripe: FakeStripe, stripe_base: str) -> None:
     sender = RecordingEmailSender()
     app, services = build_portal(email_sender=sender, stripe_api_base=stripe_base, metrics_token=TOKEN)
     payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
@@ -279,6 +279,17 @@ def test_a_payment_is_counted_once_when_its_webhook_applies_it(fake_stripe: Fake
     assert value(samples, "portal_payments_confirmed_total", provider="stripe") == 1
     assert value(samples, "portal_http_requests_total", endpoint="payment_webhooks.stripe_webhook",
                  status="200") == 2
+
+    # A payment confirmed by the client's return (no webhook) counts too: the number comes from the ledger.
+    second = _invoice_id(services, "globex-i2")
+    detail = client.get(f"/p/{token}/invoices/{second}")
+    paying = client.post(f"/p/{token}/invoices/{second}/pay", data={"csrf_token": csrf_of(detail.text)})
+    assert paying.status_code == 303
+    [later] = [s for s in fake_stripe.sessions.values() if s["id"] != session["id"]]
+    fake_stripe.complete(later["id"])
+    assert "Payment received" in client.get(f"/p/{token}/invoices/{second}/paid").text
+    assert value(scrape(client), "portal_payments_confirmed_total", provider="stripe") == 2
+    assert value(scrape(client), "portal_payments_confirmed_total", provider="telr") == 0
 
 
 # ---- a real `portal serve`: every worker counts into one total

@@ -216,6 +216,12 @@ class InMemoryPaymentRepository(_Rows[Payment]):
         rows = self._where(lambda p: p.status == PaymentStatus.PENDING and p.provider_ref is not None)
         return sorted(rows, key=lambda p: (p.created_at, p.id))[:limit]
 
+    def count_succeeded(self) -> dict[Provider, int]:
+        counts: dict[Provider, int] = {}
+        for payment in self._where(lambda p: p.status == PaymentStatus.SUCCEEDED):
+            counts[payment.provider] = counts.get(payment.provider, 0) + 1
+        return counts
+
 
 class InMemoryProviderConnectionRepository:
     def __init__(self, rows: dict[str, ProviderConnection]) -> None:

@@ -473,6 +473,12 @@ class SqlAlchemyPaymentRepository(_Records[Payment]):
         return self._all(c.status == PaymentStatus.PENDING.value, c.provider_ref.is_not(None),
                          order_by=[c.created_at, self._text(c.id)], limit=limit)
 
+    def count_succeeded(self) -> dict[Provider, int]:
+        c = t.payments.c
+        rows = self._execute(sa.select(c.provider, sa.func.count()).where(
+            c.status == PaymentStatus.SUCCEEDED.value).group_by(c.provider)).all()
+        return {Provider(provider): int(count) for provider, count in rows}
+
 
 class SqlAlchemyProviderConnectionRepository:
     def __init__(self, connection: sa.Connection) -> None:

@@ -18,14 +18,13 @@ import attrs
 from flask import Blueprint, Flask, Response, abort, current_app, g, request
 from flask.typing import ResponseReturnValue
 from prometheus_client import CollectorRegistry, Counter, Histogram, values
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from entrypoints.settings import ConfigurationError
-from portal_core import outbox
+from portal_core import outbox, payments
 from portal_core.errors import DatabaseUnavailable
-from portal_core.payments import Confirmation
 from portal_core.ports import UnitOfWork
 
 MULTIPROCESS_DIR = "PROMETHEUS_MULTIPROC_DIR"
@@ -43,7 +42,6 @@ class PortalMetrics:
     latency: Histogram
     codes_issued: Counter
     throttled: Counter
-    payments_confirmed: Counter
     registry: CollectorRegistry | None
 
     @classmethod
@@ -58,9 +56,6 @@ class PortalMetrics:
                                  registry=registry),
             throttled=Counter("portal_sign_in_throttled", "Sign-in requests refused by a throttle, by limit.",
                               ["limit"], registry=registry),
-            payments_confirmed=Counter("portal_payments_confirmed",
-                                       "Payments a provider's webhook confirmed and the ledger applied, by provider.",
-                                       ["provider"], registry=registry),
             registry=registry)
 
 
@@ -114,12 +109,6 @@ def sign_in_throttled(limit: str) -> None:
     _state().metrics.throttled.labels(limit=limit or "unnamed").inc()
 
 
-def payment_confirmation(provider: str, confirmation: Confirmation) -> None:
-    """Counts a confirmation that moved money on an invoice (not a duplicate, not one held for review)."""
-    if confirmation.applied:
-        _state().metrics.payments_confirmed.labels(provider=str(provider)).inc()
-
-
 # ---- requests
 
 
@@ -140,23 +129,32 @@ def _count_request(response: Response) -> Response:
 # ---- the scrape
 
 
-class _OutboxCollector:
-    """The outbox by state, read from the database when scraped: it is one number for all workers and hosts, so no
-    worker keeps a copy that could go stale."""
+class _DatabaseCollector:
+    """What the database knows, read when scraped: the outbox by state, and payments confirmed by provider. Each is
+    one number for all workers and hosts, whoever moved it (a webhook, a return page, `portal payments reconcile`),
+    so no worker keeps a copy that could go stale or miss what another process did. Payments are never deleted, so
+    their count only grows, as a counter must."""
 
     def __init__(self, uow: Callable[[], UnitOfWork]) -> None:
         self._uow = uow
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def collect(self) -> Iterator[Metric]:
         try:
-            counts = outbox.mail_status(self._uow())
+            mail = outbox.mail_status(self._uow())
+            paid = payments.confirmed_counts(self._uow())
         except DatabaseUnavailable:
             return  # the request metrics still answer; alert on absent(portal_outbox_messages)
-        family = GaugeMetricFamily("portal_outbox_messages", "Messages in the mail outbox, by state.",
-                                   labels=["state"])
-        for status, count in counts.items():
-            family.add_metric([status.value], count)
-        yield family
+        messages = GaugeMetricFamily("portal_outbox_messages", "Messages in the mail outbox, by state.",
+                                     labels=["state"])
+        for status, count in mail.items():
+            messages.add_metric([status.value], count)
+        yield messages
+        confirmed = CounterMetricFamily("portal_payments_confirmed",
+                                        "Payments a provider confirmed and the ledger applied, by provider.",
+                                        labels=["provider"])
+        for provider, count in paid.items():
+            confirmed.add_metric([provider.value], count)
+        yield confirmed
 
 
 def _authorised(header: str, token: str) -> bool:
@@ -179,7 +177,7 @@ def scrape() -> ResponseReturnValue:
         MultiProcessCollector(registry)  # every worker's files, the dead ones' counts included
     else:
         registry.register(state.metrics.registry)
-    registry.register(_OutboxCollector(state.uow))
+    registry.register(_DatabaseCollector(state.uow))
     encode, content_type = choose_encoder(request.headers.get("Accept", ""))  # Prometheus may ask for OpenMetrics
     response = Response(encode(registry), content_type=content_type)
     response.headers["Cache-Control"] = "no-store"

@@ -7,7 +7,6 @@ from typing import Any
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from entrypoints.web import metrics
 from entrypoints.web.app import mail, portal_services
 from entrypoints.web.context import business, client_ip, portal_blueprint, signed_in, viewer
 from portal_core import payments
@@ -111,5 +110,4 @@ def stripe_webhook() -> ResponseReturnValue:
     except PaymentsNotConfigured:
         return {"error": "stripe is not connected"}, 404
     _send_receipts(done.receipts)
-    metrics.payment_confirmation(Provider.STRIPE, done)
     return {"received": True, "duplicate": done.duplicate}, 200
