@@ -1,7 +1,10 @@
 """The portal's benchmark: a large world in PostgreSQL, served by `portal serve --workers 2`, driven by wrk and a
-sign-in driver from other processes, against a floor route running one indexed query. Not a test.
+sign-in driver from other processes, side by side in the same run with two floors: a bare Flask page (one indexed
+query, 25 rows through a Jinja template: what a user compares with) and a bare WSGI route (one indexed lookup).
+Not a test.
 
     python bench/run.py            # PORTAL_BENCH_DATABASE_URL, else PORTAL_TEST_DATABASE_URL, else local postgres
+    python bench/run.py --json out.json --seconds 10
 
 Needs wrk (apt-get install wrk) and aiosmtpd (the test extra). Everything happens in a new PostgreSQL schema that
 is dropped at the end (--keep keeps it). The report is printed as Markdown; docs/performance.md records one run.
@@ -398,9 +401,10 @@ def main() -> int:
         smtp_port = _free_port()
         controller = Controller(mailbox, hostname="127.0.0.1", port=smtp_port)
         controller.start()
-        portal_port, floor_port = _free_port(), _free_port()
+        portal_port, floor_port, flask_port = _free_port(), _free_port(), _free_port()
         base = f"http://127.0.0.1:{portal_port}"
         floor = f"http://127.0.0.1:{floor_port}"
+        flask_floor = f"http://127.0.0.1:{flask_port}/floor/{_id('i', INVOICES // 2)}"
         secret = secrets.token_urlsafe(32)
         os.environ["PORTAL_SECRET_KEY"] = secret
         env = {"PORTAL_DATABASE_URL": url, "PORTAL_SECRET_KEY": secret, "PORTAL_BASE_URL": base,
@@ -410,33 +414,40 @@ def main() -> int:
         portal_cmd = [sys.executable, "-m", "entrypoints.cli", "serve", "--host", "127.0.0.1", "--port",
                       str(portal_port), "--workers", "2"]
         # The floor runs under the same gunicorn settings as `portal serve` (see entrypoints/server.py).
-        floor_cmd = [sys.executable, "-m", "gunicorn", "--chdir", str(HERE), "--bind", f"127.0.0.1:{floor_port}",
-                     "--workers", "2", "--worker-class", "gthread", "--threads", "4", "--log-level", "warning",
-                     "floor:app"]
+        gunicorn = [sys.executable, "-m", "gunicorn", "--chdir", str(HERE), "--workers", "2", "--worker-class",
+                    "gthread", "--threads", "4", "--log-level", "warning"]
+        floor_cmd = [*gunicorn, "--bind", f"127.0.0.1:{floor_port}", "floor:app"]
+        flask_cmd = [*gunicorn, "--bind", f"127.0.0.1:{flask_port}", "flask_floor:app"]
         try:
             with _process(portal_cmd, env, tmp / "portal.log", base + "/readyz") as portal, \
-                    _process(floor_cmd, env, tmp / "floor.log", floor + "/p/" + _token(0)):
+                    _process(floor_cmd, env, tmp / "floor.log", floor + "/p/" + _token(0)), \
+                    _process(flask_cmd, env, tmp / "flask.log", flask_floor):
                 client = sign_in(base, _token(0), "contact0@c0.example", mailbox)
                 cookie_name = "portal_session"
                 cookie = f"{cookie_name}={client.cookies[cookie_name]}"
                 big = f"/p/{_token(0)}"
                 paths = {"home": f"{big}/", "invoice list": f"{big}/invoices",
-                         "invoice detail": f"{big}/invoices/{_id('i', 0)}",
+                         "invoice detail": f"{big}/invoices/{_id('i', 0)}", "quote list": f"{big}/quotes",
+                         "job list": f"{big}/jobs", "file list": f"{big}/files",
                          "file download": f"{big}/files/{_id('f', 1)}/download"}
                 counts = statement_counts(url, paths, (cookie_name, client.cookies[cookie_name]), tmp / "files")
                 results: dict[str, dict[str, float]] = {}
-                for name, path in paths.items():
-                    wrk(base + path, 2, connections=args.connections, cookie=cookie)  # warm-up
-                    results[name] = wrk(base + path, args.seconds, connections=args.connections, cookie=cookie)
+
+                def measure(name: str, url: str, cookie: str | None = None) -> None:
+                    wrk(url, 2, connections=args.connections, cookie=cookie)  # warm-up
+                    results[name] = wrk(url, args.seconds, connections=args.connections, cookie=cookie)
                     print(f"{name}: {results[name]}", file=sys.stderr)
-                wrk(floor + "/p/" + _token(0), 2, connections=args.connections)
-                results["floor (one indexed query)"] = wrk(floor + "/p/" + _token(0), args.seconds,
-                                                          connections=args.connections)
-                print(f"floor: {results['floor (one indexed query)']}", file=sys.stderr)
-                results["sign-in (request code + verify)"] = sign_in_rate(base, mailbox, args.seconds,
-                                                                          args.sign_in_threads)
-                print(f"sign-in: {results['sign-in (request code + verify)']}", file=sys.stderr)
+
+                measure(FLASK_FLOOR, flask_floor)  # first, and again last: the machine's speed drifts
+                for name, path in paths.items():
+                    measure(name, base + path, cookie)
+                measure(WSGI_FLOOR, floor + "/p/" + _token(0))
+                results[SIGN_IN] = sign_in_rate(base, mailbox, args.seconds, args.sign_in_threads)
+                print(f"sign-in: {results[SIGN_IN]}", file=sys.stderr)
                 rss = [_peak_rss_mb(pid) for pid in _workers(portal.pid)]
+                first = results.pop(FLASK_FLOOR)
+                measure(FLASK_FLOOR, flask_floor)
+                results[FLASK_FLOOR] = _mean(first, results[FLASK_FLOOR])
         finally:
             controller.stop()
     total = time.monotonic() - began
@@ -444,29 +455,44 @@ def main() -> int:
     print(report)
     if args.json:
         args.json.write_text(json.dumps({"results": results, "statements": counts, "worker_peak_rss_mb": rss,
+                                         "fraction_of_flask_floor": _fractions(results),
                                          "rows": rows, "seed_seconds": seed_seconds, "total_seconds": total},
                                         indent=2))
     return 0
 
 
+FLASK_FLOOR = "flask floor"
+WSGI_FLOOR = "floor (one indexed query)"
+SIGN_IN = "sign-in (request code + verify)"
+
+
+def _mean(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
+    """The Flask floor is measured first and last; its row is the mean of both, so a drift of the machine's speed
+    during the run shows in neither direction alone."""
+    return {key: (a[key] + b[key]) / 2 for key in a}
+
+
+def _fractions(results: dict[str, dict[str, float]]) -> dict[str, float]:
+    floor = results[FLASK_FLOOR]["rps"]
+    return {name: r["rps"] / floor for name, r in results.items() if floor}
+
+
 def _report(results: dict[str, dict[str, float]], counts: dict[str, int], rss: list[float], rows: dict[str, int],
             seed_seconds: float, total: float, args: argparse.Namespace) -> str:
-    floor = results["floor (one indexed query)"]
+    fractions = _fractions(results)
     lines = [
         f"Seeded {sum(rows.values()):,} rows in {seed_seconds:.0f} s; whole run {total:.0f} s. "
         f"Load: wrk, 2 threads, {args.connections} connections, {args.seconds} s per endpoint; sign-in: "
         f"{args.sign_in_threads} threads for {args.seconds} s.",
         "",
-        "| endpoint | requests/s | p50 ms | p95 ms | p99 ms | errors | SQL statements | floor rps / rps "
-        "| p50 / floor p50 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| endpoint | requests/s | of the Flask floor | p50 ms | p95 ms | p99 ms | errors | SQL statements |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for name, r in results.items():
-        statements = str(counts.get(name, "1" if name.startswith("floor") else "—"))
-        ratio = f"{floor['rps'] / r['rps']:.1f}×" if r["rps"] else "—"
-        latency_ratio = f"{r['p50_ms'] / floor['p50_ms']:.1f}×" if floor["p50_ms"] else "—"
-        lines.append(f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | {r['p99_ms']:.1f} | "
-                     f"{r['errors']:.0f} | {statements} | {ratio} | {latency_ratio} |")
+        statements = str(counts.get(name, "1" if name in (FLASK_FLOOR, WSGI_FLOOR) else "—"))
+        share = f"{fractions[name]:.0%}" if name in fractions else "—"
+        lines.append(f"| {name} | {r['rps']:.0f} | {share} | {r['p50_ms']:.1f} | {r['p95_ms']:.1f} | "
+                     f"{r['p99_ms']:.1f} | {r['errors']:.0f} | {statements} |")
     lines += ["", f"Peak RSS of the gunicorn workers (VmHWM): {', '.join(f'{m:.0f} MB' for m in rss)}; "
                   f"median {statistics.median(rss):.0f} MB." if rss else "No worker RSS read."]
     return "\n".join(lines)

@@ -12,6 +12,7 @@ import attrs
 
 from portal_core import policy
 from portal_core.access import find_company
+from portal_core.browsing import MAX_PAGE, PAGE_SIZE, Page
 from portal_core.errors import InvalidInput, UnknownRecord
 from portal_core.identity import new_id
 from portal_core.model.audit import AuditEntry
@@ -136,11 +137,16 @@ def _parent_of(file: File, parents: dict[tuple[str, str], Job | Invoice]) -> Job
     return parents.get(("invoice", file.invoice_id or ""))
 
 
-def list_visible_files(uow: UnitOfWork, viewer: Viewer) -> list[FileGroup]:
-    """The Files section: every file the viewer may see, grouped by its job or invoice (jobs first, then invoices,
-    in the order their newest file was attached). Three repository calls, whatever the number of files."""
+def list_visible_files(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Page[FileGroup]:
+    """The Files section, a page at a time: the company's files newest first, PAGE_SIZE to a page, and on the page
+    grouped by their job or invoice (jobs first, then invoices, in the order their newest file was attached). A file
+    on a record the viewer may not see (a draft invoice) is left out, so such a page shows fewer. Three repository
+    calls a page, whatever the number of files; past MAX_PAGE, none."""
+    if page > MAX_PAGE:
+        return Page(items=(), number=page, has_next=False)
     with uow:
-        files = uow.files.list_for_company(viewer.company.id)
+        fetched = uow.files.list_for_company(viewer.company.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
+        files = fetched[:PAGE_SIZE]
         parents = _parents(uow, files)
     groups: dict[tuple[str, str], list[File]] = {}
     for file in files:  # newest first, so each group is too
@@ -149,7 +155,8 @@ def list_visible_files(uow: UnitOfWork, viewer: Viewer) -> list[FileGroup]:
             continue
         groups.setdefault(("job" if isinstance(parent, Job) else "invoice", parent.id), []).append(file)
     ordered = sorted(groups, key=lambda key: 0 if key[0] == "job" else 1)  # stable: keeps the newest-first order
-    return [FileGroup(parent=parents[key], files=tuple(groups[key])) for key in ordered]
+    return Page(items=tuple(FileGroup(parent=parents[key], files=tuple(groups[key])) for key in ordered),
+                number=page, has_next=len(fetched) > PAGE_SIZE)
 
 
 def open_visible_file(uow: UnitOfWork, storage: FileStorage, clock: Clock, randomness: Randomness, viewer: Viewer,

@@ -190,9 +190,9 @@ class FileRepository(Protocol):
     def get(self, file_id: str) -> File | None: ...
     def get_by_ref(self, ref: str) -> File | None: ...
 
-    def list_for_company(self, company_id: str, *, job_id: str | None = None,
-                         invoice_id: str | None = None) -> list[File]:
-        """Newest attached first, then name."""
+    def list_for_company(self, company_id: str, *, job_id: str | None = None, invoice_id: str | None = None,
+                         offset: int = 0, limit: int | None = None) -> list[File]:
+        """Newest attached first, then name; `limit` rows from `offset` in that order (all when None)."""
         ...
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
@@ -9,6 +11,21 @@ from alembic.runtime.migration import MigrationContext
 from adapters.sqlalchemy.engine import create_engine_from_url
 from adapters.sqlalchemy.migrate import MIGRATIONS, current_revision, head_revision, upgrade
 from adapters.sqlalchemy.tables import metadata
+
+ORDERED_INDEXES = {"ix_invoices_company_due_order", "ix_quotes_company_issued_order", "ix_jobs_company_start_order",
+                   "ix_files_company_attached_order", "ix_requests_company_created_order"}
+
+
+def _compare(context: MigrationContext, wanted: sa.MetaData) -> list[object]:
+    with warnings.catch_warnings():  # SQLite's reflection skips the expression indexes, with a warning
+        warnings.filterwarnings("ignore", "Skipped unsupported reflection of expression-based index")
+        return list(compare_metadata(context, wanted))
+
+
+def _ordered_indexes_are_left_to_the_migration(diff: list[object]) -> list[object]:
+    """Migration 0007's indexes hold expressions (COALESCE, COLLATE "C") per dialect, so tables.py names them in a
+    comment rather than as Index objects; the test below checks that they exist."""
+    return [d for d in diff if not (isinstance(d, tuple) and d[0] == "remove_index" and d[1].name in ORDERED_INDEXES)]
 
 
 def test_upgrade_builds_exactly_the_tables_of_tables_py(empty_database_url: str) -> None:
@@ -19,11 +36,17 @@ def test_upgrade_builds_exactly_the_tables_of_tables_py(empty_database_url: str)
     try:
         with engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
-            assert compare_metadata(context, metadata) == []
+            assert _ordered_indexes_are_left_to_the_migration(_compare(context, metadata)) == []
             tables = set(sa.inspect(connection).get_table_names())
+            if connection.dialect.name == "postgresql":
+                names = {row[0] for row in connection.exec_driver_sql("SELECT indexname FROM pg_indexes")}
+            else:
+                names = {row[0] for row in connection.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'index'")}
     finally:
         engine.dispose()
     assert tables == set(metadata.tables) | {"alembic_version"}
+    assert ORDERED_INDEXES <= names
 
 
 def test_upgrade_again_is_a_no_op(empty_database_url: str) -> None:
@@ -41,7 +64,7 @@ def test_the_comparison_would_notice_a_difference(sqlite_url: str) -> None:
     engine = create_engine_from_url(sqlite_url)
     try:
         with engine.connect() as connection:
-            assert compare_metadata(MigrationContext.configure(connection), changed) != []
+            assert _compare(MigrationContext.configure(connection), changed) != []
     finally:
         engine.dispose()
 

@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from adapters.memory import FixedClock, InMemoryFileStorage, InMemoryStore, InMemoryUnitOfWork, SeededRandomness
 from portal_core import file_sharing
+from portal_core.browsing import PAGE_SIZE, Page
 from portal_core.errors import InvalidInput, StorageError, UnknownCompany, UnknownRecord
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
@@ -168,7 +169,7 @@ def test_the_files_list_groups_by_record_and_leaves_out_what_the_client_may_not_
     world.attach(b"4", name="draft.pdf", invoice="g-draft")
     world.attach(b"5", name="void.pdf", invoice="g-void")
     world.attach(b"6", name="theirs.pdf", job="i-job")
-    groups = file_sharing.list_visible_files(world.uow, world.viewer())
+    groups = file_sharing.list_visible_files(world.uow, world.viewer()).items
     assert [(g.parent.id, g.is_job, [f.id for f in g.files]) for g in groups] == [
         ("g-job", True, [job_new.id, job_old.id]), ("g-sent", False, [sent.id])]
 
@@ -176,7 +177,7 @@ def test_the_files_list_groups_by_record_and_leaves_out_what_the_client_may_not_
 def test_nothing_is_listed_or_opened_once_access_is_disabled(world: World) -> None:
     file = world.attach(job="g-job")
     viewer = Viewer(company=_company("g", enabled=False), contact=world.homer, session_id="s")
-    assert file_sharing.list_visible_files(world.uow, viewer) == []
+    assert file_sharing.list_visible_files(world.uow, viewer).items == ()
     with pytest.raises(UnknownRecord):
         world.open(file.id, viewer=viewer)
 
@@ -261,8 +262,9 @@ def test_the_files_list_costs_three_repository_calls_however_many_files(world: W
     for n in range(count):
         world.attach(str(n).encode(), job="g-job" if n % 2 else None, invoice=None if n % 2 else "g-sent")
     counting = CountingUnitOfWork(world.store)
-    groups = file_sharing.list_visible_files(counting, world.viewer())
-    assert sum(len(g.files) for g in groups) == count
+    page = file_sharing.list_visible_files(counting, world.viewer())
+    assert sum(len(g.files) for g in page.items) == min(count, PAGE_SIZE)
+    assert page.has_next == (count > PAGE_SIZE)
     expected = {"files.list_for_company", "invoices.get_many"} | ({"jobs.get_many"} if count > 1 else set())
     assert sorted(counting.calls) == sorted(expected)  # a job lookup only when some file hangs off a job
 
@@ -301,6 +303,14 @@ def file_worlds(draw: st.DrawFn) -> tuple[World, list[tuple[File, Job | Invoice]
     return world, files, viewer
 
 
+def _pages(world: World, viewer: Viewer) -> list[Page[file_sharing.FileGroup]]:
+    """Every page of the Files section, in order."""
+    pages = [file_sharing.list_visible_files(world.uow, viewer)]
+    while pages[-1].has_next:
+        pages.append(file_sharing.list_visible_files(world.uow, viewer, page=pages[-1].number + 1))
+    return pages
+
+
 def _visible_to(viewer: Viewer, parent: Job | Invoice) -> bool:
     """The rule, stated independently of the policy module: the record is the viewer's company's, the company's
     portal is on, the contact still belongs to it, and the record is not one of the business's own drafts."""
@@ -316,7 +326,7 @@ def _visible_to(viewer: Viewer, parent: Job | Invoice) -> bool:
 def test_a_file_is_visible_iff_its_job_or_invoice_is(case: tuple[World, list[tuple[File, Job | Invoice]], Viewer],
                                                     ) -> None:
     world, files, viewer = case
-    listed = {f.id for g in file_sharing.list_visible_files(world.uow, viewer) for f in g.files}
+    listed = {f.id for page in _pages(world, viewer) for g in page.items for f in g.files}
     for file, parent in files:
         expected = _visible_to(viewer, parent)
         assert (file.id in listed) == expected, (file, parent)

@@ -392,7 +392,7 @@ class LegacyFileRepository(_CrmReader):
         return None
 
     def list_for_company(self, company_id: str, *, job_id: str | None = None,
-                         invoice_id: str | None = None) -> list[File]:
+                         invoice_id: str | None = None, offset: int = 0, limit: int | None = None) -> list[File]:
         customer = self._customer(company_id)
         if customer is None:
             return []
@@ -401,7 +401,8 @@ class LegacyFileRepository(_CrmReader):
             conditions.append(attachments.c.wo_no == self._ids.key("work_order", job_id))
         if invoice_id is not None:
             conditions.append(attachments.c.bill_no == self._ids.key("bill", invoice_id))
-        return sorted(self._files(*conditions), key=ordering.file_key)
+        ordered = sorted(self._files(*conditions), key=ordering.file_key)
+        return ordered[offset:] if limit is None else ordered[offset:offset + limit]
 
 
 class _Nothing:

@@ -165,11 +165,11 @@ class InMemoryRequestRepository(_Rows[ClientRequest]):
 
 
 class InMemoryFileRepository(_Rows[File]):
-    def list_for_company(self, company_id: str, *, job_id: str | None = None,
-                         invoice_id: str | None = None) -> list[File]:
+    def list_for_company(self, company_id: str, *, job_id: str | None = None, invoice_id: str | None = None,
+                         offset: int = 0, limit: int | None = None) -> list[File]:
         rows = self._where(lambda f: f.company_id == company_id and (job_id is None or f.job_id == job_id)
                            and (invoice_id is None or f.invoice_id == invoice_id))
-        return sorted(rows, key=ordering.file_key)
+        return _page(sorted(rows, key=ordering.file_key), offset, limit)
 
 
 class InMemoryProductRepository(_Rows[Product]):

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from adapters.sqlalchemy import tables as t
 from adapters.sqlalchemy.errors import database_errors
+from portal_core import ordering
 from portal_core.model.audit import AuditEntry
 from portal_core.model.business import Business
 from portal_core.model.company import Company
@@ -42,7 +43,6 @@ from portal_core.model.session import PortalSession
 T = TypeVar("T")
 
 # The ordering functions sort None dates as date.max; coalescing to the same value keeps ties identical.
-_LAST_DAY = sa.literal(dt.date.max, sa.Date())
 _OPEN_INVOICE_STATUSES = (InvoiceStatus.SENT.value, InvoiceStatus.PARTIALLY_PAID.value)
 
 
@@ -97,6 +97,12 @@ class _Records(Generic[T]):
         # Python orders strings by code point; PostgreSQL by the database's locale unless told "C" (byte order,
         # which for UTF-8 is code point order). SQLite's default BINARY collation already is.
         return column.collate("C") if self._connection.dialect.name == "postgresql" else column
+
+    def _last_day(self, column: sa.ColumnElement[dt.date]) -> sa.ColumnElement[dt.date]:
+        # "Unscheduled last": written as a literal, not a bound parameter, so that PostgreSQL sees the very
+        # expression its index holds (migration 0007) and reads the index in order.
+        last = "DATE '9999-12-31'" if self._connection.dialect.name == "postgresql" else "'9999-12-31'"
+        return sa.func.coalesce(column, sa.literal_column(last, sa.Date()))
 
     def _select(self) -> sa.Select[Any]:
         return sa.select(self.table)
@@ -236,7 +242,7 @@ class SqlAlchemyJobRepository(_Records[Job]):
             where.append(c.status.in_(sorted(statuses)))
         if project_id is not None:
             where.append(c.project_id == project_id)
-        return self._all(*where, order_by=[sa.func.coalesce(c.scheduled_start, _LAST_DAY), self._text(c.title),
+        return self._all(*where, order_by=[self._last_day(c.scheduled_start), self._text(c.title),
                                            self._text(c.id)], offset=offset, limit=limit)
 
 
@@ -250,7 +256,7 @@ class SqlAlchemyTaskRepository(_Records[Task]):
         if job_id is not None:
             where.append(c.job_id == job_id)
         open_first = sa.case((c.status == TaskStatus.OPEN.value, 0), else_=1)
-        return self._all(*where, order_by=[open_first, sa.func.coalesce(c.due_date, _LAST_DAY), self._text(c.title),
+        return self._all(*where, order_by=[open_first, self._last_day(c.due_date), self._text(c.title),
                                            self._text(c.id)], offset=offset, limit=limit)
 
 
@@ -271,10 +277,10 @@ class SqlAlchemyQuoteRepository(_Records[Quote]):
     def list_for_company(self, company_id: str, *, statuses: frozenset[QuoteStatus], offset: int = 0,
                          limit: int | None = None) -> list[Quote]:
         c = t.quotes.c
-        # Issued before unissued, newest issued first.
+        # Newest issued first, unissued last: the order of its index (migration 0007).
         return self._all(c.company_id == company_id, c.status.in_(sorted(statuses)),
-                         order_by=[sa.case((c.issued_date.is_(None), 1), else_=0), c.issued_date.desc(),
-                                   self._text(c.number), self._text(c.id)], offset=offset, limit=limit)
+                         order_by=[c.issued_date.desc().nulls_last(), self._text(c.number), self._text(c.id)],
+                         offset=offset, limit=limit)
 
 
 class SqlAlchemyInvoiceRepository(_Records[Invoice]):
@@ -307,12 +313,23 @@ class SqlAlchemyInvoiceRepository(_Records[Invoice]):
     def list_for_company(self, company_id: str, *, statuses: frozenset[InvoiceStatus], today: dt.date,
                          offset: int = 0, limit: int | None = None) -> list[Invoice]:
         c = t.invoices.c
+        # Overdue first, then by due date (ordering.invoice_key). "Overdue" depends on today, so no index holds that
+        # order; instead each part is read in the order of one index (due date, number, id; migration 0007) and
+        # stops after offset + limit rows, both in one statement, and the page is cut from the two in Python.
+        due = self._last_day(c.due_date)
         # Invoice.is_overdue: open (sent or partially paid with something outstanding) and due before today.
         overdue = sa.and_(c.status.in_(_OPEN_INVOICE_STATUSES), c.total_minor > c.amount_paid_minor,
-                          c.due_date.is_not(None), c.due_date < sa.literal(today, sa.Date()))
-        return self._all(c.company_id == company_id, c.status.in_(sorted(statuses)),
-                         order_by=[sa.case((overdue, 0), else_=1), sa.func.coalesce(c.due_date, _LAST_DAY),
-                                   self._text(c.number), self._text(c.id)], offset=offset, limit=limit)
+                          c.due_date.is_not(None), due < sa.literal(today, sa.Date()))
+        order = [due, self._text(c.number), self._text(c.id)]
+        wanted = None if limit is None else offset + limit
+        mine = [c.company_id == company_id, c.status.in_(sorted(statuses))]
+        parts = [_page(self._select().add_columns(sa.literal(rank).label("overdue_rank"))
+                       .where(*mine, condition).order_by(*order), 0, wanted).subquery()
+                 for rank, condition in ((0, overdue), (1, sa.not_(overdue)))]
+        query = sa.union_all(*(sa.select(part) for part in parts))
+        rows = [self._from_row(row) for row in self._execute(query).mappings()]
+        rows.sort(key=lambda invoice: ordering.invoice_key(invoice, today))
+        return rows[offset:] if wanted is None else rows[offset:wanted]
 
 
 class SqlAlchemyRequestRepository(_Records[ClientRequest]):
@@ -330,15 +347,16 @@ class SqlAlchemyFileRepository(_Records[File]):
     def remove(self, file_id: str) -> None:
         self._remove(file_id)
 
-    def list_for_company(self, company_id: str, *, job_id: str | None = None,
-                         invoice_id: str | None = None) -> list[File]:
+    def list_for_company(self, company_id: str, *, job_id: str | None = None, invoice_id: str | None = None,
+                         offset: int = 0, limit: int | None = None) -> list[File]:
         c = t.files.c
         where = [c.company_id == company_id]
         if job_id is not None:
             where.append(c.job_id == job_id)
         if invoice_id is not None:
             where.append(c.invoice_id == invoice_id)
-        return self._all(*where, order_by=[c.attached_at.desc(), self._text(c.name), self._text(c.id)])
+        return self._all(*where, order_by=[c.attached_at.desc(), self._text(c.name), self._text(c.id)],
+                         offset=offset, limit=limit)
 
 
 class SqlAlchemyOneTimeCodeStore(_Records[OneTimeCode]):

@@ -147,6 +147,10 @@ quotes = sa.Table(
     sa.Index(None, "company_id", "status", "issued_date"),
 )
 
+# Each list's whole order is served by an index of migration 0007 (ix_invoices_company_due_order,
+# ix_quotes_company_issued_order, ix_jobs_company_start_order, ix_files_company_attached_order,
+# ix_requests_company_created_order). They hold per-dialect expressions (COALESCE, COLLATE "C"), so they live in the
+# migration alone; tests/integration/test_sqlalchemy_migrations.py checks that they exist.
 invoices = sa.Table(
     "invoices", metadata,
     _id(),

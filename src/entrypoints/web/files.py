@@ -16,7 +16,7 @@ from flask.typing import ResponseReturnValue
 
 from entrypoints.web.app import portal_services
 from entrypoints.web.context import client_ip, portal_blueprint, signed_in, viewer
-from portal_core import file_sharing
+from portal_core import browsing, file_sharing
 from portal_core.model.files import File
 
 blueprint = portal_blueprint("files", __name__)
@@ -43,8 +43,9 @@ _FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sand
 @blueprint.get("/files")
 @signed_in
 def index() -> ResponseReturnValue:
-    groups = file_sharing.list_visible_files(portal_services().uow(), viewer())
-    return render_template("files/index.html", groups=groups, inline_types=INLINE_TYPES)
+    page = file_sharing.list_visible_files(portal_services().uow(), viewer(),
+                                           page=browsing.page_number(request.args.get("page", "1")))
+    return render_template("files/index.html", page=page, groups=page.items, inline_types=INLINE_TYPES)
 
 
 @blueprint.get("/files/<file_id>")

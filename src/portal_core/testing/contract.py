@@ -177,6 +177,7 @@ def _check_company(uow: UnitOfWork, company: Company, today: dt.date, listed: di
     files = uow.files.list_for_company(cid)
     own(files, "files")
     _check_sorted(files, ordering.file_key, "files")
+    _check_window(files, lambda o, n: uow.files.list_for_company(cid, offset=o, limit=n), "files")
     for file in files:
         assert uow.files.get(file.id) == file
         assert (file.job_id in _ids(jobs)) or (file.invoice_id in _ids(invoices)), "a file hangs off a stranger"

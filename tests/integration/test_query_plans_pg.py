@@ -1,0 +1,128 @@
+"""No list sorts all of a company's rows: on PostgreSQL, with a company of 5,000 invoices among many, the plan of
+each list page reads an index in the list's order and stops at the page. A Sort node over more rows than a page
+fails the test (EXPLAIN (FORMAT JSON) of the very statements the repositories run)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from adapters.sqlalchemy.engine import create_engine_from_url
+from adapters.sqlalchemy.migrate import upgrade
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from portal_core import policy
+from portal_core.browsing import PAGE_SIZE
+
+from .conftest import postgres_base_url, postgres_schema
+
+pytestmark = pytest.mark.postgres
+
+TODAY = dt.date(2026, 6, 15)
+BIG = "c0"
+PAGE = PAGE_SIZE + 1  # a page and the one row that says whether there is a next one
+
+SEED = [
+    "INSERT INTO companies (id, name, link_token, portal_enabled, access_generation) "
+    "SELECT 'c' || n, 'Company ' || n, 'plan-token-' || lpad(n::text, 12, '0'), true, 0 "
+    "FROM generate_series(0, 1999) n",
+    # 5,000 invoices of the big company, 20,000 spread over the others; every status, due dates around today.
+    "INSERT INTO invoices (id, company_id, number, status, currency, issued_date, due_date, lines, tax_minor, "
+    "amount_paid_minor, total_minor) SELECT 'i' || n, CASE WHEN n < 5000 THEN 'c0' ELSE 'c' || (1 + mod(n, "
+    "1999)) END, "
+    "'INV-' || lpad(n::text, 6, '0'), (ARRAY['sent','partially_paid','paid','draft','void'])[1 + mod(n, 5)], 'AED', "
+    "DATE '2026-01-01' + (mod(n, 150)), CASE WHEN mod(n, 97) = 0 THEN NULL ELSE DATE '2026-01-01' + (mod(n, "
+    "150)) + 20 + mod(n, 60) END, "
+    "'[]', 0, CASE mod(n, 5) WHEN 1 THEN 100 WHEN 2 THEN 1000 ELSE 0 END, 1000 FROM generate_series(0, 24999) n",
+    "INSERT INTO quotes (id, company_id, number, status, currency, issued_date, valid_until, lines) "
+    "SELECT 'q' || n, CASE WHEN n < 3000 THEN 'c0' ELSE 'c' || (1 + mod(n, 1999)) END, "
+    "'QUO-' || lpad(n::text, 6, '0'), "
+    "(ARRAY['sent','accepted','declined','draft'])[1 + mod(n, 4)], 'AED', "
+    "CASE WHEN mod(n, 89) = 0 THEN NULL ELSE DATE '2026-01-01' + (mod(n, 160)) END, NULL, "
+    "'[]' FROM generate_series(0, 9999) n",
+    "INSERT INTO jobs (id, company_id, title, status, scheduled_start) "
+    "SELECT 'j' || n, CASE WHEN n < 3000 THEN 'c0' ELSE 'c' || (1 + mod(n, 1999)) END, 'Job ' || n, "
+    "(ARRAY['scheduled','in_progress','on_hold','completed'])[1 + mod(n, 4)], "
+    "CASE WHEN mod(n, 83) = 0 THEN NULL ELSE DATE '2026-01-01' + (mod(n, 180)) END FROM generate_series(0, 19999) n",
+    "INSERT INTO files (id, company_id, name, content_type, size, content_hash, attached_at, job_id) "
+    "SELECT 'f' || n, CASE WHEN n < 3000 THEN 'c0' ELSE 'c' || (1 + mod(n, 1999)) END, 'file-' || n || '.pdf', "
+    "'application/pdf', 10, repeat('a', 64), TIMESTAMPTZ '2026-01-01 00:00+00' + n * INTERVAL '1 minute', "
+    "'j' || CASE WHEN n < 3000 THEN mod(n, 3000) ELSE 3000 + mod(n, 17000) END FROM generate_series(0, 19999) n",
+    "INSERT INTO requests (id, company_id, title, details, status, created_at) "
+    "SELECT 'r' || n, CASE WHEN n < 3000 THEN 'c0' ELSE 'c' || (1 + mod(n, 1999)) END, 'Request ' || n, '', 'open', "
+    "TIMESTAMPTZ '2026-01-01 00:00+00' + n * INTERVAL '1 minute' FROM generate_series(0, 9999) n",
+    "ANALYZE",
+]
+
+
+@pytest.fixture(scope="module")
+def engine() -> Iterator[sa.Engine]:
+    with postgres_schema(postgres_base_url()) as url:
+        upgrade(url)
+        engine = create_engine_from_url(url)
+        try:
+            with engine.begin() as connection:
+                for statement in SEED:
+                    connection.exec_driver_sql(statement)
+            yield engine
+        finally:
+            engine.dispose()
+
+
+def _sorts(node: dict[str, Any]) -> Iterator[tuple[str, float]]:
+    """Every Sort in the plan, with the rows it takes in (its input's estimate)."""
+    children = node.get("Plans", [])
+    if "Sort" in node["Node Type"]:
+        yield node["Node Type"], max((child["Plan Rows"] for child in children), default=node["Plan Rows"])
+    for child in children:
+        yield from _sorts(child)
+
+
+def _index_names(node: dict[str, Any]) -> set[str]:
+    names = {node["Index Name"]} if "Index Name" in node else set()
+    for child in node.get("Plans", []):
+        names |= _index_names(child)
+    return names
+
+
+LISTS: dict[str, tuple[str, Callable[[SqlAlchemyUnitOfWork, int], object]]] = {
+    "invoices": ("ix_invoices_company_due_order", lambda uow, offset: uow.invoices.list_for_company(
+        BIG, statuses=policy.CLIENT_VISIBLE_INVOICE_STATUSES, today=TODAY, offset=offset, limit=PAGE)),
+    "quotes": ("ix_quotes_company_issued_order", lambda uow, offset: uow.quotes.list_for_company(
+        BIG, statuses=policy.CLIENT_VISIBLE_QUOTE_STATUSES, offset=offset, limit=PAGE)),
+    "jobs": ("ix_jobs_company_start_order", lambda uow, offset: uow.jobs.list_for_company(
+        BIG, offset=offset, limit=PAGE)),
+    "files": ("ix_files_company_attached_order", lambda uow, offset: uow.files.list_for_company(
+        BIG, offset=offset, limit=PAGE)),
+    "requests": ("ix_requests_company_created_order", lambda uow, offset: uow.requests.list_for_company(
+        BIG, offset=offset, limit=PAGE)),
+}
+
+
+@pytest.mark.parametrize("offset", [0, 2 * PAGE_SIZE])
+@pytest.mark.parametrize("kind", sorted(LISTS))
+def test_each_list_reads_its_index_in_order_and_stops_at_the_page(engine: sa.Engine, kind: str, offset: int) -> None:
+    index, read = LISTS[kind]
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        seen.append((statement, parameters))
+
+    uow = SqlAlchemyUnitOfWork(engine)
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with uow:
+            rows = read(uow, offset)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    assert len(rows) == PAGE  # type: ignore[arg-type]
+    [(statement, parameters)] = [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT")]
+    with engine.connect() as connection:
+        [[plan]] = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).one()
+    top = plan["Plan"]
+    big_sorts = [(node, rows_in) for node, rows_in in _sorts(top) if rows_in > offset + PAGE]
+    assert not big_sorts, (kind, big_sorts, statement)
+    assert index in _index_names(top), (kind, _index_names(top))
