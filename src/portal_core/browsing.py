@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from portal_core import policy
+from portal_core import ordering, policy
 from portal_core.errors import UnknownRecord
 from portal_core.model.business import Business
 from portal_core.model.documents import (
@@ -31,7 +31,7 @@ from portal_core.model.documents import (
 from portal_core.model.files import File
 from portal_core.model.payment import Provider
 from portal_core.ports import Clock, UnitOfWork
-from portal_core.sign_in import SignInPolicy, Viewer, viewer_in
+from portal_core.sign_in import SignInPolicy, Viewer, read_page_rows, viewer_from
 
 T = TypeVar("T")
 
@@ -41,8 +41,8 @@ MAX_PAGE = 10_000
 # Quotes awaiting review that expire within this many days are urgent (Take Actions).
 EXPIRING_SOON_DAYS = 7
 # The home page summarises; each of its sections fetches at most this many records and shows fewer.
-HOME_FETCH = 100
 HOME_SHOWN = 10
+HOME_FETCH = HOME_SHOWN + 1  # what a section shows, and one row more to know whether there is more
 
 OPEN_INVOICE_STATUSES = frozenset({InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID})
 NOT_FOUND = "no such record"
@@ -139,11 +139,10 @@ def open_page(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_token
     Raises PortalUnavailable or NotSignedIn, as current_viewer does.
     """
     with uow:
-        viewer = viewer_in(uow, clock=clock, policy=policy, link_token=link_token, cookie=cookie)
-        business = uow.business.get()
-        providers = tuple(connection.provider for connection in uow.payment_providers.list())
-        uow.commit()  # the session's last-seen time, when viewer_in recorded it
-    return PageContext(viewer=viewer, business=business, payment_providers=providers)
+        rows = read_page_rows(uow, link_token, cookie)  # one query where the unit of work offers it
+        viewer = viewer_from(uow, rows, clock=clock, policy=policy, cookie=cookie)
+        uow.commit()  # the session's last-seen time, when viewer_from recorded it
+    return PageContext(viewer=viewer, business=rows.business, payment_providers=rows.providers)
 
 
 # ---- views of single records
@@ -209,17 +208,24 @@ def _fetch_page(uow: UnitOfWork, number: int, fetch: Callable[[int, int], list[T
 
 
 def home_summary(uow: UnitOfWork, viewer: Viewer, *, today: dt.date) -> HomeSummary:
-    """Take Actions (overdue invoices, then quotes expiring within a week), pending invoices and quotes, active jobs."""
+    """Take Actions (overdue invoices, then quotes expiring within a week), pending invoices and quotes, active jobs.
+
+    Each section reads what it shows and one row more (three queries, however many records): the open invoices
+    overdue first, so the overdue ones are the first of them; the quotes awaiting review, newest first, with those
+    of them that expire within a week, soonest first; the active jobs. An invoice whose status says open but has
+    nothing left to pay is not shown, so that section may then show one fewer."""
     company_id = viewer.company.id
     with uow:
         invoices = uow.invoices.list_for_company(company_id, statuses=OPEN_INVOICE_STATUSES, today=today,
                                                  limit=HOME_FETCH)
-        quotes = uow.quotes.list_for_company(company_id, statuses=frozenset({QuoteStatus.SENT}), limit=HOME_FETCH)
+        expiring_by = today + dt.timedelta(days=EXPIRING_SOON_DAYS)
+        quotes = uow.quotes.list_awaiting(company_id, today=today, expiring_by=expiring_by, limit=HOME_FETCH)
         jobs = uow.jobs.list_for_company(company_id, statuses=ACTIVE_JOB_STATUSES, limit=HOME_FETCH)
     pending = [_invoice_view(viewer, i, today) for i in _visible(viewer, invoices) if i.is_open]
-    awaiting = [_quote_view(q, today) for q in _visible(viewer, quotes) if q.awaiting_review(today)]
-    expiring = sorted((q for q in awaiting if q.expires_soon),
-                      key=lambda q: (q.quote.valid_until or dt.date.max, q.quote.number))
+    visible_quotes = [q for q in _visible(viewer, quotes) if q.awaiting_review(today)]
+    awaiting = [_quote_view(q, today) for q in visible_quotes[:HOME_FETCH]]  # newest first
+    expiring = [view for q in ordering.expiring_quotes(visible_quotes, expiring_by)
+                if (view := _quote_view(q, today)).expires_soon]
     active = [j for j in _visible(viewer, jobs) if j.is_active]
     return HomeSummary(
         overdue_invoices=tuple(v for v in pending if v.overdue)[:HOME_SHOWN],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from portal_core.model.documents import ClientRequest, Invoice, Job, Project, Quote, Task, TaskStatus
 from portal_core.model.files import File
@@ -17,6 +18,24 @@ def invoice_key(invoice: Invoice, today: dt.date) -> tuple[int, dt.date, str, st
 def quote_key(quote: Quote) -> tuple[int, int, str, str]:
     issued = quote.issued_date.toordinal() if quote.issued_date else 0
     return (0 if quote.issued_date else 1, -issued, quote.number, quote.id)
+
+
+def expiring_quote_key(quote: Quote) -> tuple[dt.date, str, str]:
+    return (quote.valid_until or _LAST_DAY, quote.number, quote.id)
+
+
+def awaiting_quotes(quotes: Iterable[Quote], today: dt.date, expiring_by: dt.date, limit: int) -> list[Quote]:
+    """QuoteRepository.list_awaiting over quotes already read: the `limit` newest awaiting review and the `limit` of
+    them expiring soonest by `expiring_by`, each once, newest first."""
+    awaiting = sorted((q for q in quotes if q.awaiting_review(today)), key=quote_key)
+    return sorted({q.id: q for q in [*awaiting[:limit], *expiring_quotes(awaiting, expiring_by)[:limit]]}.values(),
+                  key=quote_key)
+
+
+def expiring_quotes(quotes: Iterable[Quote], expiring_by: dt.date) -> list[Quote]:
+    """Those of the quotes that lapse on or before `expiring_by`, the soonest first."""
+    return sorted((q for q in quotes if q.valid_until is not None and q.valid_until <= expiring_by),
+                  key=expiring_quote_key)
 
 
 def job_key(job: Job) -> tuple[dt.date, str, str]:

@@ -6,6 +6,8 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from typing import BinaryIO, Protocol
 
+import attrs
+
 from portal_core.model.audit import AuditEntry
 from portal_core.model.business import Business
 from portal_core.model.company import Company
@@ -137,6 +139,12 @@ class QuoteRepository(Protocol):
         """Newest issued first, then number."""
         ...
 
+    def list_awaiting(self, company_id: str, *, today: dt.date, expiring_by: dt.date, limit: int) -> list[Quote]:
+        """For the home page, in one read: the `limit` newest sent quotes still open for review (valid until today or
+        later, or with no end), and the `limit` of those open ones that lapse soonest, on or before `expiring_by`.
+        Each quote once, newest issued first (ordering.awaiting_quotes)."""
+        ...
+
 
 class ProjectRepository(Protocol):
     def add(self, project: Project) -> None: ...
@@ -231,6 +239,29 @@ class SessionStore(Protocol):
     def prune(self, ended_before: dt.datetime, *, idle: dt.timedelta, absolute: dt.timedelta) -> int:
         """Deletes the sessions that ended before then: signed out, or idle or past their absolute lifetime by then.
         Returns how many."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class PageRows:
+    """What every signed-in page reads first: the company behind the link, the session under the cookie's key, that
+    session's contact, the business and the connected payment providers. Nothing is checked yet: the core decides
+    (sign_in.viewer_from)."""
+
+    company: Company | None
+    session: PortalSession | None = None
+    contact: Contact | None = None
+    business: Business | None = None
+    providers: tuple[Provider, ...] = ()
+
+
+class SignedInReads(Protocol):
+    """Optional on a unit of work, as its `signed_in` attribute: PageRows in one query. A unit of work without it
+    is read through its repositories instead (sign_in.read_page_rows), with the same result in five reads."""
+
+    def load(self, link_token: str, session_id: str) -> PageRows:
+        """The company with that link token (None when there is none, and then nothing else is read), the session
+        with that id, its contact, the business, and the providers in provider order."""
         ...
 
 

@@ -33,7 +33,7 @@ from portal_core.model.session import (
     PortalSession,
     session_key,
 )
-from portal_core.ports import Clock, EmailTemplates, Randomness, UnitOfWork
+from portal_core.ports import Clock, EmailTemplates, PageRows, Randomness, SignedInReads, UnitOfWork
 
 SESSION_TOKEN_BYTES = 32
 FLOW_TOKEN_BYTES = 16
@@ -283,17 +283,47 @@ def viewer_in(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_token
               cookie: str | None) -> Viewer:
     """current_viewer inside a unit of work the caller has open, so a page can read the rest of what it needs in
     the same transaction. It may record the session's last-seen time: the caller commits."""
-    company = open_portal(uow, link_token)
+    return viewer_from(uow, read_page_rows(uow, link_token, cookie), clock=clock, policy=policy, cookie=cookie)
+
+
+def read_page_rows(uow: UnitOfWork, link_token: str, cookie: str | None) -> PageRows:
+    """PageRows in one query when the unit of work offers `signed_in` (SignedInReads), else through the
+    repositories. Inside the caller's unit of work."""
+    if not link_token:
+        return PageRows(company=None)
+    session_id = session_key(cookie) if cookie else ""
+    reads: SignedInReads | None = getattr(uow, "signed_in", None)
+    if reads is not None:
+        return reads.load(link_token, session_id)
+    company = uow.companies.get_by_link_token(link_token)
+    if company is None:
+        return PageRows(company=None)
+    session = uow.sessions.get(session_id) if session_id else None
+    return PageRows(company=company, session=session,
+                    contact=uow.contacts.get(session.contact_id) if session is not None else None,
+                    business=uow.business.get(),
+                    providers=tuple(sorted(connection.provider for connection in uow.payment_providers.list())))
+
+
+def viewer_from(uow: UnitOfWork, rows: PageRows, *, clock: Clock, policy: SignInPolicy,
+                cookie: str | None) -> Viewer:
+    """The checks of current_viewer over rows already read: the link is current and its access on, the session is
+    live and was started under this link and access generation, its contact still belongs to the company with the
+    same email. Raises PortalUnavailable or NotSignedIn. May record the session's last-seen time."""
+    company = rows.company
+    if company is None or not company.portal_enabled:
+        raise PortalUnavailable("this portal link is not active")
     if not cookie:
         raise NotSignedIn("please sign in")
     now = clock.now()
-    session = uow.sessions.get(session_key(cookie))
+    session = rows.session
     if (session is None or not session.is_live(now, policy.idle_timeout, policy.absolute_lifetime)
             or session.company_id != company.id or session.link_token != company.link_token
             or session.access_generation != company.access_generation):
         raise NotSignedIn("your session has ended; please sign in again")
-    contact = uow.contacts.get(session.contact_id)
-    if contact is None or contact.company_id != company.id or contact.email_key != session.email_key:
+    contact = rows.contact
+    if (contact is None or contact.id != session.contact_id or contact.company_id != company.id
+            or contact.email_key != session.email_key):
         raise NotSignedIn("your session has ended; please sign in again")
     if now - session.last_seen_at >= _TOUCH_EVERY:
         session.last_seen_at = now

@@ -184,6 +184,36 @@ def test_home_with_nothing_pending_says_so(portal: WebPortal) -> None:
     assert "No invoices waiting for payment." in page and "No jobs in progress." in page
 
 
+def test_a_busy_home_shows_ten_of_each_the_right_ones_and_says_there_is_more(portal: WebPortal) -> None:
+    line = [{"description": "Work", "quantity": "1", "unit_price": "100"}]
+    invoices = [{"ref": f"busy-i{n}", "number": f"INV-B{n:02d}", "status": "sent", "currency": "AED",
+                 "issued_date": day(-60), "due_date": day(n - 12), "lines": line} for n in range(24)]
+    # Newest issued first: twelve lapsed quotes are the newest, then fourteen open ones, three of which expire soon.
+    quotes = ([{"ref": f"busy-lapsed{n}", "number": f"Q-L{n:02d}", "status": "sent", "currency": "AED",
+                "issued_date": day(-1), "valid_until": day(-1), "lines": line} for n in range(12)]
+              + [{"ref": f"busy-q{n}", "number": f"Q-B{n:02d}", "status": "sent", "currency": "AED",
+                  "issued_date": day(-2 - n), "valid_until": day(30 - n if n < 11 else 16 - n), "lines": line}
+                 for n in range(14)])
+    jobs = [{"ref": f"busy-j{n}", "title": f"Job B{n:02d}", "status": "scheduled", "scheduled_start": day(n)}
+            for n in range(12)]
+    portal.seed({"companies": [{"ref": "busy", "name": "Busy Co", "portal_enabled": True,
+                                "contacts": [{"ref": "b", "name": "Bea", "email": "bea@busy.example"}],
+                                "invoices": invoices, "quotes": quotes, "jobs": jobs}]})
+    page = portal.sign_in("busy", "bea@busy.example").get("/").text
+    actions = section(page, "Take Actions")
+    assert [f"INV-B{n:02d}" in actions for n in range(12)] == [True] * 10 + [False] * 2  # the ten most overdue
+    assert [f"Q-B{n:02d}" in actions for n in (11, 12, 13)] == [True] * 3  # expiring within the week
+    assert "Q-L" not in actions and "Q-B10" not in actions
+    pending = section(page, "Pending Invoices")
+    assert len(rows_of(pending)) == 10 and "More invoices are waiting" in pending
+    quotes_section = section(page, "Pending Quotes")
+    assert "Q-L" not in quotes_section  # lapsed quotes are not awaiting review, however new
+    assert [f"Q-B{n:02d}" in quotes_section for n in range(12)] == [True] * 10 + [False] * 2
+    assert "More quotes are waiting" in quotes_section
+    jobs_section = section(page, "Active Jobs")
+    assert len(rows_of(jobs_section)) == 10 and "More jobs are under way" in jobs_section
+
+
 # ---- navigation, look and feel
 
 

@@ -52,7 +52,7 @@ from tests.support.portal_app import SECRET, csrf_of, outbox_code
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
-MAX_STATEMENTS = 10
+MAX_STATEMENTS = 5
 MAX_TRANSACTIONS = 2
 SIZES = (5, 500)
 EMAIL = "homer@globex.example"

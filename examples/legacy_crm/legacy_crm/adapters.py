@@ -310,6 +310,10 @@ class LegacyQuoteRepository(_CrmReader):
         found = self._quotes(estimates.c.customer_no == customer, estimates.c.state.in_(codes))
         return _page(found, ordering.quote_key, offset, limit)
 
+    def list_awaiting(self, company_id: str, *, today: dt.date, expiring_by: dt.date, limit: int) -> list[Quote]:
+        sent = self.list_for_company(company_id, statuses=frozenset({QuoteStatus.SENT}))
+        return ordering.awaiting_quotes(sent, today, expiring_by, limit)
+
 
 class LegacyJobRepository(_CrmReader):
     add = update = _read_only("work orders")

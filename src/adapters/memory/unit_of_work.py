@@ -137,6 +137,9 @@ class InMemoryQuoteRepository(_Rows[Quote]):
         rows = self._where(lambda q: q.company_id == company_id and q.status in statuses)
         return _page(sorted(rows, key=ordering.quote_key), offset, limit)
 
+    def list_awaiting(self, company_id: str, *, today: dt.date, expiring_by: dt.date, limit: int) -> list[Quote]:
+        return ordering.awaiting_quotes(self._where(lambda q: q.company_id == company_id), today, expiring_by, limit)
+
 
 class InMemoryProjectRepository(_Rows[Project]):
     def list_for_company(self, company_id: str, *, offset: int = 0, limit: int | None = None) -> list[Project]:

@@ -39,6 +39,7 @@ from portal_core.model.one_time_code import CodeStatus, OneTimeCode
 from portal_core.model.outbox import OutboxMessage, OutboxStatus
 from portal_core.model.payment import Payment, PaymentStatus, Provider, ProviderConnection
 from portal_core.model.session import PortalSession
+from portal_core.ports import PageRows
 
 T = TypeVar("T")
 
@@ -278,9 +279,24 @@ class SqlAlchemyQuoteRepository(_Records[Quote]):
                          limit: int | None = None) -> list[Quote]:
         c = t.quotes.c
         # Newest issued first, unissued last: the order of its index (migration 0007).
-        return self._all(c.company_id == company_id, c.status.in_(sorted(statuses)),
-                         order_by=[c.issued_date.desc().nulls_last(), self._text(c.number), self._text(c.id)],
+        return self._all(c.company_id == company_id, c.status.in_(sorted(statuses)), order_by=self._newest_first(),
                          offset=offset, limit=limit)
+
+    def _newest_first(self) -> list[sa.ColumnElement[Any]]:
+        c = t.quotes.c
+        return [c.issued_date.desc().nulls_last(), self._text(c.number), self._text(c.id)]
+
+    def list_awaiting(self, company_id: str, *, today: dt.date, expiring_by: dt.date, limit: int) -> list[Quote]:
+        c = t.quotes.c
+        # Quote.awaiting_review: sent, and valid until today or later (or with no end). Both parts in one statement.
+        where = [c.company_id == company_id, c.status == QuoteStatus.SENT.value,
+                 sa.or_(c.valid_until.is_(None), c.valid_until >= sa.literal(today, sa.Date()))]
+        newest = self._select().where(*where).order_by(*self._newest_first()).limit(limit).subquery()
+        soonest = (self._select().where(*where, c.valid_until <= sa.literal(expiring_by, sa.Date()))
+                   .order_by(c.valid_until, self._text(c.number), self._text(c.id)).limit(limit).subquery())
+        rows = self._execute(sa.union_all(sa.select(newest), sa.select(soonest))).mappings()
+        found = {row["id"]: self._from_row(row) for row in rows}  # a quote in both parts comes twice
+        return sorted(found.values(), key=ordering.quote_key)
 
 
 class SqlAlchemyInvoiceRepository(_Records[Invoice]):
@@ -623,3 +639,44 @@ class SqlAlchemyOutbox(_Records[OutboxMessage]):
         c = t.outbox.c
         return _delete(self._connection, t.outbox, sa.and_(c.status == OutboxStatus.SENT.value,
                                                            c.sent_at < sent_before))
+
+
+class SqlAlchemySignedInReads:
+    """PageRows in one statement: the company by its link token, left-joined to the session by id, the session's
+    contact, the business row and every connected provider (one row per provider, or one row without)."""
+
+    _PARTS = (("co", t.companies), ("se", t.portal_sessions), ("ct", t.contacts), ("bu", t.business))
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+        self._companies = SqlAlchemyCompanyRepository(connection)
+        self._sessions = SqlAlchemySessionStore(connection)
+        self._contacts = SqlAlchemyContactRepository(connection)
+
+    def load(self, link_token: str, session_id: str) -> PageRows:
+        co, se, ct, bu, pp = t.companies, t.portal_sessions, t.contacts, t.business, t.payment_providers
+        columns = [column.label(f"{prefix}_{column.name}") for prefix, table in self._PARTS for column in table.c]
+        query = (sa.select(*columns, pp.c.provider.label("pp_provider"))
+                 .select_from(co.outerjoin(se, se.c.id == session_id)
+                              .outerjoin(ct, ct.c.id == se.c.contact_id)
+                              .outerjoin(bu, bu.c.id == SqlAlchemyBusinessRepository._KEY)
+                              .outerjoin(pp, sa.true()))
+                 .where(co.c.link_token == link_token).order_by(pp.c.provider))
+        with database_errors():
+            rows = self._connection.execute(query).mappings().all()
+        if not rows:
+            return PageRows(company=None)
+
+        def part(prefix: str) -> dict[str, Any] | None:
+            values = {key[len(prefix) + 1:]: value for key, value in rows[0].items() if key.startswith(prefix + "_")}
+            return None if values["id"] is None else values
+
+        session, contact, business = part("se"), part("ct"), part("bu")
+        if business is not None:
+            del business["id"]
+        return PageRows(
+            company=self._companies._from_row(part("co")),  # type: ignore[arg-type]
+            session=self._sessions._from_row(session) if session is not None else None,  # type: ignore[arg-type]
+            contact=self._contacts._from_row(contact) if contact is not None else None,  # type: ignore[arg-type]
+            business=_rows.structure(business, Business) if business is not None else None,
+            providers=tuple(Provider(row["pp_provider"]) for row in rows if row["pp_provider"] is not None))

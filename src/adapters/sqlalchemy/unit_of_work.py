@@ -25,6 +25,7 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemyQuoteRepository,
     SqlAlchemyRequestRepository,
     SqlAlchemySessionStore,
+    SqlAlchemySignedInReads,
     SqlAlchemyTaskRepository,
 )
 
@@ -70,6 +71,7 @@ class SqlAlchemyUnitOfWork:
         self.payment_providers = SqlAlchemyProviderConnectionRepository(connection)
         self.processed_events = SqlAlchemyProcessedEventLog(connection)
         self.outbox = SqlAlchemyOutbox(connection)
+        self.signed_in = SqlAlchemySignedInReads(connection)  # optional port: what every page reads, in one query
         return self
 
     def __exit__(self, exc_type: object, *exc: object) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 from decimal import Decimal
 
 import attrs
@@ -58,7 +59,7 @@ class RequestStatus(enum.StrEnum):
     CLOSED = "closed"
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # hashed once: _lines_total is cached by the lines
 class Line:
     description: str
     quantity: Decimal
@@ -74,7 +75,10 @@ def _currency(value: str) -> str:
     return value.strip().upper()
 
 
+@functools.lru_cache(maxsize=4096)
 def _lines_total(lines: tuple[Line, ...], currency: str) -> Money:
+    # A page asks each document for its total, outstanding and state several times; the lines are immutable values,
+    # so the sum (a Decimal product and a Money per line) is computed once for equal lines.
     return total_of([line.amount for line in lines], currency)
 
 

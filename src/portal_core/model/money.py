@@ -23,6 +23,8 @@ EXPONENTS: dict[str, int] = {
 
 
 def _currency_code(value: str) -> str:
+    if type(value) is str and value in EXPONENTS:  # already a code (nearly every call: each Money made by arithmetic)
+        return value
     code = str(value).strip().upper()
     if code not in EXPONENTS:
         raise UnknownCurrency(f"unknown currency {value!r} (expected an ISO 4217 code such as AED, USD or KWD)")

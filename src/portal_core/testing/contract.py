@@ -368,6 +368,10 @@ def _check_world_lists(uow: UnitOfWork, world: World, today: dt.date) -> None:
             mine(world.invoices), key=lambda i: ordering.invoice_key(i, today))
         assert uow.quotes.list_for_company(cid, statuses=frozenset(QuoteStatus)) == sorted(
             mine(world.quotes), key=ordering.quote_key)
+        for days, limit in itertools.product((0, 7, 400), (1, 2, 50)):
+            by = today + dt.timedelta(days=days)
+            assert uow.quotes.list_awaiting(cid, today=today, expiring_by=by, limit=limit) == (
+                ordering.awaiting_quotes(mine(world.quotes), today, by, limit)), (days, limit)
         assert uow.projects.list_for_company(cid) == sorted(mine(world.projects), key=ordering.project_key)
         assert uow.jobs.list_for_company(cid) == sorted(mine(world.jobs), key=ordering.job_key)
         assert uow.tasks.list_for_company(cid) == sorted(mine(world.tasks), key=ordering.task_key)

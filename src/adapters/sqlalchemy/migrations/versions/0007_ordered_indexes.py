@@ -18,7 +18,8 @@ C = {"postgresql": ' COLLATE "C"', "sqlite": ""}
 # SQLite refuses NULLS LAST in an index; there NULL is the smallest value, so DESC already puts it last.
 NULLS_LAST = {"postgresql": " NULLS LAST", "sqlite": ""}
 
-# name, table, columns ({c}: the collation clause, {last}: the last day, {nulls_last}) in the order of the list's ORDER BY.
+# name, table, and the columns in the order of the list's ORDER BY ({c}: the collation clause, {last}: the last
+# day, {nulls_last}: where NULL goes).
 INDEXES = [
     ("ix_invoices_company_due_order", "invoices", "company_id, COALESCE(due_date, {last}), number{c}, id{c}"),
     ("ix_quotes_company_issued_order", "quotes", "company_id, issued_date DESC{nulls_last}, number{c}, id{c}"),
