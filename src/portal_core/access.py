@@ -114,12 +114,6 @@ def change_contact_email(uow: UnitOfWork, contact_id: str, email: str) -> Contac
     return contact
 
 
-def check_portal_link(uow: UnitOfWork, link_token: str) -> Company:
-    """open_portal in a transaction of its own (the sign-in page only needs to know the link works)."""
-    with uow:
-        return open_portal(uow, link_token)
-
-
 def open_portal(uow: UnitOfWork, link_token: str) -> Company:
     """The company behind a portal link, only while its portal access is enabled (else PortalUnavailable)."""
     company = uow.companies.get_by_link_token(link_token) if link_token else None

@@ -269,13 +269,21 @@ class LoginRequestLog(Protocol):
     """The throttle log: one row per counted event (a code request, a wrong code, a client request) under a keyed
     hash, kept in the database so that every worker and host shares one count."""
 
-    def lock(self, key: str) -> None:
-        """Serialises decisions on key: until this transaction ends, another that locks the same key waits.
-        Count-then-record is only safe under this lock."""
+    def lock(self, *keys: str) -> None:
+        """Serialises decisions on each key, taken in the order given: until this transaction ends, another that
+        locks the same key waits. Count-then-record is only safe under this lock."""
         ...
 
     def record(self, key: str, at: dt.datetime) -> None: ...
     def count_since(self, key: str, since: dt.datetime) -> int: ...
+
+    def record_each(self, keys: Sequence[str], at: dt.datetime) -> None:
+        """record() for each key, in one write."""
+        ...
+
+    def count_each_since(self, windows: Sequence[tuple[str, dt.datetime]]) -> list[int]:
+        """count_since() for each (key, since), in one read; the counts in the same order."""
+        ...
 
     def prune(self, before: dt.datetime) -> int:
         """Deletes the rows recorded before then (past every window); returns how many."""

@@ -22,6 +22,7 @@ from portal_core.errors import (
 )
 from portal_core.identity import new_id
 from portal_core.model.audit import AuditEntry
+from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact, email_key, normalise_email
 from portal_core.model.mail import SignInCodeNotice
@@ -173,8 +174,7 @@ def request_sign_in_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomnes
         email_k = keys.for_email(company.id, address_key)
         ip_k = keys.for_ip(ip)
         # Always this order (email, then address), so two requests never wait for each other in a circle.
-        uow.login_requests.lock(email_k)
-        uow.login_requests.lock(ip_k)
+        uow.login_requests.lock(email_k, ip_k)
         now = clock.now()
         limits = [
             (keys.for_flow(flow), now - policy.per_flow_interval, 1, "per-flow"),
@@ -183,11 +183,11 @@ def request_sign_in_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomnes
              "per-email-and-address"),
             (email_k, now - _HOUR, policy.per_email_per_hour, "per-email"),
         ]
-        for key, since, limit, name in limits:
-            if uow.login_requests.count_since(key, since) >= limit:
+        counts = uow.login_requests.count_each_since([(key, since) for key, since, _limit, _name in limits])
+        for (_key, _since, limit, name), count in zip(limits, counts, strict=True):
+            if count >= limit:
                 raise Throttled(WAIT_MESSAGE, limit=name)
-        for key, *_rest in limits:
-            uow.login_requests.record(key, now)
+        uow.login_requests.record_each([key for key, *_rest in limits], now)
         contact = uow.contacts.find(company.id, address_key)
         if contact is None:
             _audit(uow, randomness, clock, "code_requested_unknown_email", company_id=company.id, ip=ip)
@@ -284,6 +284,16 @@ def viewer_in(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_token
     """current_viewer inside a unit of work the caller has open, so a page can read the rest of what it needs in
     the same transaction. It may record the session's last-seen time: the caller commits."""
     return viewer_from(uow, read_page_rows(uow, link_token, cookie), clock=clock, policy=policy, cookie=cookie)
+
+
+def open_sign_in_page(uow: UnitOfWork, link_token: str) -> tuple[Company, Business | None]:
+    """What the sign-in pages read: the company behind a working link, and the business for the branding, in one
+    query where the unit of work offers it. Raises PortalUnavailable."""
+    with uow:
+        rows = read_page_rows(uow, link_token, None)
+    if rows.company is None or not rows.company.portal_enabled:
+        raise PortalUnavailable("this portal link is not active")
+    return rows.company, rows.business
 
 
 def read_page_rows(uow: UnitOfWork, link_token: str, cookie: str | None) -> PageRows:

@@ -223,6 +223,14 @@ def test_login_requests_count_per_key_since_a_time(uow: SqlAlchemyUnitOfWork) ->
         assert uow.login_requests.count_since("ip:abc", NOON + dt.timedelta(minutes=10)) == 3
         assert uow.login_requests.count_since("ip:abc", NOON.astimezone(dt.UTC)) == 4
         assert uow.login_requests.count_since("em:xyz", NOON + dt.timedelta(seconds=1)) == 0
+        # Several windows in one read, each with its own key and start, in the order asked; a key twice counts twice.
+        assert uow.login_requests.count_each_since([
+            ("ip:abc", NOON + dt.timedelta(minutes=10)), ("em:xyz", NOON), ("nobody", NOON),
+            ("ip:abc", NOON + dt.timedelta(minutes=31)), ("ip:abc", NOON)]) == [3, 1, 0, 0, 4]
+        assert uow.login_requests.count_each_since([]) == []
+        uow.login_requests.record_each(["em:xyz", "fl:1", "em:xyz"], NOON + dt.timedelta(hours=1))
+        uow.login_requests.lock("em:xyz", "ip:abc")  # both at once, in this order
+        assert uow.login_requests.count_each_since([("em:xyz", NOON), ("fl:1", NOON)]) == [3, 1]
 
 
 def test_get_many_keeps_the_asked_order_and_skips_unknown_ids(world: SqlAlchemyUnitOfWork) -> None:

@@ -305,7 +305,7 @@ class InMemoryLoginRequestLog:
     def __init__(self, rows: list[tuple[str, dt.datetime]]) -> None:
         self._rows = rows
 
-    def lock(self, key: str) -> None:
+    def lock(self, *keys: str) -> None:
         """Nothing to do: the in-memory store is for one thread at a time (tests, embedders' own fakes)."""
 
     def record(self, key: str, at: dt.datetime) -> None:
@@ -313,6 +313,13 @@ class InMemoryLoginRequestLog:
 
     def count_since(self, key: str, since: dt.datetime) -> int:
         return sum(1 for k, at in self._rows if k == key and at >= since)
+
+    def record_each(self, keys: Sequence[str], at: dt.datetime) -> None:
+        for key in keys:
+            self.record(key, at)
+
+    def count_each_since(self, windows: Sequence[tuple[str, dt.datetime]]) -> list[int]:
+        return [self.count_since(key, since) for key, since in windows]
 
     def prune(self, before: dt.datetime) -> int:
         kept = [row for row in self._rows if row[1] >= before]

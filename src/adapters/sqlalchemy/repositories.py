@@ -343,9 +343,11 @@ class SqlAlchemyInvoiceRepository(_Records[Invoice]):
                        .where(*mine, condition).order_by(*order), 0, wanted).subquery()
                  for rank, condition in ((0, overdue), (1, sa.not_(overdue)))]
         query = sa.union_all(*(sa.select(part) for part in parts))
-        rows = [self._from_row(row) for row in self._execute(query).mappings()]
-        rows.sort(key=lambda invoice: ordering.invoice_key(invoice, today))
-        return rows[offset:] if wanted is None else rows[offset:wanted]
+        rows = list(self._execute(query).mappings())
+        # The order of ordering.invoice_key, read from the columns (overdue_rank is its first part, computed by the
+        # same rule), so that only the page's rows become Invoices.
+        rows.sort(key=lambda row: (row["overdue_rank"], row["due_date"] or dt.date.max, row["number"], row["id"]))
+        return [self._from_row(row) for row in (rows[offset:] if wanted is None else rows[offset:wanted])]
 
 
 class SqlAlchemyRequestRepository(_Records[ClientRequest]):
@@ -416,22 +418,36 @@ class SqlAlchemyLoginRequestLog:
     def __init__(self, connection: sa.Connection) -> None:
         self._connection = connection
 
-    def lock(self, key: str) -> None:
-        # PostgreSQL: a transaction-scoped advisory lock, released at commit or rollback; nothing is written.
+    def lock(self, *keys: str) -> None:
+        # PostgreSQL: transaction-scoped advisory locks, released at commit or rollback; nothing is written. Taken
+        # by one statement whose select list PostgreSQL evaluates left to right, so in the order given.
         # SQLite needs none: every transaction there begins IMMEDIATE (engine.py), so writers already take turns.
-        if self._connection.dialect.name == "postgresql":
+        if self._connection.dialect.name == "postgresql" and keys:
             with database_errors():
-                self._connection.execute(sa.select(sa.func.pg_advisory_xact_lock(_advisory_lock_id(key))))
+                self._connection.execute(sa.select(*(sa.func.pg_advisory_xact_lock(_advisory_lock_id(key))
+                                                     .label(f"lock_{n}") for n, key in enumerate(keys))))
 
     def record(self, key: str, at: dt.datetime) -> None:
-        with database_errors():
-            self._connection.execute(t.login_requests.insert().values(key=key, at=at))
+        self.record_each([key], at)
 
     def count_since(self, key: str, since: dt.datetime) -> int:
+        return self.count_each_since([(key, since)])[0]
+
+    def record_each(self, keys: Sequence[str], at: dt.datetime) -> None:
+        if keys:
+            with database_errors():
+                self._connection.execute(t.login_requests.insert().values([{"key": key, "at": at} for key in keys]))
+
+    def count_each_since(self, windows: Sequence[tuple[str, dt.datetime]]) -> list[int]:
+        if not windows:
+            return []
         c = t.login_requests.c
-        query = sa.select(sa.func.count()).select_from(t.login_requests).where(c.key == key, c.at >= since)
+        counts = [sa.func.coalesce(sa.func.sum(sa.case((sa.and_(c.key == key, c.at >= since), 1), else_=0)), 0)
+                  .label(f"count_{n}") for n, (key, since) in enumerate(windows)]
+        query = sa.select(*counts).where(c.key.in_(sorted({key for key, _since in windows})),
+                                         c.at >= min(since for _key, since in windows))
         with database_errors():
-            return int(self._connection.execute(query).scalar_one())
+            return [int(value) for value in self._connection.execute(query).one()]
 
     def prune(self, before: dt.datetime) -> int:
         return _delete(self._connection, t.login_requests, t.login_requests.c.at < before)

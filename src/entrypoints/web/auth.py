@@ -9,7 +9,6 @@ from entrypoints.web import metrics
 from entrypoints.web.app import mail, portal_services
 from entrypoints.web.context import client_ip, log_refusal, portal_blueprint, session_cookie_name
 from portal_core import sign_in
-from portal_core.access import check_portal_link
 from portal_core.errors import CodeRejected, DeliveryFailed, InvalidEmail, Throttled
 
 blueprint = portal_blueprint("auth", __name__)
@@ -19,7 +18,7 @@ SENT_MESSAGE = ("If that email belongs to a contact of this portal, a 6-digit co
 
 
 def _check_portal() -> None:
-    check_portal_link(portal_services().uow(), g.link_token)
+    _company, g.business = sign_in.open_sign_in_page(portal_services().uow(), g.link_token)
 
 
 def _flow_state() -> dict[str, str] | None:
