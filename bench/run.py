@@ -377,7 +377,8 @@ def bench_schema(base_url: str, keep: bool) -> Iterator[str]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
-    parser.add_argument("--seconds", type=int, default=15, help="load per endpoint (default 15)")
+    parser.add_argument("--seconds", type=int, default=5, help="load per endpoint and round (default 5)")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds over every endpoint (default 3): medians")
     parser.add_argument("--connections", type=int, default=8, help="wrk connections (default 8)")
     parser.add_argument("--sign-in-threads", type=int, default=8)
     parser.add_argument("--keep", action="store_true", help="keep the schema afterwards")
@@ -431,31 +432,33 @@ def main() -> int:
                          "job list": f"{big}/jobs", "file list": f"{big}/files",
                          "file download": f"{big}/files/{_id('f', 1)}/download"}
                 counts = statement_counts(url, paths, (cookie_name, client.cookies[cookie_name]), tmp / "files")
-                results: dict[str, dict[str, float]] = {}
-
-                def measure(name: str, url: str, cookie: str | None = None) -> None:
-                    wrk(url, 2, connections=args.connections, cookie=cookie)  # warm-up
-                    results[name] = wrk(url, args.seconds, connections=args.connections, cookie=cookie)
-                    print(f"{name}: {results[name]}", file=sys.stderr)
-
-                measure(FLASK_FLOOR, flask_floor)  # first, and again last: the machine's speed drifts
-                for name, path in paths.items():
-                    measure(name, base + path, cookie)
-                measure(WSGI_FLOOR, floor + "/p/" + _token(0))
-                results[SIGN_IN] = sign_in_rate(base, mailbox, args.seconds, args.sign_in_threads)
-                print(f"sign-in: {results[SIGN_IN]}", file=sys.stderr)
+                rounds: list[dict[str, dict[str, float]]] = []
+                pages = [(name, base + path, cookie) for name, path in paths.items()]
+                targets = [(FLASK_FLOOR, flask_floor, None), *pages, (WSGI_FLOOR, floor + "/p/" + _token(0), None)]
+                for number in range(args.rounds):
+                    # Every endpoint once a round, the Flask floor first in each: the machine's speed drifts within
+                    # minutes, so each page is compared with the floor of its own round, and the medians reported.
+                    measured: dict[str, dict[str, float]] = {}
+                    for name, target, with_cookie in targets:
+                        if number == 0:
+                            wrk(target, 2, connections=args.connections, cookie=with_cookie)  # warm-up
+                        measured[name] = wrk(target, args.seconds, connections=args.connections, cookie=with_cookie)
+                    measured[SIGN_IN] = sign_in_rate(base, mailbox, args.seconds, args.sign_in_threads)
+                    figures = ", ".join(f"{name} {r['rps']:.0f}/s" for name, r in measured.items())
+                    print(f"round {number + 1}: {figures}", file=sys.stderr)
+                    rounds.append(measured)
                 rss = [_peak_rss_mb(pid) for pid in _workers(portal.pid)]
-                first = results.pop(FLASK_FLOOR)
-                measure(FLASK_FLOOR, flask_floor)
-                results[FLASK_FLOOR] = _mean(first, results[FLASK_FLOOR])
         finally:
             controller.stop()
     total = time.monotonic() - began
-    report = _report(results, counts, rss, rows, seed_seconds, total, args)
+    results = {name: {key: statistics.median(r[name][key] for r in rounds) for key in rounds[0][name]}
+               for name in rounds[0]}
+    fractions = {name: statistics.median(r[name]["rps"] / r[FLASK_FLOOR]["rps"] for r in rounds) for name in results}
+    report = _report(results, fractions, counts, rss, rows, seed_seconds, total, args)
     print(report)
     if args.json:
         args.json.write_text(json.dumps({"results": results, "statements": counts, "worker_peak_rss_mb": rss,
-                                         "fraction_of_flask_floor": _fractions(results),
+                                         "fraction_of_flask_floor": fractions, "rounds": rounds,
                                          "rows": rows, "seed_seconds": seed_seconds, "total_seconds": total},
                                         indent=2))
     return 0
@@ -466,24 +469,13 @@ WSGI_FLOOR = "floor (one indexed query)"
 SIGN_IN = "sign-in (request code + verify)"
 
 
-def _mean(a: dict[str, float], b: dict[str, float]) -> dict[str, float]:
-    """The Flask floor is measured first and last; its row is the mean of both, so a drift of the machine's speed
-    during the run shows in neither direction alone."""
-    return {key: (a[key] + b[key]) / 2 for key in a}
-
-
-def _fractions(results: dict[str, dict[str, float]]) -> dict[str, float]:
-    floor = results[FLASK_FLOOR]["rps"]
-    return {name: r["rps"] / floor for name, r in results.items() if floor}
-
-
-def _report(results: dict[str, dict[str, float]], counts: dict[str, int], rss: list[float], rows: dict[str, int],
-            seed_seconds: float, total: float, args: argparse.Namespace) -> str:
-    fractions = _fractions(results)
+def _report(results: dict[str, dict[str, float]], fractions: dict[str, float], counts: dict[str, int],
+            rss: list[float], rows: dict[str, int], seed_seconds: float, total: float, args: argparse.Namespace) -> str:
     lines = [
         f"Seeded {sum(rows.values()):,} rows in {seed_seconds:.0f} s; whole run {total:.0f} s. "
-        f"Load: wrk, 2 threads, {args.connections} connections, {args.seconds} s per endpoint; sign-in: "
-        f"{args.sign_in_threads} threads for {args.seconds} s.",
+        f"Load: wrk, 2 threads, {args.connections} connections, {args.seconds} s per endpoint in each of "
+        f"{args.rounds} rounds (medians; the share of the Flask floor is the median of each round's ratio); "
+        f"sign-in: {args.sign_in_threads} threads for {args.seconds} s a round.",
         "",
         "| endpoint | requests/s | of the Flask floor | p50 ms | p95 ms | p99 ms | errors | SQL statements |",
         "|---|---:|---:|---:|---:|---:|---:|---:|",
