@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,6 +20,10 @@ POSTGRES_TCP_USER_TIMEOUT_MS = 15_000
 # A statement that runs (or waits for a lock) longer than this is cancelled by PostgreSQL itself: a request fails with
 # 503 instead of holding a worker until gunicorn's own timeout. Generous, as migrations run through the same engine.
 POSTGRES_STATEMENT_TIMEOUT_MS = 30_000
+# A pooled PostgreSQL connection idle at least this long is pinged before it is lent out (one round trip), so one
+# that died while pooled (the database restarted) is replaced, and the app recovers by itself. A connection back
+# in use within this time is not: under load, no request pays a ping (see _ping_when_idle).
+PING_AFTER_IDLE_SECONDS = 2.0
 # How long a SQLite writer waits for another to finish before giving up.
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
@@ -37,11 +42,12 @@ def create_engine_from_url(url: str | sa.URL) -> sa.Engine:
         connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
         connect_args.update(POSTGRES_KEEPALIVE)
         connect_args["tcp_user_timeout"] = POSTGRES_TCP_USER_TIMEOUT_MS
-    # pre_ping: a connection that died while pooled (database restarted) is replaced on checkout, so the app
-    # recovers by itself when the database comes back.
-    engine = sa.create_engine(parsed, pool_pre_ping=True, pool_timeout=POOL_TIMEOUT_SECONDS,
+    postgres = parsed.get_backend_name() == "postgresql"
+    # PostgreSQL: a connection idle in the pool is pinged on checkout (_ping_when_idle); others on every checkout.
+    engine = sa.create_engine(parsed, pool_pre_ping=not postgres, pool_timeout=POOL_TIMEOUT_SECONDS,
                               connect_args=connect_args, hide_parameters=True)
-    if parsed.get_backend_name() == "postgresql":
+    if postgres:
+        _ping_when_idle(engine)
 
         @event.listens_for(engine, "connect")
         def _limit_statements(dbapi_connection: Any, _record: Any) -> None:
@@ -50,6 +56,30 @@ def create_engine_from_url(url: str | sa.URL) -> sa.Engine:
             dbapi_connection.commit()
 
     return engine
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """pool_pre_ping, but only for a connection that sat in the pool PING_AFTER_IDLE_SECONDS or more: a ping on
+    every checkout is a round trip on every transaction. A dead one raises DisconnectionError, on which the pool
+    drops it and lends another (SQLAlchemy's documented pessimistic disconnect handling)."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.pop("idle_since", None)
+        if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as error:
+            if not engine.dialect.is_disconnect(error, dbapi_connection, None):
+                raise
+            alive = False
+        if not alive:
+            raise sa.exc.DisconnectionError("the pooled connection is gone")
 
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
