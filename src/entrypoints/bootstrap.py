@@ -13,6 +13,7 @@ from adapters.crypto import FernetCredentialVault
 from adapters.filesystem import LocalFileStorage
 from adapters.jinja import JinjaEmailTemplates
 from adapters.memory import InMemoryFileStorage, InMemorySchemaStatus, InMemoryStore, InMemoryUnitOfWork
+from adapters.pdf import WeasyPrintDocuments
 from adapters.smtp import SmtpEmailSender
 from adapters.stripe import StripePaymentGateway
 from adapters.system import SecretsRandomness, SystemClock
@@ -22,6 +23,7 @@ from portal_core.model.payment import Provider
 from portal_core.ports import (
     Clock,
     CredentialVault,
+    DocumentRenderer,
     EmailSender,
     EmailTemplates,
     FileStorage,
@@ -46,6 +48,7 @@ class Services:
     templates: EmailTemplates
     files: FileStorage
     sign_in_policy: SignInPolicy
+    documents: DocumentRenderer = attrs.Factory(WeasyPrintDocuments)
     payment_gateways: Mapping[Provider, GatewayFactory] = attrs.Factory(dict)
     schema_status: SchemaStatus = attrs.Factory(InMemorySchemaStatus)
     close: Callable[[], None] = lambda: None

@@ -37,6 +37,7 @@ from portal_core.model.payment import (
     ProviderConnection,
     ProviderEvent,
 )
+from portal_core.model.printable import Document
 from portal_core.model.session import PortalSession
 
 
@@ -456,3 +457,9 @@ class UnitOfWork(Protocol):
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
 
+
+
+class DocumentRenderer(Protocol):
+    """Lays a document out as a PDF whose text is real text (selectable and extractable)."""
+
+    def render(self, document: Document) -> bytes: ...

@@ -91,10 +91,11 @@ class SignedIn:
         return self.client.get(f"/p/{self.token}{path}", **kwargs)
 
 
-def make_portal(*, seed: Any = None, now: dt.datetime = NOW) -> WebPortal:
+def make_portal(*, seed: Any = None, now: dt.datetime = NOW, database_url: str = "memory://") -> WebPortal:
+    """The portal over in-memory adapters, or over a migrated database (`database_url`), seeded with the demo."""
     sender = RecordingEmailSender()
     clock = FixedClock(now)
-    services = build_services(Settings.from_env({}, database_url="memory://", file_dir="memory://",
+    services = build_services(Settings.from_env({}, database_url=database_url, file_dir="memory://",
                                                 secret_key=SECRET), email_sender=sender, clock=clock)
     portal = WebPortal(app=create_app(services=services, synchronous_mail=True), services=services, sender=sender,
                        clock=clock)

@@ -151,13 +151,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.extensions["portal.mail"] = Dispatcher(services, synchronous=synchronous_mail).start()
     csrf = CSRFProtect(app)
 
-    from entrypoints.web import auth, client_requests, files, ops, pages, payments
+    from entrypoints.web import auth, client_requests, documents, files, ops, pages, payments
     from entrypoints.web.metrics import install_metrics
 
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(auth.blueprint)
     app.register_blueprint(pages.blueprint)
     app.register_blueprint(files.blueprint)
+    app.register_blueprint(documents.blueprint)
     app.register_blueprint(client_requests.blueprint)
     app.register_blueprint(payments.blueprint)
     app.register_blueprint(payments.webhooks)

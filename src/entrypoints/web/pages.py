@@ -33,7 +33,7 @@ NAV_ITEMS = [
 ]
 # Detail pages light up their section in the navigation.
 _SECTION_OF = {"pages.quote": "pages.quotes", "pages.invoice": "pages.invoices", "pages.project": "pages.projects",
-               "pages.job": "pages.jobs"}
+               "pages.job": "pages.jobs", "documents.statement": "pages.invoices"}
 
 
 def endpoint_exists(endpoint: str) -> bool:

@@ -1,0 +1,127 @@
+"""The documents a client downloads: an invoice or a quote as a PDF, and the statement of account.
+
+The core decides what a document says (which records, which amounts, the aging of what is owed) and who may have it
+(the same access policy as the pages: a draft, a void invoice or another company's record is UnknownRecord); the
+DocumentRenderer port lays it out as a PDF. Every download is audited as `document_downloaded`, naming the number.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+
+from portal_core import policy
+from portal_core.errors import PortalUnavailable, UnknownRecord
+from portal_core.identity import new_id
+from portal_core.model.audit import AuditEntry
+from portal_core.model.business import Business
+from portal_core.model.documents import Invoice, InvoiceStatus
+from portal_core.model.money import total_of
+from portal_core.model.printable import (
+    AGING_BUCKETS,
+    CurrencySection,
+    InvoiceDocument,
+    QuoteDocument,
+    Statement,
+    StatementLine,
+    aging_bucket,
+)
+from portal_core.ports import Clock, DocumentRenderer, Randomness, UnitOfWork
+from portal_core.sign_in import Viewer
+
+NOT_FOUND = "no such record"
+OPEN_STATUSES = frozenset({InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID})
+PDF = "application/pdf"
+
+@attrs.frozen(kw_only=True)
+class RenderedDocument:
+    filename: str
+    content: bytes
+    content_type: str = PDF
+
+
+def _business(uow: UnitOfWork) -> Business:
+    business = uow.business.get()
+    if business is None:
+        raise PortalUnavailable("the business is not set up yet")
+    return business
+
+
+def _audit(uow: UnitOfWork, clock: Clock, randomness: Randomness, viewer: Viewer, ip: str | None,
+           detail: str) -> None:
+    uow.audit.append(AuditEntry(id=new_id(randomness), at=clock.now(), action="document_downloaded",
+                                company_id=viewer.company.id, contact_id=viewer.contact.id, ip=ip, detail=detail))
+
+
+def filename_for(number: str) -> str:
+    return f"{number}.pdf"
+
+
+def invoice_pdf(uow: UnitOfWork, *, renderer: DocumentRenderer, clock: Clock, randomness: Randomness,
+                viewer: Viewer, invoice_id: str, ip: str | None = None) -> RenderedDocument:
+    """The invoice as a PDF, audited. Raises UnknownRecord unless the viewer may see the invoice."""
+    with uow:
+        invoice = uow.invoices.get(invoice_id)
+        if invoice is None or not policy.can_see(viewer.company, viewer.contact, invoice):
+            raise UnknownRecord(NOT_FOUND)
+        document = InvoiceDocument(business=_business(uow), company_name=viewer.company.name, invoice=invoice)
+        content = renderer.render(document)
+        _audit(uow, clock, randomness, viewer, ip, f"invoice {invoice.number}")
+        uow.commit()
+    return RenderedDocument(filename=filename_for(invoice.number), content=content)
+
+
+def quote_pdf(uow: UnitOfWork, *, renderer: DocumentRenderer, clock: Clock, randomness: Randomness,
+              viewer: Viewer, quote_id: str, ip: str | None = None) -> RenderedDocument:
+    """The quote as a PDF, audited. Raises UnknownRecord unless the viewer may see the quote."""
+    with uow:
+        quote = uow.quotes.get(quote_id)
+        if quote is None or not policy.can_see(viewer.company, viewer.contact, quote):
+            raise UnknownRecord(NOT_FOUND)
+        document = QuoteDocument(business=_business(uow), company_name=viewer.company.name, quote=quote)
+        content = renderer.render(document)
+        _audit(uow, clock, randomness, viewer, ip, f"quote {quote.number}")
+        uow.commit()
+    return RenderedDocument(filename=filename_for(quote.number), content=content)
+
+
+def build_statement(business: Business, company_name: str, invoices: list[Invoice], today: dt.date) -> Statement:
+    """Every open invoice among `invoices`, grouped by currency and aged against today."""
+    by_currency: dict[str, list[StatementLine]] = {}
+    for invoice in invoices:
+        if not invoice.is_open:
+            continue
+        days = (today - invoice.due_date).days if invoice.due_date is not None else 0
+        by_currency.setdefault(invoice.currency, []).append(
+            StatementLine(invoice=invoice, days_overdue=days, bucket=aging_bucket(days)))
+    sections = []
+    for currency in sorted(by_currency):
+        lines = sorted(by_currency[currency], key=lambda line: (-line.days_overdue, line.invoice.number))
+        aging = tuple((label, total_of([line.invoice.outstanding for line in lines if line.bucket == label],
+                                       currency)) for label, _, _ in AGING_BUCKETS)
+        sections.append(CurrencySection(currency=currency, lines=tuple(lines), aging=aging,
+                                        outstanding=total_of([line.invoice.outstanding for line in lines],
+                                                             currency)))
+    return Statement(business=business, company_name=company_name, as_of=today, sections=tuple(sections))
+
+
+def statement(uow: UnitOfWork, viewer: Viewer, *, today: dt.date) -> Statement:
+    """The statement of account: every open invoice the viewer can see, whatever its issue date. Not paged."""
+    with uow:
+        business = _business(uow)
+        invoices = uow.invoices.list_for_company(viewer.company.id, statuses=OPEN_STATUSES, today=today)
+    visible = [i for i in invoices if policy.can_see(viewer.company, viewer.contact, i)]
+    return build_statement(business, viewer.company.name, visible, today)
+
+
+def statement_pdf(uow: UnitOfWork, *, renderer: DocumentRenderer, clock: Clock, randomness: Randomness,
+                  viewer: Viewer, ip: str | None = None) -> RenderedDocument:
+    """The statement as a PDF, audited as a document download."""
+    today = clock.now().date()
+    account = statement(uow, viewer, today=today)
+    content = renderer.render(account)
+    with uow:
+        _audit(uow, clock, randomness, viewer, ip, f"statement {today.isoformat()}")
+        uow.commit()
+    return RenderedDocument(filename=filename_for(f"statement-{today.isoformat()}"), content=content)
