@@ -71,13 +71,13 @@ def _services(settings: Settings) -> Services:
 def cmd_invoice_send(args: argparse.Namespace, settings: Settings) -> int:
     s = _services(settings)
     return _print_send(sending.send_invoice(s.uow(), s.email_sender, s.templates, s.clock, s.randomness,
-                                            settings.base_url, args.ref))
+                                            settings.base_url, args.ref, documents=s.documents))
 
 
 def cmd_quote_send(args: argparse.Namespace, settings: Settings) -> int:
     s = _services(settings)
     return _print_send(sending.send_quote(s.uow(), s.email_sender, s.templates, s.clock, s.randomness,
-                                          settings.base_url, args.ref))
+                                          settings.base_url, args.ref, documents=s.documents))
 
 
 def cmd_invoice_remind(args: argparse.Namespace, settings: Settings) -> int:

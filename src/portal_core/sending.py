@@ -27,10 +27,11 @@ from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.documents import Invoice, InvoiceStatus, Quote, QuoteStatus
-from portal_core.model.mail import DocumentKind, DocumentNotice, Notice, OverdueLine, OverdueReminder
+from portal_core.model.mail import Attachment, DocumentKind, DocumentNotice, Notice, OverdueLine, OverdueReminder
 from portal_core.model.outbox import MailPurpose
 from portal_core.model.payment import PaymentStatus
-from portal_core.ports import Clock, EmailSender, EmailTemplates, Randomness, UnitOfWork
+from portal_core.model.printable import Document, InvoiceDocument, QuoteDocument
+from portal_core.ports import Clock, DocumentRenderer, EmailSender, EmailTemplates, Randomness, UnitOfWork
 
 REMIND_EVERY = dt.timedelta(hours=24)
 # Kinds of notice in the NoticeLog. Both count toward the limit on repeat notices.
@@ -171,11 +172,12 @@ def _held_back_until(uow: UnitOfWork, document_id: str, now: dt.datetime) -> dt.
 
 def _queue(uow: UnitOfWork, templates: EmailTemplates, clock: Clock, randomness: Randomness, company: Company,
            notice_for: Callable[[Contact], Notice], *, purpose: MailPurpose, action: str, detail: str,
-           subject_ref: str) -> tuple[_Mail, ...]:
+           subject_ref: str, attachments: tuple[Attachment, ...] = ()) -> tuple[_Mail, ...]:
     """One message per contact, queued in the open transaction; each try of each is audited as action_sent/_failed."""
     return tuple(
         _Mail(contact=contact, message_id=outbox.enqueue(
-            uow, clock=clock, randomness=randomness, email=templates.render(notice_for(contact), to=contact.email),
+            uow, clock=clock, randomness=randomness,
+            email=attrs.evolve(templates.render(notice_for(contact), to=contact.email), attachments=attachments),
             purpose=purpose, company_id=company.id, contact_id=contact.id, subject_ref=subject_ref,
             audit_action=action, audit_detail=detail))
         for contact in uow.contacts.list_for_company(company.id))
@@ -195,6 +197,13 @@ def _deliver(uow: UnitOfWork, sender: EmailSender, clock: Clock, randomness: Ran
                  for m in mails)
 
 
+def _pdf(documents: DocumentRenderer | None, document: Document, number: str) -> tuple[Attachment, ...]:
+    """The document as the notice's PDF attachment, rendered once for every contact; none without a renderer."""
+    if documents is None:
+        return ()
+    return (Attachment(filename=f"{number}.pdf", content_type="application/pdf", content=documents.render(document)),)
+
+
 def _link_note(link: str | None) -> str:
     return "" if link else " (no portal link: portal access is off)"
 
@@ -203,9 +212,11 @@ def _link_note(link: str | None) -> str:
 
 
 def send_invoice(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, clock: Clock,
-                 randomness: Randomness, base_url: str, ref: str) -> SendOutcome:
+                 randomness: Randomness, base_url: str, ref: str, *,
+                 documents: DocumentRenderer | None = None) -> SendOutcome:
     """A draft becomes sent (issued today unless it has an issue date) and every contact is told; a sent or partly
-    paid invoice is left as it is and its notice sent again, at most once per REMIND_EVERY.
+    paid invoice is left as it is and its notice sent again, at most once per REMIND_EVERY. With a renderer, each
+    notice carries the invoice as a PDF named after its number.
 
     Raises UnknownRecord, InvalidTransition (void or paid, or a due date before the issue date) and
     PortalUnavailable (no business set up). Delivery failures are reported in the outcome, never raised.
@@ -244,8 +255,10 @@ def send_invoice(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates
                                   outstanding=invoice.outstanding, issued_date=invoice.issued_date,
                                   due_date=invoice.due_date, valid_until=None, portal_link=link, reminder=not changed)
 
+        pdf = _pdf(documents, InvoiceDocument(business=business, company_name=company.name, invoice=invoice),
+                   invoice.number)
         mails = _queue(uow, templates, clock, randomness, company, notice, purpose=MailPurpose.DOCUMENT_NOTICE,
-                       action="invoice_notice", subject_ref=f"invoice:{invoice.id}",
+                       action="invoice_notice", subject_ref=f"invoice:{invoice.id}", attachments=pdf,
                        detail=f"invoice {invoice.number}{' again' if not changed else ''}{_link_note(link)}")
         uow.commit()
     return SendOutcome(document=invoice, company_name=company.name, changed=changed, portal_link=link,
@@ -253,9 +266,11 @@ def send_invoice(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates
 
 
 def send_quote(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, clock: Clock,
-               randomness: Randomness, base_url: str, ref: str) -> SendOutcome:
+               randomness: Randomness, base_url: str, ref: str, *,
+               documents: DocumentRenderer | None = None) -> SendOutcome:
     """A draft quote becomes sent and every contact is told; a sent quote's notice is sent again (at most once per
-    REMIND_EVERY). Accepted, declined and expired quotes, and quotes past their valid-until date, are refused.
+    REMIND_EVERY). Accepted, declined and expired quotes, and quotes past their valid-until date, are refused. With a
+    renderer, each notice carries the quote as a PDF named after its number.
 
     Raises UnknownRecord, InvalidTransition and PortalUnavailable.
     """
@@ -294,8 +309,9 @@ def send_quote(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, 
                                   issued_date=quote.issued_date, due_date=None, valid_until=quote.valid_until,
                                   portal_link=link, reminder=not changed)
 
+        pdf = _pdf(documents, QuoteDocument(business=business, company_name=company.name, quote=quote), quote.number)
         mails = _queue(uow, templates, clock, randomness, company, notice, purpose=MailPurpose.DOCUMENT_NOTICE,
-                       action="quote_notice", subject_ref=f"quote:{quote.id}",
+                       action="quote_notice", subject_ref=f"quote:{quote.id}", attachments=pdf,
                        detail=f"quote {quote.number}{' again' if not changed else ''}{_link_note(link)}")
         uow.commit()
     return SendOutcome(document=quote, company_name=company.name, changed=changed, portal_link=link,

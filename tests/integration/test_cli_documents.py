@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pypdf
 import pytest
 
 from entrypoints.demo import demo_seed
@@ -66,6 +69,27 @@ def test_send_a_draft_invoice_then_again(portal, smtp: SmtpServer) -> None:  # t
     assert again.stdout.splitlines()[0].startswith("invoice INV-2003 (Globex LLC) was already sent; unchanged")
     assert "no notice sent: its contacts were notified less than 24 hours ago" in again.stdout
     assert len(smtp.mailbox.to(HOMER)) == 1
+
+
+def _pdf_attachment(message: Any) -> tuple[str, str]:
+    """The one attachment of a notice: its file name and the text of the PDF (read back with pypdf)."""
+    [part] = list(message.iter_attachments())
+    assert part.get_content_type() == "application/pdf"
+    data = part.get_content()
+    assert isinstance(data, bytes) and data.startswith(b"%PDF-")
+    return part.get_filename(), "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+
+
+def test_invoice_and_quote_notices_carry_the_document_as_a_pdf(portal, smtp: SmtpServer) -> None:  # type: ignore[no-untyped-def]
+    assert portal("invoice", "send", "globex-i4").returncode == 0
+    assert portal("quote", "send", "globex-q4").returncode == 0
+    for address in (HOMER, MARGE):
+        invoice_mail, quote_mail = smtp.mailbox.wait_for(address, 2)
+        name, text = _pdf_attachment(invoice_mail)
+        assert name == "INV-2003.pdf" and "Invoice INV-2003" in text and "Globex LLC" in text and "Sent" in text
+        assert text_of(invoice_mail)  # the notice's own text is still there, beside the attachment
+        name, text = _pdf_attachment(quote_mail)
+        assert name == "Q-1003.pdf" and "Quote Q-1003" in text and "Falcon Facilities" in text
 
 
 def test_send_a_draft_quote(portal, smtp: SmtpServer) -> None:  # type: ignore[no-untyped-def]

@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
+import attrs
 import pytest
 
 from adapters.memory import FixedClock, InMemoryStore, InMemoryUnitOfWork, RecordingEmailSender, SeededRandomness
@@ -20,7 +21,7 @@ from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from portal_core import outbox
 from portal_core.errors import DeliveryFailed
-from portal_core.model.mail import Email
+from portal_core.model.mail import Attachment, Email
 from portal_core.model.outbox import MailPurpose, OutboxStatus
 from portal_core.ports import UnitOfWork
 from portal_core.retention import RetentionPolicy, prune
@@ -142,6 +143,32 @@ def test_sent_mail_is_pruned_after_thirty_days_and_nothing_else(new_uow: Callabl
     removed = dict(prune(new_uow(), clock=clock, sign_in_policy=SignInPolicy(), retention=RetentionPolicy()))
     assert removed["sent mail"] == 1
     assert outbox.mail_status(new_uow()) == {OutboxStatus.PENDING: 1, OutboxStatus.SENT: 0, OutboxStatus.FAILED: 0}
+
+
+def test_attachments_are_kept_with_their_message_through_refusals_and_pruned_with_it(
+        new_uow: Callable[[], UnitOfWork]) -> None:
+    clock, randomness, sender = FixedClock(NOW), SeededRandomness(6), RecordingEmailSender()
+    pdf = Attachment(filename="INV-2001.pdf", content_type="application/pdf", content=b"%PDF-1.7\n" + bytes(range(256)))
+    with new_uow() as uow:
+        queued = outbox.enqueue(uow, clock=clock, randomness=randomness, purpose=MailPurpose.DOCUMENT_NOTICE,
+                                email=attrs.evolve(_email(1), attachments=(pdf,)))
+        outbox.enqueue(uow, clock=clock, randomness=randomness, purpose=MailPurpose.DOCUMENT_NOTICE, email=_email(2))
+        uow.commit()
+    with new_uow() as uow:
+        stored = uow.outbox.get(queued)
+    assert stored is not None and stored.email.attachments == (pdf,)
+    sender.fail_with = "relay down"
+    outbox.dispatch(new_uow(), sender=sender, clock=clock, randomness=randomness)
+    sender.fail_with = None
+    clock.advance(minutes=1)  # past the first backoff: the same message, attachment and all, goes out
+    outbox.dispatch(new_uow(), sender=sender, clock=clock, randomness=randomness)
+    by_subject = {email.subject: email for email in sender.outbox}
+    assert by_subject["Notice 1"].attachments == (pdf,) and by_subject["Notice 2"].attachments == ()
+    clock.advance(days=31)
+    assert dict(prune(new_uow(), clock=clock, sign_in_policy=SignInPolicy(),
+                      retention=RetentionPolicy()))["sent mail"] == 2
+    with new_uow() as uow:
+        assert uow.outbox.get(queued) is None
 
 
 class _SlowSender(RecordingEmailSender):

@@ -56,6 +56,10 @@ class SmtpEmailSender:
             message["Reply-To"] = email.reply_to
         message.set_content(email.text)
         message.add_alternative(email.html, subtype="html")
+        for attachment in email.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            message.add_attachment(attachment.content, maintype=maintype, subtype=subtype or "octet-stream",
+                                   filename=attachment.filename)
         return message
 
     def send(self, email: Email) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, TypeVar
 
+import attrs
 import cattrs
 import sqlalchemy as sa
 
@@ -33,7 +34,7 @@ from portal_core.model.documents import (
     TaskStatus,
 )
 from portal_core.model.files import File
-from portal_core.model.mail import Email
+from portal_core.model.mail import Attachment, Email
 from portal_core.model.money import Money
 from portal_core.model.one_time_code import CodeStatus, OneTimeCode
 from portal_core.model.outbox import OutboxMessage, OutboxStatus
@@ -616,6 +617,33 @@ class SqlAlchemyOutbox(_Records[OutboxMessage]):
                              contact_id=row["contact_id"], subject_ref=row["subject_ref"],
                              audit_action=row["audit_action"], audit_detail=row["audit_detail"])
 
+    def add(self, item: OutboxMessage) -> None:
+        super().add(item)
+        if item.email.attachments:
+            self._execute(t.outbox_attachments.insert().values([
+                {"outbox_id": item.id, "position": n, "filename": a.filename, "content_type": a.content_type,
+                 "content": a.content} for n, a in enumerate(item.email.attachments)]))
+
+    def _with_attachments(self, messages: list[OutboxMessage]) -> list[OutboxMessage]:
+        """The messages with their attachments, read in one statement (none when no message has any)."""
+        if not messages:
+            return messages
+        a = t.outbox_attachments.c
+        rows = self._execute(sa.select(t.outbox_attachments).where(a.outbox_id.in_([m.id for m in messages]))
+                             .order_by(a.outbox_id, a.position)).mappings()
+        found: dict[str, list[Attachment]] = {}
+        for row in rows:
+            found.setdefault(row["outbox_id"], []).append(
+                Attachment(filename=row["filename"], content_type=row["content_type"], content=bytes(row["content"])))
+        for message in messages:
+            if message.id in found:
+                message.email = attrs.evolve(message.email, attachments=tuple(found[message.id]))
+        return messages
+
+    def get(self, id_: str) -> OutboxMessage | None:
+        found = super().get(id_)
+        return self._with_attachments([found])[0] if found is not None else None
+
     def claim_due(self, now: dt.datetime, *, limit: int, ids: Sequence[str] | None = None) -> list[OutboxMessage]:
         c = t.outbox.c
         query = (sa.select(t.outbox)
@@ -629,7 +657,7 @@ class SqlAlchemyOutbox(_Records[OutboxMessage]):
         if self._connection.dialect.name == "postgresql":
             # Another dispatcher's claimed rows are skipped, not waited for: any number can run at once.
             query = query.with_for_update(skip_locked=True)
-        claimed = [self._from_row(row) for row in self._execute(query).mappings()]
+        claimed = self._with_attachments([self._from_row(row) for row in self._execute(query).mappings()])
         for message in claimed:
             message.claim(now)
         if claimed:
@@ -639,7 +667,8 @@ class SqlAlchemyOutbox(_Records[OutboxMessage]):
 
     def latest_about(self, subject_ref: str) -> OutboxMessage | None:
         c = t.outbox.c
-        return self._one(c.subject_ref == subject_ref, order_by=[c.created_at.desc(), self._text(c.id).desc()])
+        found = self._one(c.subject_ref == subject_ref, order_by=[c.created_at.desc(), self._text(c.id).desc()])
+        return self._with_attachments([found])[0] if found is not None else None
 
     def counts(self) -> dict[OutboxStatus, int]:
         c = t.outbox.c
@@ -648,13 +677,16 @@ class SqlAlchemyOutbox(_Records[OutboxMessage]):
 
     def list_failed(self, *, limit: int = 1000) -> list[OutboxMessage]:
         c = t.outbox.c
-        return self._all(c.status == OutboxStatus.FAILED.value, order_by=[c.created_at, self._text(c.id)],
-                         limit=limit)
+        return self._with_attachments(self._all(c.status == OutboxStatus.FAILED.value,
+                                                order_by=[c.created_at, self._text(c.id)], limit=limit))
 
     def prune(self, sent_before: dt.datetime) -> int:
         c = t.outbox.c
-        return _delete(self._connection, t.outbox, sa.and_(c.status == OutboxStatus.SENT.value,
-                                                           c.sent_at < sent_before))
+        old = sa.and_(c.status == OutboxStatus.SENT.value, c.sent_at < sent_before)
+        # Explicitly, not only by the foreign key's cascade: an embedder's SQLite engine may leave foreign keys off.
+        self._execute(t.outbox_attachments.delete().where(
+            t.outbox_attachments.c.outbox_id.in_(sa.select(c.id).where(old))))
+        return _delete(self._connection, t.outbox, old)
 
 
 class SqlAlchemySignedInReads:

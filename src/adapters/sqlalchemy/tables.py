@@ -336,3 +336,13 @@ outbox = sa.Table(
     sa.Index(None, "subject_ref"),
     sa.Index(None, "sent_at"),
 )
+
+outbox_attachments = sa.Table(
+    "outbox_attachments", metadata,
+    # Kept with their message (and deleted with it), so a retry sends exactly what the first try did.
+    sa.Column("outbox_id", sa.String(32), sa.ForeignKey("outbox.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("position", sa.Integer, primary_key=True),
+    sa.Column("filename", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("content", sa.LargeBinary, nullable=False),
+)

@@ -12,6 +12,15 @@ from portal_core.model.money import Money
 
 
 @attrs.frozen(kw_only=True)
+class Attachment:
+    """A file sent with an email: an invoice's or a quote's PDF."""
+
+    filename: str
+    content_type: str
+    content: bytes = attrs.field(repr=False)
+
+
+@attrs.frozen(kw_only=True)
 class Email:
     to: str
     subject: str
@@ -19,6 +28,7 @@ class Email:
     html: str
     reply_to: str | None = None
     message_id: str | None = None  # set by the outbox: the same on every try of one message
+    attachments: tuple[Attachment, ...] = ()
 
     def __repr__(self) -> str:  # bodies may hold a code: never in a repr, a log line or a traceback
         return f"Email(subject={self.subject!r})"
