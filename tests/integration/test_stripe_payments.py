@@ -27,7 +27,7 @@ from portal_core import outbox, payments
 from portal_core.errors import InvalidSignature, PaymentError
 from portal_core.model.documents import InvoiceStatus
 from portal_core.model.money import Money
-from portal_core.model.payment import CheckoutRequest, OutcomeKind, PaymentStatus, Provider
+from portal_core.model.payment import CheckoutRequest, OutcomeKind, PaymentStatus, Provider, provider_accepts
 from tests.support.fake_providers import FakeStripe, serve, stripe_event, stripe_signature
 from tests.support.portal_app import NOW, SECRET, build_portal, csrf_of, link_token, outbox_code, sign_in
 
@@ -67,6 +67,11 @@ def _request(amount: Money, key: str = "attempt-key-1", expires_at: dt.datetime 
     (Money(37800, "AED"), "37800", "aed"),
     (Money(5000, "JPY"), "5000", "jpy"),  # zero-decimal: whole yen
     (Money(12340, "KWD"), "12340", "kwd"),  # three decimals, last digit 0: fils
+    # Stripe's special cases (docs.stripe.com/currencies#special-cases):
+    (Money(5000, "ISK"), "500000", "isk"),  # zero-decimal, but written with two decimals at Stripe: ISK 5,000
+    (Money(7000, "UGX"), "700000", "ugx"),  # the same for UGX 7,000
+    (Money(150000, "HUF"), "150000", "huf"),  # two decimals, whole forint only: HUF 1,500.00
+    (Money(250000, "TWD"), "250000", "twd"),  # two decimals, whole dollars only: TWD 2,500.00
 ])
 def test_checkout_session_carries_amount_currency_metadata_and_idempotency_key(
         fake: FakeStripe, stripe_base: str, amount: Money, unit_amount: str, currency: str) -> None:
@@ -104,10 +109,26 @@ def test_a_repeated_attempt_key_gets_the_same_session(fake: FakeStripe, stripe_b
     assert first == again and len(fake.sessions) == 1
 
 
-def test_an_amount_stripe_cannot_take_never_reaches_it(fake: FakeStripe, stripe_base: str) -> None:
+@pytest.mark.parametrize("amount", [Money(12345, "KWD"), Money(150050, "HUF"), Money(250001, "TWD")])
+def test_an_amount_stripe_cannot_take_never_reaches_it(fake: FakeStripe, stripe_base: str, amount: Money) -> None:
+    assert not provider_accepts(Provider.STRIPE, amount)  # so Pay Now never offers Stripe for it
     with pytest.raises(PaymentError):
-        _gateway(stripe_base).start_checkout(_request(Money(12345, "KWD")))
+        _gateway(stripe_base).start_checkout(_request(amount))
     assert fake.received == []
+
+
+@pytest.mark.parametrize("amount_total,currency,minor", [
+    (500000, "isk", 5000), (700000, "ugx", 7000), (150000, "huf", 150000), (5000, "jpy", 5000),
+    (500050, "isk", None),  # not a whole krona: never read as some other amount (the ledger keeps it for review)
+])
+def test_what_stripe_reports_as_paid_is_read_back_in_our_minor_units(fake: FakeStripe, stripe_base: str,
+                                                                     amount_total: int, currency: str,
+                                                                     minor: int | None) -> None:
+    payload = stripe_event("evt_9", "checkout.session.completed",
+                           _session(amount_total=amount_total, currency=currency))
+    event = _gateway(stripe_base).parse_webhook(payload, {"Stripe-Signature": stripe_signature(payload,
+                                                                                                 WEBHOOK_SECRET)})
+    assert event.outcome is not None and event.outcome.paid_minor == minor
 
 
 @pytest.mark.parametrize("status,kind", [(400, "invalid_request_error"), (500, "api_error"),

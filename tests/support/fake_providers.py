@@ -64,8 +64,10 @@ class FakeStripe:
             session = {
                 "id": sid, "object": "checkout.session", "url": f"https://checkout.stripe.test/c/pay/{sid}",
                 "mode": form.get("mode"), "status": "open", "payment_status": "unpaid",
-                "amount_total": int(form.get("line_items[0][price_data][unit_amount]", "0"))
-                * int(form.get("line_items[0][quantity]", "1")),
+                "amount_total": sum(  # every line, as Stripe sums them
+                    int(form[f"line_items[{n}][price_data][unit_amount]"])
+                    * int(form.get(f"line_items[{n}][quantity]", "1"))
+                    for n in range(len([k for k in form if k.endswith("][price_data][unit_amount]")]))),
                 "currency": form.get("line_items[0][price_data][currency]"),
                 "client_reference_id": form.get("client_reference_id"),
                 "metadata": {k[len("metadata["):-1]: v for k, v in form.items() if k.startswith("metadata[")},

@@ -8,7 +8,7 @@ from typing import Any
 import stripe
 
 from portal_core.errors import InvalidSignature, PaymentError
-from portal_core.model.money import exponent
+from portal_core.model.money import Money, exponent
 from portal_core.model.payment import (
     Checkout,
     CheckoutRequest,
@@ -24,6 +24,25 @@ _SESSION_EVENTS = {
     "checkout.session.completed", "checkout.session.async_payment_succeeded",
     "checkout.session.async_payment_failed", "checkout.session.expired",
 }
+
+
+# Zero-decimal in ISO 4217 (and here), but written with two decimals in Stripe's API for backwards compatibility
+# (https://docs.stripe.com/currencies#special-cases): ISK 5 is sent as 500, and Stripe's 500 read back as ISK 5.
+_TWO_DECIMALS_AT_STRIPE = frozenset({"ISK", "UGX"})
+
+
+def to_stripe_amount(amount: Money) -> int:
+    """The amount as Stripe's API expects it (unit_amount, amount_total)."""
+    return amount.minor * 100 if amount.currency in _TWO_DECIMALS_AT_STRIPE else amount.minor
+
+
+def from_stripe_amount(value: object, currency: object) -> int | None:
+    """Stripe's amount as our minor units; None when it is not a whole amount we could have asked for."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    if str(currency or "").upper() in _TWO_DECIMALS_AT_STRIPE:
+        return value // 100 if value % 100 == 0 else None
+    return value
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:
@@ -45,7 +64,8 @@ def _translate(action: str, exc: stripe.StripeError) -> PaymentError:
 class StripePaymentGateway:
     """Checkout Sessions in payment mode. Amounts go out in the currency's minor units, which is what Stripe expects
     for two-decimal currencies, whole units for its zero-decimal ones (our exponent 0), and fils for its
-    three-decimal ones (which must end in 0: checked here too, never rounded)."""
+    three-decimal ones (which must end in 0: checked here too, never rounded); its special cases as its currency
+    guide says: ISK and UGX with two decimals (ISK 5 as 500), HUF and TWD in whole units only (provider_accepts)."""
 
     def __init__(self, client: stripe.StripeClient, *, webhook_secret: str) -> None:
         self._client = client
@@ -68,7 +88,7 @@ class StripePaymentGateway:
             "mode": "payment",
             "line_items": [{
                 "quantity": 1,
-                "price_data": {"currency": amount.currency.lower(), "unit_amount": amount.minor,
+                "price_data": {"currency": amount.currency.lower(), "unit_amount": to_stripe_amount(amount),
                                "product_data": {"name": request.invoice_number}},
             }],
             "client_reference_id": request.invoice_id,
@@ -136,6 +156,6 @@ class StripePaymentGateway:
         if event_type == "checkout.session.async_payment_failed":
             return PaymentOutcome(kind=OutcomeKind.FAILED, detail="the payment failed at Stripe", **common)
         if paid or obj.get("payment_status") == "paid":
-            return PaymentOutcome(kind=OutcomeKind.PAID, paid_minor=amount if isinstance(amount, int) else None,
+            return PaymentOutcome(kind=OutcomeKind.PAID, paid_minor=from_stripe_amount(amount, currency),
                                   paid_currency=str(currency).upper() if currency else None, **common)
         return PaymentOutcome(kind=OutcomeKind.PENDING, detail=f"Stripe says {obj.get('payment_status')}", **common)

@@ -17,8 +17,8 @@ EXPONENTS: dict[str, int] = {
     "UGX": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0,
     # two decimals
     "AED": 2, "AUD": 2, "BRL": 2, "CAD": 2, "CHF": 2, "CNY": 2, "CZK": 2, "DKK": 2, "EGP": 2, "EUR": 2,
-    "GBP": 2, "HKD": 2, "INR": 2, "MAD": 2, "MXN": 2, "NOK": 2, "NZD": 2, "PKR": 2, "PLN": 2, "QAR": 2,
-    "SAR": 2, "SEK": 2, "SGD": 2, "TRY": 2, "USD": 2, "ZAR": 2,
+    "GBP": 2, "HKD": 2, "HUF": 2, "INR": 2, "MAD": 2, "MXN": 2, "NOK": 2, "NZD": 2, "PKR": 2, "PLN": 2, "QAR": 2,
+    "SAR": 2, "SEK": 2, "SGD": 2, "TRY": 2, "TWD": 2, "USD": 2, "ZAR": 2,
 }
 
 

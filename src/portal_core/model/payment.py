@@ -142,6 +142,10 @@ class ProviderEvent:
 
 # Stripe takes three-decimal currencies only in amounts whose last digit is 0 (it charges in hundredths).
 STRIPE_THREE_DECIMAL = frozenset({"BHD", "JOD", "KWD", "OMR", "TND"})
+# Stripe's special cases (https://docs.stripe.com/currencies#special-cases): HUF and TWD are two-decimal in its API
+# but charged in whole units only (the amount a multiple of 100). (ISK and UGX, zero-decimal here as in ISO 4217, are
+# written with two decimals in Stripe's API: the Stripe adapter converts them, any amount can be charged.)
+STRIPE_WHOLE_UNITS_ONLY = frozenset({"HUF", "TWD"})
 
 
 def provider_accepts(provider: Provider, amount: Money) -> bool:
@@ -151,4 +155,6 @@ def provider_accepts(provider: Provider, amount: Money) -> bool:
         return False
     if provider == Provider.STRIPE and amount.currency in STRIPE_THREE_DECIMAL:
         return amount.minor % 10 == 0
+    if provider == Provider.STRIPE and amount.currency in STRIPE_WHOLE_UNITS_ONLY:
+        return amount.minor % 100 == 0
     return True
