@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
@@ -32,6 +32,7 @@ from portal_core.model.outbox import MailPurpose
 from portal_core.model.payment import (
     CLOSED_UNPAID,
     MONEY_RECEIVED,
+    CheckoutLine,
     CheckoutRequest,
     OutcomeKind,
     Payment,
@@ -39,6 +40,7 @@ from portal_core.model.payment import (
     PaymentStatus,
     Provider,
     ProviderConnection,
+    allocations_of,
     closing_status,
     provider_accepts,
 )
@@ -141,7 +143,8 @@ def _audit(uow: UnitOfWork, randomness: Randomness, clock: Clock, action: str, *
 
 
 def _describe(payment: Payment) -> str:
-    return f"payment {payment.id} of {payment.amount} via {payment.provider.value} for invoice {payment.invoice_id}"
+    invoices = ("invoices " if len(payment.allocations) > 1 else "invoice ") + ", ".join(payment.invoice_ids)
+    return f"payment {payment.id} of {payment.amount} via {payment.provider.value} for {invoices}"
 
 
 def parse_provider(value: str) -> Provider:
@@ -254,7 +257,13 @@ def _gateway(uow: UnitOfWork, gateways: Gateways, vault: CredentialVault, provid
     return gateways[provider](_open(vault, connection))
 
 
-def _choose(connected: Sequence[Provider], wanted: str | None, amount: Money, contact_hint: str) -> Provider:
+def _choose(connected: Sequence[Provider], wanted: str | None, amounts: Sequence[Money], contact_hint: str) -> Provider:
+    """The provider for a payment of `amounts` (one per invoice; a provider must take each of them and their sum)."""
+    amount = Money(sum(a.minor for a in amounts), amounts[0].currency)
+
+    def accepts(provider: Provider) -> bool:
+        return provider_accepts(provider, amount) and all(provider_accepts(provider, a) for a in amounts)
+
     if wanted:
         try:
             provider = Provider(wanted.strip().lower())
@@ -263,7 +272,7 @@ def _choose(connected: Sequence[Provider], wanted: str | None, amount: Money, co
         if provider is None or provider not in connected:
             raise PaymentNotPossible("Choose one of the payment options shown on the invoice.")
     else:
-        accepting = [p for p in connected if provider_accepts(p, amount)]
+        accepting = [p for p in connected if accepts(p)]
         if len(connected) == 1 or len(accepting) == 1:
             provider = accepting[0] if accepting else connected[0]
         elif not accepting:
@@ -271,8 +280,8 @@ def _choose(connected: Sequence[Provider], wanted: str | None, amount: Money, co
         else:
             raise PaymentNotPossible("Choose how you want to pay: " + " or ".join(
                 PROVIDER_NAMES[p] for p in accepting) + ".")
-    if not provider_accepts(provider, amount):
-        others = [p for p in connected if p != provider and provider_accepts(p, amount)]
+    if not accepts(provider):
+        others = [p for p in connected if p != provider and accepts(p)]
         if others:
             raise PaymentNotPossible(f"{PROVIDER_NAMES[provider]} cannot take {amount} exactly. Please pay with "
                                      f"{PROVIDER_NAMES[others[0]]} instead.")
@@ -296,6 +305,44 @@ def _still_open(uow: UnitOfWork, gateway: PaymentGateway, attempt: Payment, *, c
     return False
 
 
+MAX_INVOICES_AT_ONCE = 50
+SEVERAL_NOT_FOUND = "One of the chosen invoices cannot be found. Reload the invoice list and choose again."
+
+
+def _lock_single(uow: UnitOfWork, viewer: Viewer, invoice_id: str) -> list[Invoice]:
+    invoice = uow.invoices.get_for_update(invoice_id)
+    if invoice is None or not policy.can_see(viewer.company, viewer.contact, invoice):
+        raise UnknownRecord(NOT_FOUND)
+    if not policy.can_pay(viewer.company, viewer.contact, invoice):
+        raise PaymentNotPossible(f"Invoice {invoice.number} has nothing left to pay online.")
+    return [invoice]
+
+
+def _lock_several(uow: UnitOfWork, viewer: Viewer, invoice_ids: Sequence[str]) -> list[Invoice]:
+    """The chosen invoices, locked in id order (so that two payments never wait for each other), each one the
+    viewer may pay, all in one currency; else PaymentNotPossible naming the problem (never whether an invoice the
+    viewer may not see exists)."""
+    wanted = sorted({str(i) for i in invoice_ids if str(i).strip()})
+    if not wanted:
+        raise PaymentNotPossible("Choose at least one invoice to pay.")
+    if len(wanted) > MAX_INVOICES_AT_ONCE:
+        raise PaymentNotPossible(f"Choose at most {MAX_INVOICES_AT_ONCE} invoices to pay at once.")
+    invoices = []
+    for invoice_id in wanted:
+        invoice = uow.invoices.get_for_update(invoice_id)
+        if invoice is None or not policy.can_see(viewer.company, viewer.contact, invoice):
+            raise PaymentNotPossible(SEVERAL_NOT_FOUND)
+        if not policy.can_pay(viewer.company, viewer.contact, invoice):
+            raise PaymentNotPossible(f"Invoice {invoice.number} has nothing left to pay: leave it out and choose "
+                                     "again.")
+        invoices.append(invoice)
+    currencies = sorted({invoice.currency for invoice in invoices})
+    if len(currencies) > 1:
+        raise PaymentNotPossible(f"Invoices in {' and '.join(currencies)} cannot be paid together: choose invoices "
+                                 "of one currency.")
+    return invoices
+
+
 def start_payment(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock: Clock,
                   randomness: Randomness, templates: EmailTemplates, viewer: Viewer, invoice_id: str,
                   provider: str | None, urls: ReturnUrls, ip: str | None = None) -> StartedPayment:
@@ -313,56 +360,87 @@ def start_payment(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault
     see), PaymentNotPossible (nothing to pay, or no chosen provider can take the amount exactly: never rounded) and
     PaymentError (the provider failed; the attempt is closed as failed and the invoice is unchanged).
     """
+    return _start(uow, gateways=gateways, vault=vault, clock=clock, randomness=randomness, templates=templates,
+                  viewer=viewer, lock=lambda: _lock_single(uow, viewer, invoice_id), provider=provider, urls=urls,
+                  ip=ip)
+
+
+def start_payment_of_several(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock: Clock,
+                             randomness: Randomness, templates: EmailTemplates, viewer: Viewer,
+                             invoice_ids: Sequence[str], provider: str | None, urls: ReturnUrls,
+                             ip: str | None = None) -> StartedPayment:
+    """One hosted payment page for several open invoices of one currency: the sum of their outstanding amounts,
+    each invoice credited its own share when the payment is confirmed. The same invoices (in any order) with the
+    same amounts reuse the open attempt, as start_payment does for one invoice.
+
+    Raises PaymentsNotConfigured, PaymentNotPossible (an invoice the viewer may not pay, which is not named unless
+    the viewer can see it; invoices in two currencies; none chosen) and PaymentError; nothing is created at the
+    provider when the choice is refused.
+    """
+    return _start(uow, gateways=gateways, vault=vault, clock=clock, randomness=randomness, templates=templates,
+                  viewer=viewer, lock=lambda: _lock_several(uow, viewer, invoice_ids), provider=provider, urls=urls,
+                  ip=ip)
+
+
+def _start(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock: Clock, randomness: Randomness,
+           templates: EmailTemplates, viewer: Viewer, lock: Callable[[], list[Invoice]], provider: str | None,
+           urls: ReturnUrls, ip: str | None) -> StartedPayment:
     with uow:
         connected = [c.provider for c in uow.payment_providers.list()]
         if not connected:
             raise PaymentsNotConfigured("no payment provider is connected")
-        invoice = uow.invoices.get_for_update(invoice_id)
-        if invoice is None or not policy.can_see(viewer.company, viewer.contact, invoice):
-            raise UnknownRecord(NOT_FOUND)
-        if not policy.can_pay(viewer.company, viewer.contact, invoice):
-            raise PaymentNotPossible(f"Invoice {invoice.number} has nothing left to pay online.")
+        invoices = lock()
+        allocations = allocations_of([(i.id, i.outstanding) for i in invoices])
+        amounts = [a.amount for a in allocations]
+        amount = Money(sum(a.minor for a in amounts), amounts[0].currency)
         business = uow.business.get()
         hint = business.email if business is not None else ""
-        amount = invoice.outstanding
-        chosen = _choose(connected, provider, amount, hint)
+        chosen = _choose(connected, provider, amounts, hint)
         now = clock.now()
         gateway = _gateway(uow, gateways, vault, chosen)
-        for attempt in uow.payments.list_for_invoice(invoice.id):
-            if attempt.reusable_for(chosen, amount, now, ATTEMPT_REUSE_MARGIN) and attempt.checkout_url:
+        first = invoices[0]
+        for attempt in uow.payments.list_for_invoice(first.id):
+            if (attempt.reusable_for(chosen, amount, now, ATTEMPT_REUSE_MARGIN, allocations=allocations)
+                    and attempt.checkout_url):
                 if _still_open(uow, gateway, attempt, clock=clock, randomness=randomness, templates=templates):
                     return StartedPayment(payment=attempt, url=attempt.checkout_url)
-                invoice = uow.invoices.get_for_update(invoice.id) or invoice
-                if not policy.can_pay(viewer.company, viewer.contact, invoice):  # that page was just paid
+                invoices = [uow.invoices.get_for_update(i.id) or i for i in invoices]
+                if not all(policy.can_pay(viewer.company, viewer.contact, i) for i in invoices):  # just paid
                     uow.commit()
-                    raise PaymentNotPossible(f"Invoice {invoice.number} has nothing left to pay online.")
-                if invoice.outstanding != amount:
+                    raise PaymentNotPossible(f"Invoice {', '.join(i.number for i in invoices)} has nothing left to "
+                                             "pay online.")
+                if allocations_of([(i.id, i.outstanding) for i in invoices]) != allocations:
                     uow.commit()
                     raise PaymentNotPossible("This invoice changed while you were paying. Please reload it.")
-        payment = Payment.start(id=new_id(randomness), invoice_id=invoice.id, company_id=invoice.company_id,
-                                contact_id=viewer.contact.id, provider=chosen, amount=amount,
+        payment = Payment.start(id=new_id(randomness), company_id=first.company_id, contact_id=viewer.contact.id,
+                                provider=chosen, allocations=allocations,
                                 attempt_key=randomness.token(ATTEMPT_KEY_BYTES), now=now, lifetime=ATTEMPT_LIFETIME)
         uow.payments.add(payment)
-        _audit(uow, randomness, clock, "payment_started", company_id=invoice.company_id,
+        _audit(uow, randomness, clock, "payment_started", company_id=first.company_id,
                contact_id=viewer.contact.id, ip=ip, detail=_describe(payment))
-        request = CheckoutRequest(payment_id=payment.id, attempt_key=payment.attempt_key, invoice_id=invoice.id,
-                                  invoice_number=invoice.number, amount=amount,
-                                  description=f"Invoice {invoice.number}", customer_email=viewer.contact.email,
-                                  success_url=urls.success, cancel_url=urls.cancel, declined_url=urls.declined,
-                                  expires_at=payment.expires_at)
-        # Called under the invoice's lock, for at most the provider timeout (see the docstring).
+        numbers = [i.number for i in invoices]
+        several = len(invoices) > 1
+        request = CheckoutRequest(
+            payment_id=payment.id, attempt_key=payment.attempt_key, invoice_id=first.id,
+            invoice_number=", ".join(numbers), amount=amount,
+            description=("Invoices " if several else "Invoice ") + ", ".join(numbers),
+            customer_email=viewer.contact.email, success_url=urls.success, cancel_url=urls.cancel,
+            declined_url=urls.declined, expires_at=payment.expires_at,
+            lines=tuple(CheckoutLine(invoice_id=i.id, invoice_number=i.number, amount=i.outstanding)
+                        for i in invoices) if several else ())
+        # Called under the invoices' locks, for at most the provider timeout (see start_payment).
         try:
             checkout = gateway.start_checkout(request)
         except PaymentError as exc:
             payment.close(PaymentStatus.FAILED, clock.now(), note=f"could not start: {exc}")
             uow.payments.update(payment)
-            _audit(uow, randomness, clock, "payment_start_failed", company_id=invoice.company_id,
+            _audit(uow, randomness, clock, "payment_start_failed", company_id=first.company_id,
                    contact_id=viewer.contact.id, ip=ip, detail=f"{_describe(payment)}: {exc}")
             uow.commit()
             raise
         payment.provider_ref, payment.checkout_url = checkout.provider_ref, checkout.url
         uow.payments.update(payment)
-        _audit(uow, randomness, clock, "payment_checkout_opened", company_id=invoice.company_id,
+        _audit(uow, randomness, clock, "payment_checkout_opened", company_id=first.company_id,
                contact_id=viewer.contact.id, ip=ip, detail=f"{_describe(payment)} ref {checkout.provider_ref}")
         uow.commit()
     return StartedPayment(payment=payment, url=checkout.url)
@@ -383,22 +461,27 @@ def _find_payment(uow: UnitOfWork, provider: Provider, outcome: PaymentOutcome) 
 
 
 def _receipt(uow: UnitOfWork, clock: Clock, randomness: Randomness, templates: EmailTemplates, payment: Payment,
-             invoice: Invoice) -> str | None:
+             invoices: Sequence[Invoice]) -> str | None:
     """Queues the receipt in the outbox, in the ledger's transaction: a credited payment always gets one."""
     if payment.contact_id is None:
         return None
     contact = uow.contacts.get(payment.contact_id)
-    company = uow.companies.get(invoice.company_id)
+    company = uow.companies.get(payment.company_id)
     business = uow.business.get()
     if contact is None or company is None or business is None or payment.settled_at is None:
         return None
+    outstanding = Money(sum(i.outstanding.minor for i in invoices), payment.amount.currency)
     notice = PaymentReceiptNotice(business=business, company_name=company.name, contact_name=contact.name,
-                                  invoice_number=invoice.number, amount=payment.amount,
-                                  outstanding=invoice.outstanding, paid_at=payment.settled_at,
-                                  provider=PROVIDER_NAMES[payment.provider], payment_id=payment.id)
+                                  invoice_number=", ".join(i.number for i in invoices), amount=payment.amount,
+                                  outstanding=outstanding, paid_at=payment.settled_at,
+                                  provider=PROVIDER_NAMES[payment.provider], payment_id=payment.id,
+                                  invoice_count=len(invoices))
     return outbox.enqueue(uow, clock=clock, randomness=randomness, email=templates.render(notice, to=contact.email),
                           purpose=MailPurpose.PAYMENT_RECEIPT, company_id=company.id, contact_id=contact.id,
                           subject_ref=f"payment:{payment.id}")
+
+
+_CREDITABLE = (InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID)
 
 
 def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: EmailTemplates,
@@ -409,11 +492,13 @@ def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: 
         _audit(uow, randomness, clock, "payment_unknown", company_id=None,
                detail=f"{provider.value} ref {outcome.provider_ref} ({source}, {outcome.kind.value})")
         return Confirmation(payment=None)
-    # Lock the invoice, then read the payment again: whoever held the lock before us may have settled it.
-    invoice = uow.invoices.get_for_update(found.invoice_id)
+    # Lock the invoices (in id order, as Pay Now does), then read the payment again: whoever held the locks before
+    # us may have settled it.
+    locked = {invoice_id: uow.invoices.get_for_update(invoice_id) for invoice_id in sorted(found.invoice_ids)}
     payment = uow.payments.get(found.id)
-    if invoice is None or payment is None:  # pragma: no cover - invoices and payments are never deleted
+    if payment is None or any(i is None for i in locked.values()):  # pragma: no cover - never deleted
         raise UnknownRecord(NOT_FOUND)
+    invoices = [locked[a.invoice_id] for a in payment.allocations]
     now = clock.now()
     company_id, contact_id = payment.company_id, payment.contact_id
 
@@ -446,24 +531,32 @@ def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: 
         uow.payments.update(payment)
         audit("payment_mismatch", payment.note)
         return Confirmation(payment=payment)
-    if invoice.status not in (InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID):
-        payment.close(PaymentStatus.MISMATCH, now, note=f"the invoice is {invoice.status.value}: not applied")
+    # All or nothing: a payment of several invoices is applied to every one of them, or held for review whole.
+    refused = [i for i in invoices if i is not None and i.status not in _CREDITABLE]
+    if refused:
+        payment.close(PaymentStatus.MISMATCH, now, note="; ".join(
+            f"invoice {i.number} is {i.status.value}" for i in refused) + ": not applied")
         uow.payments.update(payment)
         audit("payment_refused", payment.note)
         return Confirmation(payment=payment)
-    if invoice.amount_paid + payment.amount > invoice.total:
-        payment.close(PaymentStatus.OVERPAID, now,
-                      note=f"would take the amount paid past the total {invoice.total}: not applied")
+    shares = [(invoice, a.amount) for invoice, a in zip(invoices, payment.allocations, strict=True)
+              if invoice is not None]
+    too_much = [invoice for invoice, share in shares if invoice.amount_paid + share > invoice.total]
+    if too_much:
+        payment.close(PaymentStatus.OVERPAID, now, note="would take the amount paid past the total of " + ", ".join(
+            f"invoice {i.number} ({i.total})" for i in too_much) + ": not applied")
         uow.payments.update(payment)
         audit("payment_overpaid", payment.note)
         return Confirmation(payment=payment)
-    invoice.amount_paid = invoice.amount_paid + payment.amount
-    invoice.status = InvoiceStatus.PAID if invoice.amount_paid >= invoice.total else InvoiceStatus.PARTIALLY_PAID
-    uow.invoices.update(invoice)
+    for invoice, share in shares:
+        invoice.amount_paid = invoice.amount_paid + share
+        invoice.status = InvoiceStatus.PAID if invoice.amount_paid >= invoice.total else InvoiceStatus.PARTIALLY_PAID
+        uow.invoices.update(invoice)
     payment.close(PaymentStatus.SUCCEEDED, now)
     uow.payments.update(payment)
-    audit("payment_succeeded", f"invoice now {invoice.status.value}, paid {invoice.amount_paid}")
-    receipt = _receipt(uow, clock, randomness, templates, payment, invoice)
+    audit("payment_succeeded", "; ".join(f"invoice {i.number} now {i.status.value}, paid {i.amount_paid}"
+                                         for i, _ in shares))
+    receipt = _receipt(uow, clock, randomness, templates, payment, [i for i, _ in shares])
     return Confirmation(payment=payment, applied=True, receipts=(receipt,) if receipt else ())
 
 

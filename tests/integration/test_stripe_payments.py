@@ -237,7 +237,9 @@ def _invoice_id(services: Services, ref: str) -> str:
 
 
 def _pay_forms(page: str) -> list[str]:
-    return re.findall(r'<form method="post" action="([^"]+/pay)"', page)
+    """Where the page's Pay Now buttons post: their own forms, or (in the invoice list's Pay selected form) their
+    formaction."""
+    return re.findall(r'(?:<form method="post" action|formaction)="([^"]+/invoices/[^"/]+/pay)"', page)
 
 
 def _text(page: str) -> str:

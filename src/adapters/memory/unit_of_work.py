@@ -213,7 +213,7 @@ class InMemoryPaymentRepository(_Rows[Payment]):
         return self._first(lambda p: p.provider == provider and p.provider_ref == provider_ref)
 
     def list_for_invoice(self, invoice_id: str) -> list[Payment]:
-        return sorted(self._where(lambda p: p.invoice_id == invoice_id), key=lambda p: (p.created_at, p.id))
+        return sorted(self._where(lambda p: invoice_id in p.invoice_ids), key=lambda p: (p.created_at, p.id))
 
     def list_pending(self, *, limit: int = 500) -> list[Payment]:
         rows = self._where(lambda p: p.status == PaymentStatus.PENDING and p.provider_ref is not None)

@@ -38,7 +38,7 @@ from portal_core.model.mail import Attachment, Email
 from portal_core.model.money import Money
 from portal_core.model.one_time_code import CodeStatus, OneTimeCode
 from portal_core.model.outbox import OutboxMessage, OutboxStatus
-from portal_core.model.payment import Payment, PaymentStatus, Provider, ProviderConnection
+from portal_core.model.payment import Allocation, Payment, PaymentStatus, Provider, ProviderConnection
 from portal_core.model.session import PortalSession
 from portal_core.ports import PageRows
 
@@ -511,18 +511,50 @@ class SqlAlchemyPaymentRepository(_Records[Payment]):
                        received_minor=row["received_minor"], received_currency=row["received_currency"],
                        note=row["note"], checkout_url=row["checkout_url"], expires_at=row["expires_at"])
 
+    def add(self, item: Payment) -> None:
+        super().add(item)
+        self._execute(t.payment_allocations.insert().values([
+            {"payment_id": item.id, "invoice_id": a.invoice_id, "amount_minor": a.amount.minor}
+            for a in item.allocations]))
+
+    def _with_allocations(self, payments: list[Payment]) -> list[Payment]:
+        """Each payment's shares, read in one statement for all of them."""
+        if not payments:
+            return payments
+        a = t.payment_allocations.c
+        rows = self._execute(sa.select(a.payment_id, a.invoice_id, a.amount_minor)
+                             .where(a.payment_id.in_([p.id for p in payments]))
+                             .order_by(a.payment_id, self._text(a.invoice_id))).all()
+        shares: dict[str, list[tuple[str, int]]] = {}
+        for payment_id, invoice_id, minor in rows:
+            shares.setdefault(payment_id, []).append((invoice_id, minor))
+        for payment in payments:
+            if payment.id in shares:
+                payment.allocations = tuple(Allocation(invoice_id=i, amount=Money(m, payment.amount.currency))
+                                            for i, m in shares[payment.id])
+        return payments
+
+    def _first_with_allocations(self, found: Payment | None) -> Payment | None:
+        return self._with_allocations([found])[0] if found is not None else None
+
+    def get(self, id_: str) -> Payment | None:
+        return self._first_with_allocations(super().get(id_))
+
     def get_by_provider_ref(self, provider: Provider, provider_ref: str) -> Payment | None:
         c = t.payments.c
-        return self._one(c.provider == Provider(provider).value, c.provider_ref == provider_ref)
+        return self._first_with_allocations(
+            self._one(c.provider == Provider(provider).value, c.provider_ref == provider_ref))
 
     def list_for_invoice(self, invoice_id: str) -> list[Payment]:
-        c = t.payments.c
-        return self._all(c.invoice_id == invoice_id, order_by=[c.created_at, self._text(c.id)])
+        """Every payment with a share of the invoice: its own, and those of several invoices that include it."""
+        c, a = t.payments.c, t.payment_allocations.c
+        paying = sa.select(a.payment_id).where(a.invoice_id == invoice_id)
+        return self._with_allocations(self._all(c.id.in_(paying), order_by=[c.created_at, self._text(c.id)]))
 
     def list_pending(self, *, limit: int = 500) -> list[Payment]:
         c = t.payments.c
-        return self._all(c.status == PaymentStatus.PENDING.value, c.provider_ref.is_not(None),
-                         order_by=[c.created_at, self._text(c.id)], limit=limit)
+        return self._with_allocations(self._all(c.status == PaymentStatus.PENDING.value, c.provider_ref.is_not(None),
+                                                order_by=[c.created_at, self._text(c.id)], limit=limit))
 
     def count_succeeded(self) -> dict[Provider, int]:
         c = t.payments.c

@@ -291,6 +291,16 @@ payments = sa.Table(
     sa.Index(None, "status", "created_at"),
 )
 
+payment_allocations = sa.Table(
+    "payment_allocations", metadata,
+    # What one payment credits to each invoice it pays (one row for a payment of one invoice): the invoice's
+    # outstanding amount when the attempt was made, in the payment's currency.
+    sa.Column("payment_id", sa.String(32), sa.ForeignKey("payments.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("invoice_id", sa.String(32), sa.ForeignKey("invoices.id"), primary_key=True),
+    sa.Column("amount_minor", sa.BigInteger, nullable=False),
+    sa.Index(None, "invoice_id"),
+)
+
 payment_providers = sa.Table(
     "payment_providers", metadata,
     sa.Column("provider", sa.String(16), primary_key=True),

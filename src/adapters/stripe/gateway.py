@@ -81,16 +81,19 @@ class StripePaymentGateway:
 
     def start_checkout(self, request: CheckoutRequest) -> Checkout:
         amount = request.amount
-        if not provider_accepts(Provider.STRIPE, amount):
+        lines = request.line_items
+        if not provider_accepts(Provider.STRIPE, amount) or not all(
+                provider_accepts(Provider.STRIPE, line.amount) for line in lines):
             raise PaymentError(f"Stripe cannot take {amount} exactly")
         exponent(amount.currency)  # an unknown currency never reaches Stripe
         params: dict[str, Any] = {
             "mode": "payment",
+            # One line per invoice, each in the form Stripe's currency guide asks for (to_stripe_amount).
             "line_items": [{
                 "quantity": 1,
-                "price_data": {"currency": amount.currency.lower(), "unit_amount": to_stripe_amount(amount),
-                               "product_data": {"name": request.invoice_number}},
-            }],
+                "price_data": {"currency": line.amount.currency.lower(), "unit_amount": to_stripe_amount(line.amount),
+                               "product_data": {"name": line.invoice_number}},
+            } for line in lines],
             "client_reference_id": request.invoice_id,
             "metadata": {"invoice_id": request.invoice_id, "payment_id": request.payment_id},
             "payment_intent_data": {"metadata": {"invoice_id": request.invoice_id,

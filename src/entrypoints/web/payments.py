@@ -38,6 +38,14 @@ def payment_choice(view: Any) -> payments.PaymentChoice | None:
                                    contact_hint=found.email if found is not None else "")
 
 
+@blueprint.app_template_global()
+def pay_several_providers(views: Any) -> tuple[Provider, ...]:
+    """For the invoice list's Pay selected form: the connected providers, when at least two invoices on the page
+    can be paid online (else the form is not shown: each row's Pay Now does)."""
+    payable = [view for view in views if (choice := payment_choice(view)) is not None and choice.providers]
+    return _connected() if len(payable) >= 2 else ()
+
+
 @blueprint.app_template_filter("provider_name")
 def provider_name(provider: Provider) -> str:
     return payments.PROVIDER_NAMES.get(Provider(provider), str(provider))
@@ -71,7 +79,28 @@ def pay(invoice_id: str) -> ResponseReturnValue:
     return redirect(started.url, 303)
 
 
-def _problem(invoice_id: str, message: str, status: int) -> ResponseReturnValue:
+@blueprint.post("/invoices/pay")
+@signed_in
+def pay_selected() -> ResponseReturnValue:
+    """Pay selected: one hosted page for several invoices of one currency (repeated field `invoice`)."""
+    services = portal_services()
+    chosen = request.form.getlist("invoice")
+    # The return pages are the first invoice's (by id): back there, every open attempt that covers it is checked.
+    first = min(chosen) if chosen else ""
+    try:
+        started = payments.start_payment_of_several(
+            services.uow(), gateways=services.payment_gateways, vault=services.credential_vault,
+            clock=services.clock, randomness=services.randomness, templates=services.templates, viewer=viewer(),
+            invoice_ids=chosen, provider=request.form.get("provider") or None, urls=_urls(first), ip=client_ip())
+    except PaymentNotPossible as exc:
+        return _problem(None, str(exc), 400)
+    except PaymentError as exc:
+        return _problem(None, str(exc), 502)
+    return redirect(started.url, 303)
+
+
+def _problem(invoice_id: str | None, message: str, status: int) -> ResponseReturnValue:
+    """The payment did not start: why, and the way back (the invoice, or the list for several)."""
     return render_template("payments/problem.html", invoice_id=invoice_id, message=message), status
 
 

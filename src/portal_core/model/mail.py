@@ -69,6 +69,7 @@ class PaymentReceiptNotice:
     paid_at: dt.datetime
     provider: str
     payment_id: str
+    invoice_count: int = 1  # several when one payment paid several invoices (invoice_number then lists them all)
 
 
 class DocumentKind(enum.StrEnum):

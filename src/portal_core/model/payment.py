@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from collections.abc import Sequence
 
 import attrs
 
@@ -47,8 +48,24 @@ def closing_status(kind: OutcomeKind) -> PaymentStatus | None:
     return _CLOSING.get(kind)
 
 
+@attrs.frozen(kw_only=True)
+class Allocation:
+    """What one payment credits to one invoice: its outstanding amount when the attempt was made."""
+
+    invoice_id: str
+    amount: Money
+
+
+def allocations_of(pairs: Sequence[tuple[str, Money]]) -> tuple[Allocation, ...]:
+    """In one canonical order (by invoice id): the same invoices in any order make the same attempt."""
+    return tuple(Allocation(invoice_id=i, amount=a) for i, a in sorted(pairs, key=lambda pair: pair[0]))
+
+
 @attrs.define(kw_only=True)
 class Payment:
+    """One attempt to pay through a provider: one invoice, or several of one company in one currency at once
+    (`allocations`, each invoice's share; `invoice_id` is then the first of them, by id)."""
+
     id: str
     invoice_id: str
     company_id: str
@@ -66,17 +83,37 @@ class Payment:
     note: str = ""
     checkout_url: str | None = None  # the provider's hosted page, handed to every Pay Now while the attempt is open
     expires_at: dt.datetime | None = None  # after this the hosted page is no longer handed out (Stripe closes it)
+    # Each invoice's share, by invoice id; one entry (invoice_id, amount) for a payment of one invoice.
+    allocations: tuple[Allocation, ...] = ()
+
+    def __attrs_post_init__(self) -> None:
+        if not self.allocations:
+            self.allocations = (Allocation(invoice_id=self.invoice_id, amount=self.amount),)
 
     @classmethod
-    def start(cls, *, id: str, invoice_id: str, company_id: str, contact_id: str | None, provider: Provider,
-              amount: Money, attempt_key: str, now: dt.datetime, lifetime: dt.timedelta) -> Payment:
-        return cls(id=id, invoice_id=invoice_id, company_id=company_id, contact_id=contact_id, provider=provider,
-                   amount=amount, status=PaymentStatus.PENDING, attempt_key=attempt_key, created_at=now,
-                   expires_at=now + lifetime)
+    def start(cls, *, id: str, company_id: str, contact_id: str | None, provider: Provider, attempt_key: str,
+              now: dt.datetime, lifetime: dt.timedelta, invoice_id: str | None = None, amount: Money | None = None,
+              allocations: tuple[Allocation, ...] = ()) -> Payment:
+        """A new attempt at one invoice (invoice_id and amount) or at several (allocations, by invoice id)."""
+        if not allocations:
+            if invoice_id is None or amount is None:
+                raise ValueError("a payment needs an invoice and an amount, or its allocations")
+            allocations = (Allocation(invoice_id=invoice_id, amount=amount),)
+        total = Money(sum(a.amount.minor for a in allocations), allocations[0].amount.currency)
+        return cls(id=id, invoice_id=allocations[0].invoice_id, company_id=company_id, contact_id=contact_id,
+                   provider=provider, amount=total, status=PaymentStatus.PENDING, attempt_key=attempt_key,
+                   created_at=now, expires_at=now + lifetime, allocations=allocations)
 
-    def reusable_for(self, provider: Provider, amount: Money, now: dt.datetime, margin: dt.timedelta) -> bool:
-        """An open hosted page for this very payment, with at least `margin` left to pay on it."""
+    @property
+    def invoice_ids(self) -> tuple[str, ...]:
+        return tuple(a.invoice_id for a in self.allocations)
+
+    def reusable_for(self, provider: Provider, amount: Money, now: dt.datetime, margin: dt.timedelta, *,
+                     allocations: tuple[Allocation, ...] | None = None) -> bool:
+        """An open hosted page for this very payment (the same amount and, when given, the same invoices each with
+        the same share), with at least `margin` left to pay on it."""
         return (self.status == PaymentStatus.PENDING and self.provider == provider and self.amount == amount
+                and (allocations is None or self.allocations == allocations)
                 and self.checkout_url is not None and self.expires_at is not None
                 and now + margin < self.expires_at)
 
@@ -97,6 +134,13 @@ class ProviderConnection:
 
 
 @attrs.frozen(kw_only=True)
+class CheckoutLine:
+    invoice_id: str
+    invoice_number: str
+    amount: Money
+
+
+@attrs.frozen(kw_only=True)
 class CheckoutRequest:
     """What a gateway needs to open a hosted payment page; the amount comes from the invoice, never the client."""
 
@@ -111,6 +155,12 @@ class CheckoutRequest:
     cancel_url: str
     declined_url: str
     expires_at: dt.datetime | None = None  # the hosted page should close by then (where the provider allows it)
+    lines: tuple[CheckoutLine, ...] = ()  # one per invoice when several are paid at once; `amount` is their sum
+
+    @property
+    def line_items(self) -> tuple[CheckoutLine, ...]:
+        return self.lines or (CheckoutLine(invoice_id=self.invoice_id, invoice_number=self.invoice_number,
+                                           amount=self.amount),)
 
 
 @attrs.frozen(kw_only=True)
