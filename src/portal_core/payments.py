@@ -418,7 +418,7 @@ def _start(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock
         uow.payments.add(payment)
         _audit(uow, randomness, clock, "payment_started", company_id=first.company_id,
                contact_id=viewer.contact.id, ip=ip, detail=_describe(payment))
-        numbers = [i.number for i in invoices]
+        numbers = sorted(i.number for i in invoices)
         several = len(invoices) > 1
         request = CheckoutRequest(
             payment_id=payment.id, attempt_key=payment.attempt_key, invoice_id=first.id,
@@ -471,6 +471,7 @@ def _receipt(uow: UnitOfWork, clock: Clock, randomness: Randomness, templates: E
     if contact is None or company is None or business is None or payment.settled_at is None:
         return None
     outstanding = Money(sum(i.outstanding.minor for i in invoices), payment.amount.currency)
+    invoices = sorted(invoices, key=lambda i: i.number)
     notice = PaymentReceiptNotice(business=business, company_name=company.name, contact_name=contact.name,
                                   invoice_number=", ".join(i.number for i in invoices), amount=payment.amount,
                                   outstanding=outstanding, paid_at=payment.settled_at,
