@@ -40,10 +40,10 @@ def payment_choice(view: Any) -> payments.PaymentChoice | None:
 
 @blueprint.app_template_global()
 def pay_several_providers(views: Any) -> tuple[Provider, ...]:
-    """For the invoice list's Pay selected form: the connected providers, when at least two invoices on the page
-    can be paid online (else the form is not shown: each row's Pay Now does)."""
-    payable = [view for view in views if (choice := payment_choice(view)) is not None and choice.providers]
-    return _connected() if len(payable) >= 2 else ()
+    """For the invoice list's Pay selected form: the connected providers, when an invoice on the page can be paid
+    online (else there is nothing to select)."""
+    payable = any((choice := payment_choice(view)) is not None and choice.providers for view in views)
+    return _connected() if payable else ()
 
 
 @blueprint.app_template_filter("provider_name")
