@@ -194,3 +194,36 @@ def test_a_missing_page_is_the_portals_own_404(homer_page: Any, portal: RunningP
                                if not ("status of 404" in m and m.startswith(missing))
                                and not m.endswith(f"document {missing} answered 404")]
     console_errors.assert_none()
+
+
+def test_an_invoice_downloads_as_a_pdf_and_the_statement_reads_on_a_phone(homer_page: Any, portal: RunningPortal,
+                                                                         console_errors: ConsoleErrors) -> None:
+    import io
+
+    import pypdf
+
+    page = homer_page
+    open_page(page, portal.link + "/invoices")
+    page.get_by_role("link", name="INV-2001", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Invoice INV-2001")
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="Download PDF of invoice INV-2001").click()
+    download = download_info.value
+    assert download.suggested_filename == "INV-2001.pdf" and download.failure() is None
+    with open(download.path(), "rb") as downloaded:
+        text = "\n".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(downloaded.read())).pages)
+    assert "Invoice INV-2001" in text and "Globex LLC" in text and "Outstanding AED 378.00" in text
+
+    page.set_viewport_size(PHONE)
+    open_page(page, portal.link + "/invoices")
+    page.get_by_role("link", name="Statement of account").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Statement of account")
+    expect(page.get_by_role("heading", name=re.compile(r"AED: AED [\d.]+ outstanding"))).to_be_visible()
+    aging = page.get_by_role("table", name="Outstanding in AED by days overdue")
+    for label in ("not yet due", "1–30", "31–60", "61–90", "over 90"):
+        expect(aging).to_contain_text(label)
+    expect(page.get_by_role("main")).to_contain_text("INV-2001")
+    expect(nav(page).get_by_role("link", name="Invoices", exact=True)).to_have_attribute("aria-current", "page")
+    screenshot(page, "statement")
+    fits_a_phone(page)
+    console_errors.assert_none()
