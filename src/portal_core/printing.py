@@ -8,6 +8,7 @@ DocumentRenderer port lays it out as a PDF. Every download is audited as `docume
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 
 import attrs
 
@@ -21,6 +22,7 @@ from portal_core.model.money import total_of
 from portal_core.model.printable import (
     AGING_BUCKETS,
     CurrencySection,
+    Document,
     InvoiceDocument,
     QuoteDocument,
     Statement,
@@ -58,32 +60,47 @@ def filename_for(number: str) -> str:
     return f"{number}.pdf"
 
 
+def _pdf(uow: UnitOfWork, renderer: DocumentRenderer, clock: Clock, randomness: Randomness, viewer: Viewer,
+         ip: str | None, read: Callable[[], tuple[Document, str, str]]) -> RenderedDocument:
+    """Reads the document (read() raises UnknownRecord for one the viewer may not see), lays it out with no
+    transaction open (a render takes a fraction of a second; SQLite would hold its write lock meanwhile), then audits
+    the download. read() returns the document, what the audit entry names ("invoice INV-2001") and the file's
+    name without .pdf."""
+    with uow:
+        document, named, name = read()
+    content = renderer.render(document)
+    with uow:
+        _audit(uow, clock, randomness, viewer, ip, named)
+        uow.commit()
+    return RenderedDocument(filename=filename_for(name), content=content)
+
+
 def invoice_pdf(uow: UnitOfWork, *, renderer: DocumentRenderer, clock: Clock, randomness: Randomness,
                 viewer: Viewer, invoice_id: str, ip: str | None = None) -> RenderedDocument:
     """The invoice as a PDF, audited. Raises UnknownRecord unless the viewer may see the invoice."""
-    with uow:
+
+    def read() -> tuple[Document, str, str]:
         invoice = uow.invoices.get(invoice_id)
         if invoice is None or not policy.can_see(viewer.company, viewer.contact, invoice):
             raise UnknownRecord(NOT_FOUND)
         document = InvoiceDocument(business=_business(uow), company_name=viewer.company.name, invoice=invoice)
-        content = renderer.render(document)
-        _audit(uow, clock, randomness, viewer, ip, f"invoice {invoice.number}")
-        uow.commit()
-    return RenderedDocument(filename=filename_for(invoice.number), content=content)
+        return document, f"invoice {invoice.number}", invoice.number
+
+    return _pdf(uow, renderer, clock, randomness, viewer, ip, read)
 
 
 def quote_pdf(uow: UnitOfWork, *, renderer: DocumentRenderer, clock: Clock, randomness: Randomness,
               viewer: Viewer, quote_id: str, ip: str | None = None) -> RenderedDocument:
     """The quote as a PDF, audited. Raises UnknownRecord unless the viewer may see the quote."""
-    with uow:
+
+    def read() -> tuple[Document, str, str]:
         quote = uow.quotes.get(quote_id)
         if quote is None or not policy.can_see(viewer.company, viewer.contact, quote):
             raise UnknownRecord(NOT_FOUND)
         document = QuoteDocument(business=_business(uow), company_name=viewer.company.name, quote=quote)
-        content = renderer.render(document)
-        _audit(uow, clock, randomness, viewer, ip, f"quote {quote.number}")
-        uow.commit()
-    return RenderedDocument(filename=filename_for(quote.number), content=content)
+        return document, f"quote {quote.number}", quote.number
+
+    return _pdf(uow, renderer, clock, randomness, viewer, ip, read)
 
 
 def build_statement(business: Business, company_name: str, invoices: list[Invoice], today: dt.date) -> Statement:
@@ -109,19 +126,21 @@ def build_statement(business: Business, company_name: str, invoices: list[Invoic
 def statement(uow: UnitOfWork, viewer: Viewer, *, today: dt.date) -> Statement:
     """The statement of account: every open invoice the viewer can see, whatever its issue date. Not paged."""
     with uow:
-        business = _business(uow)
-        invoices = uow.invoices.list_for_company(viewer.company.id, statuses=OPEN_STATUSES, today=today)
+        return _statement(uow, viewer, today)
+
+
+def _statement(uow: UnitOfWork, viewer: Viewer, today: dt.date) -> Statement:
+    invoices = uow.invoices.list_for_company(viewer.company.id, statuses=OPEN_STATUSES, today=today)
     visible = [i for i in invoices if policy.can_see(viewer.company, viewer.contact, i)]
-    return build_statement(business, viewer.company.name, visible, today)
+    return build_statement(_business(uow), viewer.company.name, visible, today)
 
 
 def statement_pdf(uow: UnitOfWork, *, renderer: DocumentRenderer, clock: Clock, randomness: Randomness,
                   viewer: Viewer, ip: str | None = None) -> RenderedDocument:
     """The statement as a PDF, audited as a document download."""
     today = clock.now().date()
-    account = statement(uow, viewer, today=today)
-    content = renderer.render(account)
-    with uow:
-        _audit(uow, clock, randomness, viewer, ip, f"statement {today.isoformat()}")
-        uow.commit()
-    return RenderedDocument(filename=filename_for(f"statement-{today.isoformat()}"), content=content)
+
+    def read() -> tuple[Document, str, str]:
+        return _statement(uow, viewer, today), f"statement {today.isoformat()}", f"statement-{today.isoformat()}"
+
+    return _pdf(uow, renderer, clock, randomness, viewer, ip, read)
