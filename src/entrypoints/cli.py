@@ -101,6 +101,10 @@ def cmd_contact(args: argparse.Namespace, settings: Settings) -> int:
     if args.action == "add":
         contact = access.add_contact(services.uow(), services.randomness, args.company, args.name, args.email)
         print(f"added {contact.name} <{contact.email}>")
+    elif args.action == "language":
+        contact = access.set_contact_language(services.uow(), company_key=args.company, email=args.email,
+                                              language=args.language)
+        print(f"{contact.name} reads the portal and its mail in {contact.language}")
     else:
         contact = access.remove_contact(services.uow(), args.company, args.email)
         print(f"removed {contact.name}; their sessions end on their next request")
@@ -190,7 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     link.add_argument("words", nargs="+", metavar="[rotate] COMPANY")
     link.set_defaults(run=cmd_link)
 
-    contact = sub.add_parser("contact", help="add or remove a company's contacts")
+    contact = sub.add_parser("contact", help="add or remove a company's contacts, or set their language")
     contact_sub = contact.add_subparsers(dest="action", required=True)
     add = contact_sub.add_parser("add")
     add.add_argument("company", metavar="COMPANY")
@@ -201,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
     remove.add_argument("company", metavar="COMPANY")
     remove.add_argument("email", metavar="EMAIL")
     remove.set_defaults(run=cmd_contact)
+    language = contact_sub.add_parser("language", help="the language the contact reads the portal and mail in")
+    language.add_argument("company", metavar="COMPANY")
+    language.add_argument("email", metavar="EMAIL")
+    language.add_argument("language", metavar="LANG", help="en or ar")
+    language.set_defaults(run=cmd_contact)
 
     audit = sub.add_parser("audit", help="show a company's audit log, newest first")
     audit.add_argument("company", metavar="COMPANY")

@@ -6,6 +6,7 @@ import attrs
 
 from portal_core.errors import InvalidInput, PortalUnavailable, UnknownCompany, UnknownContact
 from portal_core.identity import new_id
+from portal_core.languages import parse_language
 from portal_core.model.audit import AuditEntry
 from portal_core.model.company import LINK_TOKEN_BYTES, Company
 from portal_core.model.contact import Contact, email_key, normalise_email
@@ -94,6 +95,26 @@ def remove_contact(uow: UnitOfWork, company_key: str, email: str) -> Contact:
         if contact is None:
             raise UnknownContact(f"{company.name} has no contact with that email")
         uow.contacts.remove(contact.id)
+        uow.commit()
+    return contact
+
+
+def set_contact_language(uow: UnitOfWork, *, company_key: str | None = None, email: str | None = None,
+                         contact_id: str | None = None, language: str) -> Contact:
+    """Saves the contact's language (their mail and pages follow it). The contact is found by company and email
+    (staff, the CLI) or by id (the contact themself, signed in). Raises InvalidInput (an unsupported language),
+    UnknownCompany and UnknownContact."""
+    chosen = parse_language(language)
+    with uow:
+        if contact_id is not None:
+            contact = uow.contacts.get(contact_id)
+        else:
+            company = find_company(uow, company_key or "")
+            contact = uow.contacts.find(company.id, email_key(email or ""))
+        if contact is None:
+            raise UnknownContact("no such contact")
+        contact.language = chosen
+        uow.contacts.update(contact)
         uow.commit()
     return contact
 

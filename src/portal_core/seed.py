@@ -51,6 +51,7 @@ class SeedBusiness:
     website: str = ""
     brand_color: str | None = None
     logo_url: str = ""
+    default_language: str = "en"
 
 
 @attrs.frozen(kw_only=True)
@@ -67,6 +68,7 @@ class SeedContact:
     ref: str
     name: str
     email: str
+    language: str | None = None  # None: keep what the contact chose in the portal
 
 
 @attrs.frozen(kw_only=True)
@@ -274,7 +276,8 @@ class _Loader:
         if seed.business is not None:
             b = seed.business
             uow.business.save(Business(name=b.name, email=b.email, about=b.about, phone=b.phone, address=b.address,
-                                       website=b.website, brand_color=b.brand_color or "", logo_url=b.logo_url))
+                                       website=b.website, brand_color=b.brand_color or "", logo_url=b.logo_url,
+                                       default_language=b.default_language))
         elif uow.business.get() is None:
             raise InvalidSeed("$.business: the first seed must describe the business")
         for i, p in enumerate(seed.products):
@@ -310,8 +313,9 @@ class _Loader:
             clash = uow.contacts.find(company.id, key)
             if clash is not None and clash.ref != p.ref:
                 raise InvalidSeed(f"{where}: company {c.ref!r} already has a contact with that email")
-            self.upsert(uow.contacts, p.ref, company, lambda id_, _old, p=p: Contact(
-                id=id_, ref=p.ref, company_id=company.id, name=p.name, email=p.email), where)
+            self.upsert(uow.contacts, p.ref, company, lambda id_, old, p=p: Contact(
+                id=id_, ref=p.ref, company_id=company.id, name=p.name, email=p.email,
+                language=p.language if p.language is not None else (old.language if old else None)), where)
         for i, pr in enumerate(c.projects):
             where = f"{at}.projects[{i}]"
             self.upsert(uow.projects, pr.ref, company, lambda id_, _old, pr=pr, where=where: Project(

@@ -61,6 +61,7 @@ business = sa.Table(
     sa.Column("website", sa.Text, nullable=False),
     sa.Column("brand_color", sa.String(7), nullable=False),
     sa.Column("logo_url", sa.Text, nullable=False),
+    sa.Column("default_language", sa.String(8), nullable=False, server_default="en"),
     sa.CheckConstraint("id = 1", name="single_row"),
 )
 
@@ -85,6 +86,7 @@ contacts = sa.Table(
     # Emails are compared case-folded; storing the folded form lets the unique constraint enforce that.
     sa.Column("email_key", sa.String(254), nullable=False),
     _ref(),
+    sa.Column("language", sa.String(8), nullable=True),  # the contact's choice; NULL: not chosen
     sa.UniqueConstraint("company_id", "email_key"),
 )
 

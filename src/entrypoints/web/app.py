@@ -10,6 +10,8 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from flask_babel import lazy_gettext as _l
+
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.mail_dispatcher import Dispatcher
 from entrypoints.settings import Settings
@@ -18,16 +20,16 @@ from portal_core import errors
 log = logging.getLogger("portal.web")
 
 # One table: each error class of the core is one HTTP status and one message for the person who hit it.
-ERROR_STATUS: list[tuple[type[Exception], int, str]] = [
-    (errors.NotFound, 404, "We could not find that page."),
-    (errors.Throttled, 429, "Too many requests. Please wait a few minutes and try again."),
-    (errors.InvalidInput, 400, "Something in the request was not right."),
-    (errors.Conflict, 409, "That changed while you were working. Please reload the page and try again."),
-    (errors.DatabaseUnavailable, 503, "The portal is briefly unavailable. Please try again in a minute."),
-    (errors.StorageError, 503, "That file is unavailable right now. Please try again later."),
-    (errors.PaymentError, 502, "The payment provider could not be reached. Nothing was charged; please try later."),
-    (errors.DeliveryFailed, 503, "We could not send email just now. Please try again in a few minutes."),
-    (errors.PortalError, 400, "Something in the request was not right."),
+ERROR_STATUS: list[tuple[type[Exception], int, Any]] = [
+    (errors.NotFound, 404, _l("We could not find that page.")),
+    (errors.Throttled, 429, _l("Too many requests. Please wait a few minutes and try again.")),
+    (errors.InvalidInput, 400, _l("Something in the request was not right.")),
+    (errors.Conflict, 409, _l("That changed while you were working. Please reload the page and try again.")),
+    (errors.DatabaseUnavailable, 503, _l("The portal is briefly unavailable. Please try again in a minute.")),
+    (errors.StorageError, 503, _l("That file is unavailable right now. Please try again later.")),
+    (errors.PaymentError, 502, _l("The payment provider could not be reached. Nothing was charged; please try later.")),
+    (errors.DeliveryFailed, 503, _l("We could not send email just now. Please try again in a few minutes.")),
+    (errors.PortalError, 400, _l("Something in the request was not right.")),
 ]
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
@@ -87,15 +89,15 @@ def _log_refusal(exc: errors.PortalError) -> None:
         log_refusal("throttled " + exc.limit)
 
 
-def _error_page(status: int, message: str) -> tuple[str, int]:
+def _error_page(status: int, message: Any) -> tuple[str, int]:
     return render_template("error.html", status=status, message=message), status
 
 
 def _register_errors(app: Flask) -> None:
     @app.errorhandler(CSRFError)
     def csrf_failed(exc: CSRFError) -> tuple[str, int]:
-        return _error_page(400, "This form has expired or was not sent from the portal. Please go back, reload "
-                                "the page and try again.")
+        return _error_page(400, _l("This form has expired or was not sent from the portal. Please go back, reload "
+                                   "the page and try again."))
 
     @app.errorhandler(errors.PortalError)
     def portal_error(exc: errors.PortalError) -> tuple[str, int]:
@@ -107,13 +109,14 @@ def _register_errors(app: Flask) -> None:
                 if status >= 500:
                     log.warning("%s on %s %s", type(exc).__name__, request.method, request.endpoint)
                 return _error_page(status, message)
-        return _error_page(400, "Something in the request was not right.")  # pragma: no cover
+        return _error_page(400, _l("Something in the request was not right."))  # pragma: no cover
 
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Any:
         if exc.code in (301, 302, 303, 307, 308):
             return exc
-        messages = {404: "We could not find that page.", 405: "That action is not allowed here."}
+        messages = {404: _l("We could not find that page."), 405: _l("That action is not allowed here."),
+                    400: _l("Something in the request was not right.")}
         page, status = _error_page(exc.code or 500, messages.get(exc.code or 500, exc.description or "Error"))
         response = app.make_response((page, status))
         if exc.code == 405 and hasattr(exc, "valid_methods") and exc.valid_methods:
@@ -123,7 +126,7 @@ def _register_errors(app: Flask) -> None:
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> tuple[str, int]:
         log.exception("unexpected error on %s %s", request.method, request.endpoint)
-        return _error_page(500, "Something went wrong on our side. Please try again.")
+        return _error_page(500, _l("Something went wrong on our side. Please try again."))
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None,
@@ -152,6 +155,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     csrf = CSRFProtect(app)
 
     from entrypoints.web import auth, client_requests, documents, files, ops, pages, payments
+    from entrypoints.web.i18n import install_languages
     from entrypoints.web.metrics import install_metrics
 
     app.register_blueprint(ops.blueprint)
@@ -162,6 +166,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(client_requests.blueprint)
     app.register_blueprint(payments.blueprint)
     app.register_blueprint(payments.webhooks)
+    install_languages(app)
     csrf.exempt(payments.webhooks)  # providers sign their calls; they cannot carry our CSRF token
     install_metrics(app, uow=services.uow, token=settings.metrics_token)  # first hook: every answer is counted
 

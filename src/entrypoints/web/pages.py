@@ -7,6 +7,8 @@ from typing import Any
 
 from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
 from entrypoints.web.app import portal_services
@@ -19,17 +21,17 @@ blueprint = portal_blueprint("pages", __name__)
 # Every section, in the order the help article lists them. Requests and Files come from their own blueprint;
 # until it is registered their entries are left out rather than breaking every page.
 NAV_ITEMS = [
-    ("pages.home", "Home"),
-    ("client_requests.index", "Requests"),
-    ("pages.quotes", "Quotes"),
-    ("pages.invoices", "Invoices"),
-    ("pages.tasks", "Tasks"),
-    ("pages.projects", "Projects"),
-    ("pages.jobs", "Jobs"),
-    ("files.index", "Files"),
-    ("pages.products", "Products/Services"),
-    ("pages.about", "About Us"),
-    ("pages.contact", "Contact"),
+    ("pages.home", _l("Home")),
+    ("client_requests.index", _l("Requests")),
+    ("pages.quotes", _l("Quotes")),
+    ("pages.invoices", _l("Invoices")),
+    ("pages.tasks", _l("Tasks")),
+    ("pages.projects", _l("Projects")),
+    ("pages.jobs", _l("Jobs")),
+    ("files.index", _l("Files")),
+    ("pages.products", _l("Products/Services")),
+    ("pages.about", _l("About Us")),
+    ("pages.contact", _l("Contact")),
 ]
 # Detail pages light up their section in the navigation.
 _SECTION_OF = {"pages.quote": "pages.quotes", "pages.invoice": "pages.invoices", "pages.project": "pages.projects",
@@ -80,9 +82,9 @@ def format_date(value: dt.date | dt.datetime | None) -> str:
 
 @blueprint.app_template_filter("label")
 def format_label(value: object) -> str:
-    """partially_paid -> Partially paid."""
+    """partially_paid -> Partially paid, in the reader's language (entrypoints/web/messages.py lists them)."""
     text = str(getattr(value, "value", value)).replace("_", " ")
-    return text[:1].upper() + text[1:]
+    return gettext(text[:1].upper() + text[1:])
 
 
 @blueprint.app_template_filter("quantity")

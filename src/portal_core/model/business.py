@@ -7,6 +7,8 @@ import re
 import attrs
 
 from portal_core.errors import InvalidInput
+from portal_core.languages import DEFAULT as DEFAULT_LANGUAGE
+from portal_core.languages import parse_language
 from portal_core.model.contact import normalise_email
 
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -31,6 +33,7 @@ class Business:
     website: str = ""
     brand_color: str = attrs.field(default=DEFAULT_BRAND_COLOR, converter=_colour)
     logo_url: str = ""
+    default_language: str = attrs.field(default=DEFAULT_LANGUAGE, converter=parse_language)
 
     @name.validator
     def _name(self, _attribute: object, value: str) -> None:

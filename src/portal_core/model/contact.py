@@ -7,6 +7,7 @@ import re
 import attrs
 
 from portal_core.errors import InvalidEmail, InvalidInput
+from portal_core.languages import optional_language
 
 # Deliberately simple: one @, no spaces or control characters, a dot in the domain. Whether a mailbox exists is the
 # mail relay's business.
@@ -36,6 +37,7 @@ class Contact:
     name: str = attrs.field()
     email: str = attrs.field(converter=normalise_email)
     ref: str | None = None
+    language: str | None = attrs.field(default=None, converter=optional_language)  # None: not chosen yet
 
     @name.validator
     def _name(self, _attribute: object, value: str) -> None:

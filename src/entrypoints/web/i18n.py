@@ -1,0 +1,83 @@
+"""Languages on the web: Flask-Babel's locale for each request, `<html lang dir>`, and the language switcher.
+
+The reader's language (portal_core.languages.choose): the signed-in contact's saved choice; before sign-in (or
+while a contact has chosen none) the choice kept in the form cookie; else the browser's Accept-Language among the
+languages we speak; else the business's default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import Flask, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import Babel
+from flask_babel import lazy_gettext as _l
+
+from entrypoints.web.app import portal_services
+from entrypoints.web.context import business, portal_blueprint, session_cookie_name
+from portal_core import access, languages
+from portal_core.browsing import open_page
+from portal_core.errors import InvalidInput, NotSignedIn
+
+TRANSLATIONS = Path(__file__).parent / "translations"
+COOKIE_KEY = "language"  # in the form cookie (Flask's session), before sign-in
+
+blueprint = portal_blueprint("language", __name__)
+
+
+def current_language() -> str:
+    if "language" not in g:
+        viewer = g.get("viewer")
+        saved = viewer.contact.language if viewer is not None else None
+        found = business()
+        g.language = languages.choose(
+            saved or session.get(COOKIE_KEY),
+            [tag for tag, _quality in request.accept_languages] if request else [],
+            found.default_language if found is not None else languages.DEFAULT)
+    return g.language  # type: ignore[no-any-return]
+
+
+def install_languages(app: Flask) -> None:
+    Babel(app, locale_selector=current_language, default_translation_directories=str(TRANSLATIONS))
+
+    @app.context_processor
+    def _language() -> dict[str, Any]:
+        language = current_language()
+        return {"html_lang": language, "html_dir": languages.direction(language),
+                "other_languages": [code for code in languages.SUPPORTED if code != language],
+                "language_names": {"en": "English", "ar": "العربية"}}
+
+    app.register_blueprint(blueprint)
+
+
+def _back_to(token: str) -> str:
+    """The page the switcher was on: the form's `next`, else the Referer's path; only paths of this portal."""
+    prefix = f"/p/{token}"
+    for candidate in (request.form.get("next", ""), urlsplit(request.headers.get("Referer", "")).path):
+        parts = urlsplit(candidate)
+        if (not parts.scheme and not parts.netloc and (parts.path == prefix or parts.path.startswith(prefix + "/"))
+                and "\\" not in candidate and "//" not in parts.path):
+            return parts.path + (f"?{parts.query}" if parts.query else "")
+    return url_for("pages.home")
+
+
+@blueprint.post("/language")
+def choose_language() -> ResponseReturnValue:
+    try:
+        chosen = languages.parse_language(request.form.get("language", ""))
+    except InvalidInput:
+        message = _l("That language is not one the portal speaks (English or Arabic).")
+        return render_template("error.html", status=400, message=message), 400
+    services = portal_services()
+    session[COOKIE_KEY] = chosen
+    try:
+        context = open_page(services.uow(), clock=services.clock, policy=services.sign_in_policy,
+                            link_token=g.link_token, cookie=request.cookies.get(session_cookie_name()))
+    except NotSignedIn:
+        context = None
+    if context is not None:
+        access.set_contact_language(services.uow(), contact_id=context.viewer.contact.id, language=chosen)
+    return redirect(_back_to(g.link_token), 303)
