@@ -77,6 +77,8 @@ def _bad_inputs() -> list[tuple[str, Any]]:
          edit(lambda d: (d["companies"].append(other), company(d)["files"][0].update(attached_to={"job": "ij1"})))),
         ("invoice naming an unknown job", edit(lambda d: company(d)["invoices"][0].update(job="nope"))),
         ("bad base64", edit(lambda d: company(d)["files"][0].update(content_base64="***"))),
+        ("unsupported contact language", edit(lambda d: company(d)["contacts"][0].update(language="fr"))),
+        ("unsupported business language", edit(lambda d: d["business"].update(default_language="de"))),
         ("attached to both",
          edit(lambda d: company(d)["files"][0].update(attached_to={"job": "j1", "invoice": "i1"}))),
         ("a ref reused by another company",
@@ -130,3 +132,23 @@ def test_db_upgrade_is_repeatable(database_url: str, tmp_path: Path) -> None:
     for _ in range(2):
         result = run(database_url, tmp_path, "db", "upgrade")
         assert result.returncode == 0, result.stderr
+
+
+def test_contact_language_is_set_kept_by_a_seed_without_one_and_refused_when_unsupported(
+        database_url: str, tmp_path: Path) -> None:
+    document = copy.deepcopy(EXAMPLE)
+    contact = document["companies"][0]["contacts"][0]
+    company_ref, email = document["companies"][0]["ref"], contact["email"]
+    assert run(database_url, tmp_path, "seed", write(tmp_path, document)).returncode == 0
+    done = run(database_url, tmp_path, "contact", "language", company_ref, email, "ar")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == f"{contact['name']} reads the portal and its mail in ar"
+    assert run(database_url, tmp_path, "seed", write(tmp_path, document)).returncode == 0  # no language: kept
+    languages = {row[2]: row[-1] for row in snapshot(database_url)["contacts"]}
+    assert languages[contact["name"]] == "ar"
+    contact["language"] = "en"  # a seed that names one sets it
+    assert run(database_url, tmp_path, "seed", write(tmp_path, document)).returncode == 0
+    assert {row[2]: row[-1] for row in snapshot(database_url)["contacts"]}[contact["name"]] == "en"
+    refused = run(database_url, tmp_path, "contact", "language", company_ref, email, "fr")
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines() == ["error: unsupported language 'fr' (expected one of: en, ar)"]

@@ -6,11 +6,10 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, abort, g, render_template, request
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
-
-from flask_babel import lazy_gettext as _l
 
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.mail_dispatcher import Dispatcher

@@ -20,7 +20,7 @@ from entrypoints.web.app import portal_services
 from entrypoints.web.context import business, portal_blueprint, session_cookie_name
 from portal_core import access, languages
 from portal_core.browsing import open_page
-from portal_core.errors import InvalidInput, NotSignedIn
+from portal_core.errors import InvalidInput, NotSignedIn, PortalError
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 COOKIE_KEY = "language"  # in the form cookie (Flask's session), before sign-in
@@ -50,16 +50,29 @@ def install_languages(app: Flask) -> None:
                 "other_languages": [code for code in languages.SUPPORTED if code != language],
                 "language_names": {"en": "English", "ar": "العربية"}}
 
+    @app.before_request
+    def _portal_of_unknown_paths() -> None:
+        # A path under /p/<token>/ that no route serves (a 404 page) still belongs to that portal: its error page
+        # gets the switcher too.
+        if "link_token" not in g and request.path.startswith("/p/"):
+            token = request.path.split("/")[2]
+            if token:
+                g.link_token = token
+
     app.register_blueprint(blueprint)
 
 
 def _back_to(token: str) -> str:
-    """The page the switcher was on: the form's `next`, else the Referer's path; only paths of this portal."""
+    """The page the switcher was on: the form's `next` (a path), else the path of a Referer from this host; only
+    paths of this portal, never another site."""
     prefix = f"/p/{token}"
-    for candidate in (request.form.get("next", ""), urlsplit(request.headers.get("Referer", "")).path):
-        parts = urlsplit(candidate)
-        if (not parts.scheme and not parts.netloc and (parts.path == prefix or parts.path.startswith(prefix + "/"))
-                and "\\" not in candidate and "//" not in parts.path):
+    referer = urlsplit(request.headers.get("Referer", ""))
+    candidates = [urlsplit(request.form.get("next", ""))]
+    if referer.netloc == request.host:
+        candidates.append(referer._replace(scheme="", netloc=""))
+    for parts in candidates:
+        if (not parts.scheme and not parts.netloc and "\\" not in parts.path and "//" not in parts.path
+                and (parts.path == prefix or parts.path.startswith(prefix + "/"))):
             return parts.path + (f"?{parts.query}" if parts.query else "")
     return url_for("pages.home")
 
@@ -76,7 +89,7 @@ def choose_language() -> ResponseReturnValue:
     try:
         context = open_page(services.uow(), clock=services.clock, policy=services.sign_in_policy,
                             link_token=g.link_token, cookie=request.cookies.get(session_cookie_name()))
-    except NotSignedIn:
+    except (NotSignedIn, PortalError):  # not signed in, or a link that opens nothing: the cookie keeps the choice
         context = None
     if context is not None:
         access.set_contact_language(services.uow(), contact_id=context.viewer.contact.id, language=chosen)

@@ -1,0 +1,177 @@
+"""Arabic and English on the web: which language a reader gets, the switcher, the saved choice, right-to-left pages,
+and a catalog that translates every message the portal shows."""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from entrypoints.demo import demo_seed
+from portal_core import languages
+
+from .web_fixtures import TODAY, SignedIn, WebPortal, _csrf, homer, make_portal, portal
+
+__all__ = ["homer", "portal"]  # fixtures imported for pytest, not unused
+
+ROOT = Path(__file__).resolve().parents[2]
+WEB = ROOT / "src" / "entrypoints" / "web"
+CATALOG = WEB / "translations" / "ar" / "LC_MESSAGES" / "messages.po"
+
+
+def _html_tag(page: str) -> str:
+    found = re.search(r"<html[^>]*>", page)
+    assert found, "no <html> tag"
+    return found.group(0)
+
+
+def _switcher(page: str) -> str:
+    found = re.search(r'<form method="post" action="(/p/[^"]+/language)"[^>]*>(.*?)</form>', page, re.S)
+    assert found, "no language switcher on the page"
+    return found.group(0)
+
+
+# ---- the catalog
+
+
+def test_every_message_the_portal_shows_has_an_arabic_translation() -> None:
+    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
+    method_map = [("templates/**.html", "jinja2"), ("**.py", "python")]
+    options = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}}
+    extracted = {m[2] if isinstance(m[2], str) else m[2][0]
+                 for m in extract_from_dir(str(WEB), method_map, options, keywords=keywords)}
+    assert len(extracted) > 150  # the extraction itself works: pages, errors, statuses
+    with CATALOG.open("rb") as source:
+        catalog = read_po(source, locale="ar")
+    untranslated = sorted(m for m in extracted if not (catalog.get(m) and catalog.get(m).string))
+    assert untranslated == [], f"messages without an Arabic translation: {untranslated}"
+    for message in catalog:  # the placeholders of each translation are those of its message
+        if message.id and message.string:
+            assert sorted(re.findall(r"%\(\w+\)s", message.id)) == sorted(re.findall(r"%\(\w+\)s", message.string)), \
+                message.id
+
+
+def test_the_build_compiled_the_catalog() -> None:
+    compiled = CATALOG.with_suffix(".mo")
+    assert compiled.exists(), "the package build (hatch_build.py) compiles messages.po into messages.mo"
+    assert compiled.stat().st_mtime >= CATALOG.stat().st_mtime - 1, "messages.mo is older than messages.po: reinstall"
+
+
+# ---- choosing the language
+
+
+def test_the_browser_language_is_used_before_sign_in(portal: WebPortal) -> None:
+    client = portal.app.test_client()
+    token = portal.token("globex")
+    arabic = client.get(f"/p/{token}/login", headers={"Accept-Language": "ar-AE,ar;q=0.9,en;q=0.5"})
+    assert _html_tag(arabic.text) == '<html lang="ar" dir="rtl">'
+    assert "تسجيل الدخول" in arabic.text and "Email me a code" not in arabic.text
+    english = client.get(f"/p/{token}/login", headers={"Accept-Language": "fr,en;q=0.8"})
+    assert _html_tag(english.text) == '<html lang="en" dir="ltr">' and "Email me a code" in english.text
+
+
+def test_without_a_browser_preference_the_business_default_is_used() -> None:
+    seed = copy.deepcopy(demo_seed(TODAY))
+    seed["business"]["default_language"] = "ar"
+    arabic_business = make_portal(seed=seed)
+    page = arabic_business.app.test_client().get(f"/p/{arabic_business.token('globex')}/login")
+    assert _html_tag(page.text) == '<html lang="ar" dir="rtl">'
+
+
+def test_the_switcher_keeps_the_choice_in_the_form_cookie_and_goes_back(portal: WebPortal) -> None:
+    client = portal.app.test_client()
+    token = portal.token("globex")
+    login = client.get(f"/p/{token}/login", headers={"Accept-Language": "en"})
+    form = _switcher(login.text)
+    assert 'name="language" value="ar"' in form and 'name="csrf_token"' in form
+    switched = client.post(f"/p/{token}/language", data={"language": "ar", "csrf_token": _csrf(login.text),
+                                                          "next": f"/p/{token}/login"})
+    assert switched.status_code == 303 and switched.headers["Location"] == f"/p/{token}/login"
+    again = client.get(f"/p/{token}/login", headers={"Accept-Language": "en"})  # the choice wins over the browser
+    assert _html_tag(again.text) == '<html lang="ar" dir="rtl">'
+    assert 'name="language" value="en"' in _switcher(again.text)  # and offers English back
+
+
+@pytest.mark.parametrize("next_path", ["https://evil.example/p/x", "//evil.example/p/x", "/elsewhere",
+                                       "/p/another-token/login", "javascript:alert(1)"])
+def test_the_switcher_only_goes_back_to_this_portal(portal: WebPortal, next_path: str) -> None:
+    client = portal.app.test_client()
+    token = portal.token("globex")
+    login = client.get(f"/p/{token}/login")
+    answer = client.post(f"/p/{token}/language", data={"language": "ar", "csrf_token": _csrf(login.text),
+                                                        "next": next_path},
+                         headers={"Referer": "https://evil.example/p/" + token})
+    assert answer.status_code == 303 and answer.headers["Location"] == f"/p/{token}/"
+
+
+def test_without_next_the_referer_path_is_used(portal: WebPortal) -> None:
+    client = portal.app.test_client()
+    token = portal.token("globex")
+    login = client.get(f"/p/{token}/login")
+    answer = client.post(f"/p/{token}/language", data={"language": "ar", "csrf_token": _csrf(login.text)},
+                         headers={"Referer": f"http://localhost/p/{token}/login"})
+    assert answer.headers["Location"] == f"/p/{token}/login"
+
+
+@pytest.mark.parametrize("language", ["fr", "", "AR-XX", "english"])
+def test_an_unsupported_language_is_a_400(portal: WebPortal, language: str) -> None:
+    client = portal.app.test_client()
+    token = portal.token("globex")
+    login = client.get(f"/p/{token}/login")
+    answer = client.post(f"/p/{token}/language", data={"language": language, "csrf_token": _csrf(login.text)})
+    assert answer.status_code == 400 and "English or Arabic" in answer.text
+
+
+def test_the_switcher_needs_the_csrf_token(portal: WebPortal) -> None:
+    token = portal.token("globex")
+    assert portal.app.test_client().post(f"/p/{token}/language", data={"language": "ar"}).status_code == 400
+
+
+def test_a_signed_in_contacts_choice_is_saved_and_wins_over_the_browser(portal: WebPortal, homer: SignedIn) -> None:
+    home = homer.get("/", headers={"Accept-Language": "en"})
+    assert _html_tag(home.text) == '<html lang="en" dir="ltr">'
+    answer = homer.client.post(f"/p/{homer.token}/language",
+                               data={"language": "ar", "csrf_token": _csrf(home.text), "next": f"/p/{homer.token}/"})
+    assert answer.status_code == 303
+    with portal.services.uow() as uow:
+        company = uow.companies.get_by_ref("globex")
+        assert company is not None
+        saved = {c.email: c.language for c in uow.contacts.list_for_company(company.id)}
+    assert saved == {"homer@globex.example": "ar", "marge@globex.example": None}
+    page = homer.get("/invoices", headers={"Accept-Language": "en"})
+    assert _html_tag(page.text) == '<html lang="ar" dir="rtl">' and "<h1>الفواتير</h1>" in page.text
+    # Another browser of the same contact, signed in afresh, reads Arabic too: the choice is on the contact.
+    again = portal.sign_in("globex", "homer@globex.example")
+    assert _html_tag(again.get("/", headers={"Accept-Language": "en"}).text) == '<html lang="ar" dir="rtl">'
+
+
+def test_arabic_pages_error_pages_included_are_right_to_left(portal: WebPortal, homer: SignedIn) -> None:
+    for path in ("/", "/invoices", "/quotes", "/jobs", "/files", "/statement", "/requests/new", "/no-such-page"):
+        page = homer.get(path, headers={"Accept-Language": "ar"})
+        assert _html_tag(page.text) == '<html lang="ar" dir="rtl">', path
+        assert 'value="en"' in _switcher(page.text), path
+    missing = homer.get("/invoices/no-such-invoice", headers={"Accept-Language": "ar"})
+    assert missing.status_code == 404 and "الصفحة غير موجودة" in missing.text
+
+
+def test_business_data_is_shown_as_entered_in_arabic(homer: SignedIn) -> None:
+    page = homer.get("/invoices", headers={"Accept-Language": "ar"}).text
+    assert "INV-2001" in page and "AED 378.00" in page
+
+
+def test_the_stylesheet_mirrors_by_logical_properties() -> None:
+    css = (WEB / "static" / "portal.css").read_text()
+    assert not re.search(r"(?<![-\w])(left|right)\s*:", css), "physical left/right: use inset-inline-*"
+    assert not re.search(r"(margin|padding|border)-(left|right)\b", css), "use the -inline-start/-end properties"
+    assert not re.search(r"text-align:\s*(left|right)", css), "use text-align: start/end"
+
+
+def test_the_languages_are_chosen_in_order() -> None:
+    assert languages.choose("ar", ["en"], "en") == "ar"  # saved first
+    assert languages.choose(None, ["fr-FR", "ar-SA", "en"], "en") == "ar"  # then the browser, among ours
+    assert languages.choose(None, ["fr"], "ar") == "ar"  # then the business's default
+    assert languages.choose(None, [], "xx") == "en"
