@@ -153,7 +153,7 @@ def _require_flow(flow: str) -> None:
 
 def request_sign_in_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: EmailTemplates,
                          secrets: SignInSecrets, policy: SignInPolicy, link_token: str, email: str,
-                         ip: str, flow: str) -> str | None:
+                         ip: str, flow: str, language: str | None = None) -> str | None:
     """Issues a code for this flow when the email is a contact of this portal's company; answers alike when not.
     The code's mail is queued in the outbox in the same transaction: returns its outbox id (None for an email that
     is no contact's), for the caller to wake a dispatcher with; the page never waits for the relay.
@@ -206,8 +206,10 @@ def request_sign_in_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomnes
         business = uow.business.get()
         if business is None:
             raise PortalUnavailable("the portal is not set up: no business")
+        # The code's mail in the contact's saved language, else the language of the page it was asked from.
         notice = SignInCodeNotice(business=business, company_name=company.name, contact_name=contact.name,
-                                  code=plain, valid_minutes=int(CODE_LIFETIME.total_seconds() // 60))
+                                  code=plain, valid_minutes=int(CODE_LIFETIME.total_seconds() // 60),
+                                  language=contact.language or language or business.default_language)
         queued = outbox.enqueue(uow, clock=clock, randomness=randomness,
                                 email=templates.render(notice, to=contact.email), purpose=MailPurpose.SIGN_IN_CODE,
                                 give_up_at=code.expires_at, company_id=company.id, contact_id=contact.id,

@@ -12,7 +12,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from entrypoints.demo import demo_seed
-from portal_core import languages
+from portal_core import access, languages
 
 from .web_fixtures import TODAY, SignedIn, WebPortal, _csrf, homer, make_portal, portal
 
@@ -144,6 +144,7 @@ def test_a_signed_in_contacts_choice_is_saved_and_wins_over_the_browser(portal: 
     assert saved == {"homer@globex.example": "ar", "marge@globex.example": None}
     page = homer.get("/invoices", headers={"Accept-Language": "en"})
     assert _html_tag(page.text) == '<html lang="ar" dir="rtl">' and "<h1>الفواتير</h1>" in page.text
+    assert "21 نوفمبر 2026" in page.text  # dates by Babel in the reader's language (INV-2001 is due 21 Nov)
     # Another browser of the same contact, signed in afresh, reads Arabic too: the choice is on the contact.
     again = portal.sign_in("globex", "homer@globex.example")
     assert _html_tag(again.get("/", headers={"Accept-Language": "en"}).text) == '<html lang="ar" dir="rtl">'
@@ -175,3 +176,30 @@ def test_the_languages_are_chosen_in_order() -> None:
     assert languages.choose(None, ["fr-FR", "ar-SA", "en"], "en") == "ar"  # then the browser, among ours
     assert languages.choose(None, ["fr"], "ar") == "ar"  # then the business's default
     assert languages.choose(None, [], "xx") == "en"
+
+
+def _ask_code(portal: WebPortal, email: str, accept_language: str) -> str:
+    client = portal.app.test_client()
+    token = portal.token("globex")
+    login = client.get(f"/p/{token}/login", headers={"Accept-Language": accept_language})
+    sent = client.post(f"/p/{token}/login", data={"email": email, "csrf_token": _csrf(login.text)},
+                       headers={"Accept-Language": accept_language})
+    assert sent.status_code == 303
+    portal.clock.advance(minutes=2)
+    return portal.sender.to(email)[-1]
+
+
+def test_the_code_mail_is_in_the_pages_language_unless_the_contact_chose_one(portal: WebPortal) -> None:
+    arabic = _ask_code(portal, "marge@globex.example", "ar")
+    assert arabic.subject == "رمز تسجيل الدخول إلى Falcon Facilities"
+    assert "مرحبًا Marge Simpson" in arabic.text and "Hello" not in arabic.text
+    assert 'lang="ar" dir="rtl"' in arabic.html
+    code = re.search(r"(?<!\d)(\d{6})(?!\d)", arabic.text)
+    assert code is not None and code.group(1).isascii()  # the code is always in ASCII digits
+    assert code.group(1) in arabic.html
+    english = _ask_code(portal, "marge@globex.example", "en")
+    assert english.subject.startswith("Your sign-in code") and "Hello Marge Simpson" in english.text
+    access.set_contact_language(portal.services.uow(), company_key="globex", email="marge@globex.example",
+                                language="ar")
+    saved = _ask_code(portal, "marge@globex.example", "en")  # the saved choice wins over the page's language
+    assert saved.subject.startswith("رمز تسجيل الدخول")

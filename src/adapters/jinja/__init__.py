@@ -32,9 +32,18 @@ class JinjaEmailTemplates:
         self._text = jinja2.Environment(loader=loader, autoescape=False, undefined=jinja2.StrictUndefined,
                                         keep_trailing_newline=True)
         self._html = jinja2.Environment(loader=loader, autoescape=True, undefined=jinja2.StrictUndefined)
+        self._names_available = frozenset(loader.list_templates())
+
+    def _name(self, notice: Notice) -> str:
+        """The notice's templates in its language when they exist (templates/email/<language>/), else English."""
+        name = self._names[type(notice)]
+        language = getattr(notice, "language", "en")
+        if language != "en" and f"{language}/{name}.subject.txt" in self._names_available:
+            return f"{language}/{name}"
+        return name
 
     def render(self, notice: Notice, to: str) -> Email:
-        name = self._names[type(notice)]
+        name = self._name(notice)
         context: dict[str, Any] = {field.name: getattr(notice, field.name) for field in attrs.fields(type(notice))}
         subject = self._text.get_template(f"{name}.subject.txt").render(context).strip()
         return Email(to=to, subject=" ".join(subject.split()),

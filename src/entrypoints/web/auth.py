@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from entrypoints.web import metrics
 from entrypoints.web.app import mail, portal_services
 from entrypoints.web.context import client_ip, log_refusal, portal_blueprint, session_cookie_name
+from entrypoints.web.i18n import current_language
 from portal_core import sign_in
 from portal_core.errors import CodeRejected, DeliveryFailed, InvalidEmail, Throttled
 
@@ -66,7 +67,7 @@ def request_code() -> ResponseReturnValue:
         queued = sign_in.request_sign_in_code(
             services.uow(), clock=services.clock, randomness=services.randomness, templates=services.templates,
             secrets=services.sign_in_secrets, policy=services.sign_in_policy, link_token=g.link_token, email=email,
-            ip=client_ip(), flow=flow)
+            ip=client_ip(), flow=flow, language=current_language())
     except InvalidEmail as exc:
         return render_template("auth/login.html", email=email, error=str(exc)), 400
     except Throttled as exc:

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import format_date as babel_format_date
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
@@ -74,10 +75,10 @@ blueprint.add_app_template_global(endpoint_exists, "endpoint_exists")
 
 @blueprint.app_template_filter("date")
 def format_date(value: dt.date | dt.datetime | None) -> str:
-    """31 Oct 2026: day, short month, year, the same for every reader."""
+    """31 Oct 2026 (day, short month, year) in the reader's language, by Babel: 31 أكتوبر 2026 in Arabic."""
     if value is None:
         return "—"
-    return f"{value.day} {value:%b %Y}"
+    return str(babel_format_date(value.date() if isinstance(value, dt.datetime) else value, "d MMM y"))
 
 
 @blueprint.app_template_filter("label")

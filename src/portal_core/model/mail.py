@@ -41,6 +41,7 @@ class SignInCodeNotice:
     contact_name: str
     code: str = attrs.field(repr=False)
     valid_minutes: int
+    language: str = "en"  # the contact's saved language, else the page's the code was asked from
 
 
 @attrs.frozen(kw_only=True)
