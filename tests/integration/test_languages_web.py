@@ -159,9 +159,23 @@ def test_arabic_pages_error_pages_included_are_right_to_left(portal: WebPortal, 
     assert missing.status_code == 404 and "الصفحة غير موجودة" in missing.text
 
 
-def test_business_data_is_shown_as_entered_in_arabic(homer: SignedIn) -> None:
+def test_business_data_is_shown_as_entered_and_amounts_in_the_locales_format(homer: SignedIn) -> None:
     page = homer.get("/invoices", headers={"Accept-Language": "ar"}).text
-    assert "INV-2001" in page and "AED 378.00" in page
+    assert "INV-2001" in page  # the business's invoice numbers as entered
+    assert "378.00\xa0د.إ." in page and "AED 378.00" not in page  # Babel's Arabic pattern, the currency's decimals
+    assert "AED 378.00" in homer.get("/invoices", headers={"Accept-Language": "en"}).text
+
+
+def test_each_amount_keeps_its_currencys_decimals_in_arabic() -> None:
+    seed = copy.deepcopy(demo_seed(TODAY))
+    for invoice, (currency, price) in zip(seed["companies"][0]["invoices"][:2], (("KWD", "12.345"), ("JPY", "5000")),
+                                          strict=True):
+        invoice.update(currency=currency, tax="0" if currency == "JPY" else "0.000",
+                       amount_paid="0" if currency == "JPY" else "0.000",
+                       lines=[{"description": "x", "quantity": "1", "unit_price": price}])
+    portal = make_portal(seed=seed)
+    page = portal.sign_in("globex", "homer@globex.example").get("/invoices", headers={"Accept-Language": "ar"}).text
+    assert "12.345\xa0د.ك." in page and "5,000\xa0JP¥" in page
 
 
 def test_the_stylesheet_mirrors_by_logical_properties() -> None:

@@ -7,10 +7,13 @@ languages we speak; else the business's default.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel import Locale
+from babel.numbers import format_currency
 from flask import Flask, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel
@@ -21,6 +24,7 @@ from entrypoints.web.context import business, portal_blueprint, session_cookie_n
 from portal_core import access, languages
 from portal_core.browsing import open_page
 from portal_core.errors import InvalidInput, NotSignedIn, PortalError
+from portal_core.model.money import Money, exponent
 
 TRANSLATIONS = Path(__file__).parent / "translations"
 COOKIE_KEY = "language"  # in the form cookie (Flask's session), before sign-in
@@ -40,8 +44,29 @@ def current_language() -> str:
     return g.language  # type: ignore[no-any-return]
 
 
+def format_money(value: Money) -> str:
+    """An amount in the reader's language: English keeps the portal's own "AED 378.00" (what clients' accounts
+    systems and the CRM's own documents show); other languages use Babel's pattern for the locale, with the
+    currency's own decimals (KWD 3, JPY 0), never rounded."""
+    language = current_language()
+    if language == languages.DEFAULT:
+        return str(value)
+    digits = exponent(value.currency)
+    pattern = Locale.parse(language).currency_formats["standard"].pattern
+    pattern = pattern.replace("0.00", "0" + ("." + "0" * digits if digits else ""))
+    return str(format_currency(Decimal(value.minor).scaleb(-digits), value.currency, format=pattern, locale=language,
+                               currency_digits=False))
+
+
+def _finalize(value: Any) -> Any:
+    """Every {{ amount }} a template prints is formatted for the reader (Jinja's finalize hook)."""
+    return format_money(value) if isinstance(value, Money) else value
+
+
 def install_languages(app: Flask) -> None:
     Babel(app, locale_selector=current_language, default_translation_directories=str(TRANSLATIONS))
+    app.jinja_env.finalize = _finalize
+    app.jinja_env.filters["money"] = format_money
 
     @app.context_processor
     def _language() -> dict[str, Any]:
