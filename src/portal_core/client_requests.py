@@ -154,7 +154,7 @@ def submit_request(uow: UnitOfWork, clock: Clock, randomness: Randomness, templa
                                         detail=request.id))
             notice = NewRequestNotice(business=business, request_id=request.id, company_name=viewer.company.name,
                                       contact_name=viewer.contact.name, contact_email=viewer.contact.email,
-                                      title=title, details=details)
+                                      title=title, details=details, language=business.default_language)
             queued = outbox.enqueue(uow, clock=clock, randomness=randomness,
                                     email=templates.render(notice, to=business.email),
                                     purpose=MailPurpose.NEW_REQUEST, company_id=viewer.company.id,

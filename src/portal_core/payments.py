@@ -476,7 +476,7 @@ def _receipt(uow: UnitOfWork, clock: Clock, randomness: Randomness, templates: E
                                   invoice_number=", ".join(i.number for i in invoices), amount=payment.amount,
                                   outstanding=outstanding, paid_at=payment.settled_at,
                                   provider=PROVIDER_NAMES[payment.provider], payment_id=payment.id,
-                                  invoice_count=len(invoices))
+                                  invoice_count=len(invoices), language=contact.language or business.default_language)
     return outbox.enqueue(uow, clock=clock, randomness=randomness, email=templates.render(notice, to=contact.email),
                           purpose=MailPurpose.PAYMENT_RECEIPT, company_id=company.id, contact_id=contact.id,
                           subject_ref=f"payment:{payment.id}")

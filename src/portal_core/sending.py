@@ -253,7 +253,8 @@ def send_invoice(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates
             return DocumentNotice(business=business, company_name=company.name, contact_name=contact.name,
                                   kind=DocumentKind.INVOICE, number=invoice.number, total=invoice.total,
                                   outstanding=invoice.outstanding, issued_date=invoice.issued_date,
-                                  due_date=invoice.due_date, valid_until=None, portal_link=link, reminder=not changed)
+                                  due_date=invoice.due_date, valid_until=None, portal_link=link, reminder=not changed,
+                                  language=contact.language or business.default_language)
 
         pdf = _pdf(documents, InvoiceDocument(business=business, company_name=company.name, invoice=invoice),
                    invoice.number)
@@ -307,7 +308,8 @@ def send_quote(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, 
             return DocumentNotice(business=business, company_name=company.name, contact_name=contact.name,
                                   kind=DocumentKind.QUOTE, number=quote.number, total=quote.total, outstanding=None,
                                   issued_date=quote.issued_date, due_date=None, valid_until=quote.valid_until,
-                                  portal_link=link, reminder=not changed)
+                                  portal_link=link, reminder=not changed,
+                                  language=contact.language or business.default_language)
 
         pdf = _pdf(documents, QuoteDocument(business=business, company_name=company.name, quote=quote), quote.number)
         mails = _queue(uow, templates, clock, randomness, company, notice, purpose=MailPurpose.DOCUMENT_NOTICE,
@@ -363,7 +365,8 @@ def remind_overdue(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplat
             def notice(contact: Contact, company: Company = company, lines: tuple[OverdueLine, ...] = lines,
                        link: str | None = link) -> Notice:
                 return OverdueReminder(business=business, company_name=company.name, contact_name=contact.name,
-                                       invoices=lines, portal_link=link)
+                                       invoices=lines, portal_link=link,
+                                       language=contact.language or business.default_language)
 
             numbers = ", ".join(i.number for i in due)
             batches.append((reminder, _queue(uow, templates, clock, randomness, company, notice,

@@ -12,7 +12,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from entrypoints.demo import demo_seed
-from portal_core import access, languages
+from portal_core import access, languages, sending
 
 from .web_fixtures import TODAY, SignedIn, WebPortal, _csrf, homer, make_portal, portal
 
@@ -217,3 +217,24 @@ def test_the_code_mail_is_in_the_pages_language_unless_the_contact_chose_one(por
                                 language="ar")
     saved = _ask_code(portal, "marge@globex.example", "en")  # the saved choice wins over the page's language
     assert saved.subject.startswith("رمز تسجيل الدخول")
+
+
+def test_document_notices_follow_each_contacts_language_and_staff_notices_the_business_default(
+        portal: WebPortal, homer: SignedIn) -> None:
+    access.set_contact_language(portal.services.uow(), company_key="globex", email="marge@globex.example",
+                                language="ar")
+    s = portal.services
+    sending.send_invoice(s.uow(), s.email_sender, s.templates, s.clock, s.randomness, "https://portal.example",
+                         "globex-i4")
+    marge, homer_mail = portal.sender.to("marge@globex.example")[-1], portal.sender.to("homer@globex.example")[-1]
+    assert marge.subject.startswith("الفاتورة INV-2003") and "Hello" not in marge.text
+    assert homer_mail.subject.startswith("Invoice INV-2003") and not re.search(r"[\u0600-\u06FF]", homer_mail.text)
+    # A request from a contact reading Arabic reaches the business in its own default language (English here).
+    page = homer.get("/requests/new", headers={"Accept-Language": "ar"})
+    form_token = re.search(r'name="form_token" value="([^"]+)"', page.text)
+    assert form_token is not None
+    sent = homer.client.post(f"/p/{homer.token}/requests/new", data={
+        "title": "تسرب", "details": "ماء على الأرض", "csrf_token": _csrf(page.text), "form_token": form_token.group(1)})
+    assert sent.status_code == 303
+    staff = portal.sender.to("office@falcon.example")[-1]
+    assert staff.subject.startswith("New portal request from Globex LLC")

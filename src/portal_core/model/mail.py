@@ -55,6 +55,7 @@ class NewRequestNotice:
     contact_email: str
     title: str
     details: str
+    language: str = "en"  # the business's default language: the notice is for its staff
 
 
 @attrs.frozen(kw_only=True)
@@ -71,6 +72,7 @@ class PaymentReceiptNotice:
     provider: str
     payment_id: str
     invoice_count: int = 1  # several when one payment paid several invoices (invoice_number then lists them all)
+    language: str = "en"  # the contact's saved language, else the business's default
 
 
 class DocumentKind(enum.StrEnum):
@@ -94,6 +96,7 @@ class DocumentNotice:
     valid_until: dt.date | None  # quotes only
     portal_link: str | None  # the company's sign-in page; None while its portal access is disabled
     reminder: bool = False  # the document was sent before: this notice repeats it
+    language: str = "en"  # the contact's saved language, else the business's default
 
 
 @attrs.frozen(kw_only=True)
@@ -114,6 +117,7 @@ class OverdueReminder:
     contact_name: str
     invoices: tuple[OverdueLine, ...]
     portal_link: str | None  # the company's sign-in page; None while its portal access is disabled
+    language: str = "en"  # the contact's saved language, else the business's default
 
 
 Notice = SignInCodeNotice | NewRequestNotice | PaymentReceiptNotice | DocumentNotice | OverdueReminder
