@@ -75,35 +75,46 @@ def _pdf(uow: UnitOfWork, renderer: DocumentRenderer, clock: Clock, randomness: 
     return RenderedDocument(filename=filename_for(name), content=content)
 
 
+def reader_language(viewer: Viewer, business: Business, page_language: str | None) -> str:
+    """A document is in the contact's saved language, else the page's it was asked from, else the business's."""
+    return viewer.contact.language or page_language or business.default_language
+
+
 def invoice_pdf(uow: UnitOfWork, *, renderer: DocumentRenderer, clock: Clock, randomness: Randomness,
-                viewer: Viewer, invoice_id: str, ip: str | None = None) -> RenderedDocument:
+                viewer: Viewer, invoice_id: str, ip: str | None = None,
+                language: str | None = None) -> RenderedDocument:
     """The invoice as a PDF, audited. Raises UnknownRecord unless the viewer may see the invoice."""
 
     def read() -> tuple[Document, str, str]:
         invoice = uow.invoices.get(invoice_id)
         if invoice is None or not policy.can_see(viewer.company, viewer.contact, invoice):
             raise UnknownRecord(NOT_FOUND)
-        document = InvoiceDocument(business=_business(uow), company_name=viewer.company.name, invoice=invoice)
+        business = _business(uow)
+        document = InvoiceDocument(business=business, company_name=viewer.company.name, invoice=invoice,
+                                   language=reader_language(viewer, business, language))
         return document, f"invoice {invoice.number}", invoice.number
 
     return _pdf(uow, renderer, clock, randomness, viewer, ip, read)
 
 
 def quote_pdf(uow: UnitOfWork, *, renderer: DocumentRenderer, clock: Clock, randomness: Randomness,
-              viewer: Viewer, quote_id: str, ip: str | None = None) -> RenderedDocument:
+              viewer: Viewer, quote_id: str, ip: str | None = None, language: str | None = None) -> RenderedDocument:
     """The quote as a PDF, audited. Raises UnknownRecord unless the viewer may see the quote."""
 
     def read() -> tuple[Document, str, str]:
         quote = uow.quotes.get(quote_id)
         if quote is None or not policy.can_see(viewer.company, viewer.contact, quote):
             raise UnknownRecord(NOT_FOUND)
-        document = QuoteDocument(business=_business(uow), company_name=viewer.company.name, quote=quote)
+        business = _business(uow)
+        document = QuoteDocument(business=business, company_name=viewer.company.name, quote=quote,
+                                 language=reader_language(viewer, business, language))
         return document, f"quote {quote.number}", quote.number
 
     return _pdf(uow, renderer, clock, randomness, viewer, ip, read)
 
 
-def build_statement(business: Business, company_name: str, invoices: list[Invoice], today: dt.date) -> Statement:
+def build_statement(business: Business, company_name: str, invoices: list[Invoice], today: dt.date,
+                    language: str = "en") -> Statement:
     """Every open invoice among `invoices`, grouped by currency and aged against today."""
     by_currency: dict[str, list[StatementLine]] = {}
     for invoice in invoices:
@@ -120,7 +131,8 @@ def build_statement(business: Business, company_name: str, invoices: list[Invoic
         sections.append(CurrencySection(currency=currency, lines=tuple(lines), aging=aging,
                                         outstanding=total_of([line.invoice.outstanding for line in lines],
                                                              currency)))
-    return Statement(business=business, company_name=company_name, as_of=today, sections=tuple(sections))
+    return Statement(business=business, company_name=company_name, as_of=today, sections=tuple(sections),
+                     language=language)
 
 
 def statement(uow: UnitOfWork, viewer: Viewer, *, today: dt.date) -> Statement:
@@ -129,18 +141,21 @@ def statement(uow: UnitOfWork, viewer: Viewer, *, today: dt.date) -> Statement:
         return _statement(uow, viewer, today)
 
 
-def _statement(uow: UnitOfWork, viewer: Viewer, today: dt.date) -> Statement:
+def _statement(uow: UnitOfWork, viewer: Viewer, today: dt.date, language: str | None = None) -> Statement:
     invoices = uow.invoices.list_for_company(viewer.company.id, statuses=OPEN_STATUSES, today=today)
     visible = [i for i in invoices if policy.can_see(viewer.company, viewer.contact, i)]
-    return build_statement(_business(uow), viewer.company.name, visible, today)
+    business = _business(uow)
+    return build_statement(business, viewer.company.name, visible, today,
+                           language=reader_language(viewer, business, language))
 
 
 def statement_pdf(uow: UnitOfWork, *, renderer: DocumentRenderer, clock: Clock, randomness: Randomness,
-                  viewer: Viewer, ip: str | None = None) -> RenderedDocument:
+                  viewer: Viewer, ip: str | None = None, language: str | None = None) -> RenderedDocument:
     """The statement as a PDF, audited as a document download."""
     today = clock.now().date()
 
     def read() -> tuple[Document, str, str]:
-        return _statement(uow, viewer, today), f"statement {today.isoformat()}", f"statement-{today.isoformat()}"
+        document = _statement(uow, viewer, today, language)
+        return document, f"statement {today.isoformat()}", f"statement-{today.isoformat()}"
 
     return _pdf(uow, renderer, clock, randomness, viewer, ip, read)

@@ -172,12 +172,14 @@ def _held_back_until(uow: UnitOfWork, document_id: str, now: dt.datetime) -> dt.
 
 def _queue(uow: UnitOfWork, templates: EmailTemplates, clock: Clock, randomness: Randomness, company: Company,
            notice_for: Callable[[Contact], Notice], *, purpose: MailPurpose, action: str, detail: str,
-           subject_ref: str, attachments: tuple[Attachment, ...] = ()) -> tuple[_Mail, ...]:
+           subject_ref: str,
+           attachments: Callable[[Contact], tuple[Attachment, ...]] | None = None) -> tuple[_Mail, ...]:
     """One message per contact, queued in the open transaction; each try of each is audited as action_sent/_failed."""
     return tuple(
         _Mail(contact=contact, message_id=outbox.enqueue(
             uow, clock=clock, randomness=randomness,
-            email=attrs.evolve(templates.render(notice_for(contact), to=contact.email), attachments=attachments),
+            email=attrs.evolve(templates.render(notice_for(contact), to=contact.email),
+                               attachments=attachments(contact) if attachments else ()),
             purpose=purpose, company_id=company.id, contact_id=contact.id, subject_ref=subject_ref,
             audit_action=action, audit_detail=detail))
         for contact in uow.contacts.list_for_company(company.id))
@@ -197,11 +199,22 @@ def _deliver(uow: UnitOfWork, sender: EmailSender, clock: Clock, randomness: Ran
                  for m in mails)
 
 
-def _pdf(documents: DocumentRenderer | None, document: Document, number: str) -> tuple[Attachment, ...]:
-    """The document as the notice's PDF attachment, rendered once for every contact; none without a renderer."""
-    if documents is None:
-        return ()
-    return (Attachment(filename=f"{number}.pdf", content_type="application/pdf", content=documents.render(document)),)
+def _pdfs(documents: DocumentRenderer | None, business: Business, make: Callable[[str], Document],
+          number: str) -> Callable[[Contact], tuple[Attachment, ...]]:
+    """Each contact's PDF attachment, in their language (their saved one, else the business's default), rendered
+    once per language whatever the number of contacts; none without a renderer."""
+    rendered: dict[str, tuple[Attachment, ...]] = {}
+
+    def for_contact(contact: Contact) -> tuple[Attachment, ...]:
+        if documents is None:
+            return ()
+        language = contact.language or business.default_language
+        if language not in rendered:
+            rendered[language] = (Attachment(filename=f"{number}.pdf", content_type="application/pdf",
+                                             content=documents.render(make(language))),)
+        return rendered[language]
+
+    return for_contact
 
 
 def _link_note(link: str | None) -> str:
@@ -256,8 +269,8 @@ def send_invoice(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates
                                   due_date=invoice.due_date, valid_until=None, portal_link=link, reminder=not changed,
                                   language=contact.language or business.default_language)
 
-        pdf = _pdf(documents, InvoiceDocument(business=business, company_name=company.name, invoice=invoice),
-                   invoice.number)
+        pdf = _pdfs(documents, business, lambda language: InvoiceDocument(
+            business=business, company_name=company.name, invoice=invoice, language=language), invoice.number)
         mails = _queue(uow, templates, clock, randomness, company, notice, purpose=MailPurpose.DOCUMENT_NOTICE,
                        action="invoice_notice", subject_ref=f"invoice:{invoice.id}", attachments=pdf,
                        detail=f"invoice {invoice.number}{' again' if not changed else ''}{_link_note(link)}")
@@ -311,7 +324,8 @@ def send_quote(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, 
                                   portal_link=link, reminder=not changed,
                                   language=contact.language or business.default_language)
 
-        pdf = _pdf(documents, QuoteDocument(business=business, company_name=company.name, quote=quote), quote.number)
+        pdf = _pdfs(documents, business, lambda language: QuoteDocument(
+            business=business, company_name=company.name, quote=quote, language=language), quote.number)
         mails = _queue(uow, templates, clock, randomness, company, notice, purpose=MailPurpose.DOCUMENT_NOTICE,
                        action="quote_notice", subject_ref=f"quote:{quote.id}", attachments=pdf,
                        detail=f"quote {quote.number}{' again' if not changed else ''}{_link_note(link)}")

@@ -11,8 +11,9 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from adapters.pdf import WeasyPrintDocuments
 from entrypoints.demo import demo_seed
-from portal_core import access, languages, sending
+from portal_core import access, languages, printing, sending
 
 from .web_fixtures import TODAY, SignedIn, WebPortal, _csrf, homer, make_portal, portal
 
@@ -238,3 +239,41 @@ def test_document_notices_follow_each_contacts_language_and_staff_notices_the_bu
     assert sent.status_code == 303
     staff = portal.sender.to("office@falcon.example")[-1]
     assert staff.subject.startswith("New portal request from Globex LLC")
+
+
+def _pdf_text(data: bytes) -> str:
+    import io
+
+    import pypdf
+
+    assert data.startswith(b"%PDF-")
+    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+
+
+def test_pdfs_are_in_the_readers_language_arabic_right_to_left(portal: WebPortal, homer: SignedIn) -> None:
+    invoice_id = portal.id_of("invoices", "globex-i1")
+    arabic = _pdf_text(homer.get(f"/invoices/{invoice_id}/pdf", headers={"Accept-Language": "ar"}).data)
+    for words in ("فاتورة", "تاريخ", "الإصدار", "المستحق", "نوفمبر"):
+        assert words in arabic, (words, arabic)
+    assert "INV-2001" in arabic and "Due date" not in arabic
+    english = _pdf_text(homer.get(f"/invoices/{invoice_id}/pdf", headers={"Accept-Language": "en"}).data)
+    assert "Due date" in english and "فاتورة" not in english
+    statement = _pdf_text(homer.get("/statement/pdf", headers={"Accept-Language": "ar"}).data)
+    assert "كشف" in statement and "الحساب" in statement and "مستحقة" in statement
+    with portal.services.uow() as uow:
+        business = uow.business.get()
+    assert business is not None
+    layout = WeasyPrintDocuments().html(printing.build_statement(business, "Globex LLC", [], TODAY, language="ar"))
+    assert '<html lang="ar" dir="rtl">' in layout  # laid out right to left by WeasyPrint's bidi
+
+
+def test_a_notice_carries_the_pdf_in_each_contacts_language(portal: WebPortal) -> None:
+    access.set_contact_language(portal.services.uow(), company_key="globex", email="marge@globex.example",
+                                language="ar")
+    s = portal.services
+    sending.send_invoice(s.uow(), s.email_sender, s.templates, s.clock, s.randomness, "https://portal.example",
+                         "globex-i4", documents=s.documents)
+    marge = portal.sender.to("marge@globex.example")[-1]
+    homer_mail = portal.sender.to("homer@globex.example")[-1]
+    assert "فاتورة" in _pdf_text(marge.attachments[0].content)
+    assert "Invoice INV-2003" in _pdf_text(homer_mail.attachments[0].content)

@@ -49,6 +49,25 @@ def format_label(value: object) -> str:
     return text[:1].upper() + text[1:]
 
 
+# The documents' own words, per language (business data is printed as entered). A language without an entry here
+# is printed in English.
+LABELS: dict[str, dict[str, str]] = {
+    "ar": {
+        "Invoice": "فاتورة", "Quote": "عرض سعر", "For": "إلى", "Issued": "تاريخ الإصدار",
+        "Due date": "تاريخ الاستحقاق", "Valid until": "صالح حتى", "Status": "الحالة", "Currency": "العملة",
+        "Description": "الوصف", "Quantity": "الكمية", "Unit price": "سعر الوحدة", "Amount": "المبلغ",
+        "No lines.": "لا توجد بنود.", "Tax": "الضريبة", "Total": "الإجمالي", "Paid": "المدفوع",
+        "Outstanding": "المستحق", "Statement of account": "كشف الحساب", "as of": "حتى تاريخ",
+        "outstanding": "مستحق", "Days overdue": "أيام التأخير", "Nothing is outstanding.": "لا توجد مبالغ مستحقة.",
+        "not yet due": "غير مستحقة بعد", "over 90": "أكثر من 90",
+        "Draft": "مسودة", "Sent": "مرسلة", "Partially paid": "مدفوعة جزئيًا", "Paid status": "مدفوعة",
+        "Void": "ملغاة", "Accepted": "مقبول", "Declined": "مرفوض", "Expired": "منتهي",
+    },
+}
+_MONTHS_AR = ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر",
+              "ديسمبر")
+
+
 class WeasyPrintDocuments:
     """The DocumentRenderer port."""
 
@@ -60,8 +79,26 @@ class WeasyPrintDocuments:
         self._logo_timeout = logo_timeout
 
     def html(self, document: Document) -> str:
-        context: dict[str, Any] = {"document": document, "business": document.business}
-        return self._env.get_template(_NAMES[type(document)]).render(context)
+        language = document.language
+        labels = LABELS.get(language, {})
+
+        def t(text: str) -> str:
+            return labels.get(text, text)
+
+        def status(value: object) -> str:
+            label = format_label(value)
+            return labels.get("Paid status" if label == "Paid" else label, label)
+
+        def day(value: dt.date | None) -> str:
+            if value is not None and language == "ar":
+                return f"{value.day} {_MONTHS_AR[value.month - 1]} {value.year}"
+            return format_date(value)
+
+        context: dict[str, Any] = {"document": document, "business": document.business, "t": t,
+                                   "lang": language, "dir": "rtl" if language == "ar" else "ltr"}
+        env = self._env.overlay()
+        env.filters.update(date=day, label=status)
+        return env.get_template(_NAMES[type(document)]).render(context)
 
     def render(self, document: Document) -> bytes:
         # Imported on first use: WeasyPrint takes about a second and 40 MB to load, which a worker that never

@@ -8,6 +8,7 @@ from flask.typing import ResponseReturnValue
 from entrypoints.web.app import portal_services
 from entrypoints.web.context import client_ip, portal_blueprint, signed_in, viewer
 from entrypoints.web.files import content_disposition
+from entrypoints.web.i18n import current_language
 from portal_core import printing
 
 blueprint = portal_blueprint("documents", __name__)
@@ -28,7 +29,7 @@ def invoice_pdf(invoice_id: str) -> ResponseReturnValue:
     services = portal_services()
     return _pdf(printing.invoice_pdf(services.uow(), renderer=services.documents, clock=services.clock,
                                      randomness=services.randomness, viewer=viewer(), invoice_id=invoice_id,
-                                     ip=client_ip()))
+                                     ip=client_ip(), language=current_language()))
 
 
 @blueprint.get("/quotes/<quote_id>/pdf")
@@ -37,7 +38,7 @@ def quote_pdf(quote_id: str) -> ResponseReturnValue:
     services = portal_services()
     return _pdf(printing.quote_pdf(services.uow(), renderer=services.documents, clock=services.clock,
                                    randomness=services.randomness, viewer=viewer(), quote_id=quote_id,
-                                   ip=client_ip()))
+                                   ip=client_ip(), language=current_language()))
 
 
 @blueprint.get("/statement")
@@ -53,4 +54,5 @@ def statement() -> ResponseReturnValue:
 def statement_pdf() -> ResponseReturnValue:
     services = portal_services()
     return _pdf(printing.statement_pdf(services.uow(), renderer=services.documents, clock=services.clock,
-                                       randomness=services.randomness, viewer=viewer(), ip=client_ip()))
+                                       randomness=services.randomness, viewer=viewer(), ip=client_ip(),
+                                       language=current_language()))

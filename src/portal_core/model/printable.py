@@ -27,6 +27,7 @@ class InvoiceDocument:
     business: Business
     company_name: str
     invoice: Invoice
+    language: str = "en"  # the reader's: the contact's saved language, else the page's or the business's default
 
 
 @attrs.frozen(kw_only=True)
@@ -34,6 +35,7 @@ class QuoteDocument:
     business: Business
     company_name: str
     quote: Quote
+    language: str = "en"
 
 
 @attrs.frozen(kw_only=True)
@@ -59,6 +61,7 @@ class Statement:
     company_name: str
     as_of: dt.date
     sections: tuple[CurrencySection, ...]  # by currency code
+    language: str = "en"
 
     @property
     def is_empty(self) -> bool:
