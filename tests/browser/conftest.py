@@ -23,6 +23,7 @@ import attrs
 import pytest
 
 from entrypoints.demo import demo_seed
+from tests.support.fake_providers import FakeStripe, serve
 from tests.support.smtp import SmtpServer, code_in
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -43,6 +44,11 @@ class RunningPortal:
     smtp: SmtpServer
     seed: Any  # the seed document the database was loaded from (dates resolved)
     log_path: Path
+    stripe: FakeStripe  # the local fake Stripe the portal's stripe SDK talks to (connected only by tests that pay)
+    env: dict[str, str]  # the portal's environment, for `portal ...` commands a test runs
+
+    def cli(self, *args: str) -> str:
+        return _portal_cli(self.env, *args)
 
     def server_log(self) -> str:
         return self.log_path.read_text(errors="replace")[-3000:] if self.log_path.exists() else ""
@@ -112,7 +118,8 @@ def portal(chromium_executable: Path, tmp_path_factory: pytest.TempPathFactory) 
     seed_path.write_text(json.dumps(seed), encoding="utf-8")
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    with SmtpServer() as smtp:
+    stripe = FakeStripe()
+    with SmtpServer() as smtp, serve(stripe) as stripe_base:
         env = dict(os.environ)
         env.update({
             "PORTAL_DATABASE_URL": f"sqlite:///{tmp / 'portal.db'}",
@@ -122,6 +129,7 @@ def portal(chromium_executable: Path, tmp_path_factory: pytest.TempPathFactory) 
             "PORTAL_EMAIL_FROM": "portal@falcon.example",
             "PORTAL_FILE_DIR": str(tmp / "files"),
             "PYTHONUNBUFFERED": "1",
+            "PORTAL_STRIPE_API_BASE": stripe_base,
         })
         _portal_cli(env, "db", "upgrade")
         _portal_cli(env, "seed", str(seed_path))
@@ -135,7 +143,7 @@ def portal(chromium_executable: Path, tmp_path_factory: pytest.TempPathFactory) 
         try:
             _wait_until_answering(base_url + "/healthz", process, log_path)
             yield RunningPortal(base_url=base_url, link=found.group(0).rstrip("/"), smtp=smtp, seed=seed,
-                                log_path=log_path)
+                                log_path=log_path, stripe=stripe, env=env)
         finally:
             _stop(process)
 

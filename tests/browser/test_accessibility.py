@@ -94,7 +94,8 @@ def test_every_page_passes_axe_in_both_languages_at_both_widths(context_for: Any
 def test_the_sign_in_flow_works_with_the_keyboard_alone(context_for: Any, portal: RunningPortal,
                                                         language: str) -> None:
     page = context_for(language, signed_in=False)
-    email = "marge@globex.example"
+    # One contact per language: a contact may ask for three codes an hour from one address (docs/security.md).
+    email = "marge@globex.example" if language == "ar" else "homer@globex.example"
     before = len(portal.smtp.mailbox.to(email))
     page.goto(portal.link + "/login")
     _tab_to(page, "input[name=email]")
