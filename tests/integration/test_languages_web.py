@@ -40,16 +40,20 @@ def _switcher(page: str) -> str:
 
 
 def test_every_message_the_portal_shows_has_an_arabic_translation() -> None:
-    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None}
+    keywords = {"_": None, "gettext": None, "_l": None, "lazy_gettext": None, "pgettext": ((1, "c"), 2),
+                "lazy_pgettext": ((1, "c"), 2)}
     method_map = [("templates/**.html", "jinja2"), ("**.py", "python")]
     options = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}}
-    extracted = {m[2] if isinstance(m[2], str) else m[2][0]
+    extracted = {(m[4], m[2] if isinstance(m[2], str) else m[2][0])
                  for m in extract_from_dir(str(WEB), method_map, options, keywords=keywords)}
     assert len(extracted) > 150  # the extraction itself works: pages, errors, statuses
+    assert ("status", "Paid") in extracted  # a status, apart from the amount paid
     with CATALOG.open("rb") as source:
         catalog = read_po(source, locale="ar")
-    untranslated = sorted(m for m in extracted if not (catalog.get(m) and catalog.get(m).string))
+    untranslated = sorted((c or "", m) for c, m in extracted
+                          if not (catalog.get(m, context=c) and catalog.get(m, context=c).string))
     assert untranslated == [], f"messages without an Arabic translation: {untranslated}"
+    assert catalog.get("Paid", context="status").string != catalog.get("Paid").string
     for message in catalog:  # the placeholders of each translation are those of its message
         if message.id and message.string:
             assert sorted(re.findall(r"%\(\w+\)s", message.id)) == sorted(re.findall(r"%\(\w+\)s", message.string)), \

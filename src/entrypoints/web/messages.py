@@ -5,11 +5,17 @@ the sign-in flow and the request form. The web passes each through gettext when 
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 
+# A record's status, in the context "status" (an invoice that is "Paid" is not the amount "Paid").
 STATUS_LABELS = (
-    _l("Draft"), _l("Sent"), _l("Partially paid"), _l("Paid"), _l("Void"), _l("Accepted"), _l("Declined"),
-    _l("Expired"), _l("Scheduled"), _l("In progress"), _l("On hold"), _l("Completed"), _l("Cancelled"),
-    _l("Active"), _l("Open"), _l("Done"), _l("New"), _l("Closed"),
+    lazy_pgettext("status", "Draft"), lazy_pgettext("status", "Sent"), lazy_pgettext("status", "Partially paid"),
+    lazy_pgettext("status", "Paid"), lazy_pgettext("status", "Void"), lazy_pgettext("status", "Accepted"),
+    lazy_pgettext("status", "Declined"), lazy_pgettext("status", "Expired"), lazy_pgettext("status", "Scheduled"),
+    lazy_pgettext("status", "In progress"), lazy_pgettext("status", "On hold"),
+    lazy_pgettext("status", "Completed"), lazy_pgettext("status", "Cancelled"), lazy_pgettext("status", "Active"),
+    lazy_pgettext("status", "Open"), lazy_pgettext("status", "Done"), lazy_pgettext("status", "New"),
+    lazy_pgettext("status", "Closed"),
 )
 AGING_BUCKETS = (_l("not yet due"), _l("1–30"), _l("31–60"), _l("61–90"), _l("over 90"))
 PAYMENT_STATES = (_l("Payment received"), _l("Payment processing"), _l("Payment cancelled"))

@@ -8,8 +8,8 @@ from typing import Any
 from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_date as babel_format_date
-from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
+from flask_babel import pgettext
 from werkzeug.routing import BuildError
 
 from entrypoints.web.app import portal_services
@@ -85,7 +85,7 @@ def format_date(value: dt.date | dt.datetime | None) -> str:
 def format_label(value: object) -> str:
     """partially_paid -> Partially paid, in the reader's language (entrypoints/web/messages.py lists them)."""
     text = str(getattr(value, "value", value)).replace("_", " ")
-    return gettext(text[:1].upper() + text[1:])
+    return pgettext("status", text[:1].upper() + text[1:])
 
 
 @blueprint.app_template_filter("quantity")
