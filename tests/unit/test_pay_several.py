@@ -145,7 +145,7 @@ def test_a_confirmed_payment_credits_each_invoice_its_share_once_and_sends_one_r
 Notice = tuple[int, OutcomeKind, bool]
 
 
-@settings(max_examples=150, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, suppress_health_check=[HealthCheck.too_slow])
 @given(single_first=st.booleans(),
        notices=st.lists(st.tuples(st.integers(min_value=0, max_value=1), st.sampled_from(list(OutcomeKind)),
                                   st.booleans()), max_size=20))
