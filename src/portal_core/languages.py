@@ -40,3 +40,9 @@ def choose(saved: str | None, preferred: Sequence[str], default: str) -> str:
         if code in SUPPORTED:
             return code
     return default if default in SUPPORTED else DEFAULT
+
+
+def for_reader(saved: str | None, default: str, page: str | None = None) -> str:
+    """The language of what one reader is sent (a mail, a PDF): their saved choice, else the language of the page they
+    asked from, else the business's default."""
+    return choose(saved, [page] if page else [], default)

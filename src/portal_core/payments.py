@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from portal_core import outbox, policy
+from portal_core import languages, outbox, policy
 from portal_core.errors import (
     InvalidInput,
     PaymentError,
@@ -476,7 +476,8 @@ def _receipt(uow: UnitOfWork, clock: Clock, randomness: Randomness, templates: E
                                   invoice_number=", ".join(i.number for i in invoices), amount=payment.amount,
                                   outstanding=outstanding, paid_at=payment.settled_at,
                                   provider=PROVIDER_NAMES[payment.provider], payment_id=payment.id,
-                                  invoice_count=len(invoices), language=contact.language or business.default_language)
+                                  invoice_count=len(invoices),
+                                  language=languages.for_reader(contact.language, business.default_language))
     return outbox.enqueue(uow, clock=clock, randomness=randomness, email=templates.render(notice, to=contact.email),
                           purpose=MailPurpose.PAYMENT_RECEIPT, company_id=company.id, contact_id=contact.id,
                           subject_ref=f"payment:{payment.id}")
@@ -495,9 +496,14 @@ def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: 
         return Confirmation(payment=None)
     # Lock the invoices (in id order, as Pay Now does), then read the payment again: whoever held the locks before
     # us may have settled it.
-    locked = {invoice_id: uow.invoices.get_for_update(invoice_id) for invoice_id in sorted(found.invoice_ids)}
+    locked: dict[str, Invoice] = {}
+    for invoice_id in sorted(found.invoice_ids):
+        invoice = uow.invoices.get_for_update(invoice_id)
+        if invoice is None:  # pragma: no cover - invoices are never deleted
+            raise UnknownRecord(NOT_FOUND)
+        locked[invoice_id] = invoice
     payment = uow.payments.get(found.id)
-    if payment is None or any(i is None for i in locked.values()):  # pragma: no cover - never deleted
+    if payment is None:  # pragma: no cover - payments are never deleted
         raise UnknownRecord(NOT_FOUND)
     invoices = [locked[a.invoice_id] for a in payment.allocations]
     now = clock.now()
@@ -533,15 +539,14 @@ def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: 
         audit("payment_mismatch", payment.note)
         return Confirmation(payment=payment)
     # All or nothing: a payment of several invoices is applied to every one of them, or held for review whole.
-    refused = [i for i in invoices if i is not None and i.status not in _CREDITABLE]
+    refused = [i for i in invoices if i.status not in _CREDITABLE]
     if refused:
         payment.close(PaymentStatus.MISMATCH, now, note="; ".join(
             f"invoice {i.number} is {i.status.value}" for i in refused) + ": not applied")
         uow.payments.update(payment)
         audit("payment_refused", payment.note)
         return Confirmation(payment=payment)
-    shares = [(invoice, a.amount) for invoice, a in zip(invoices, payment.allocations, strict=True)
-              if invoice is not None]
+    shares = [(invoice, a.amount) for invoice, a in zip(invoices, payment.allocations, strict=True)]
     too_much = [invoice for invoice, share in shares if invoice.amount_paid + share > invoice.total]
     if too_much:
         payment.close(PaymentStatus.OVERPAID, now, note="would take the amount paid past the total of " + ", ".join(

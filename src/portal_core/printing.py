@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import attrs
 
-from portal_core import policy
+from portal_core import languages, policy
 from portal_core.errors import PortalUnavailable, UnknownRecord
 from portal_core.identity import new_id
 from portal_core.model.audit import AuditEntry
@@ -77,7 +77,7 @@ def _pdf(uow: UnitOfWork, renderer: DocumentRenderer, clock: Clock, randomness: 
 
 def reader_language(viewer: Viewer, business: Business, page_language: str | None) -> str:
     """A document is in the contact's saved language, else the page's it was asked from, else the business's."""
-    return viewer.contact.language or page_language or business.default_language
+    return languages.for_reader(viewer.contact.language, business.default_language, page_language)
 
 
 def invoice_pdf(uow: UnitOfWork, *, renderer: DocumentRenderer, clock: Clock, randomness: Randomness,

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from portal_core import outbox
+from portal_core import languages, outbox
 from portal_core.access import find_company, portal_link
 from portal_core.errors import InvalidTransition, PortalUnavailable, UnknownRecord
 from portal_core.identity import new_id
@@ -208,7 +208,7 @@ def _pdfs(documents: DocumentRenderer | None, business: Business, make: Callable
     def for_contact(contact: Contact) -> tuple[Attachment, ...]:
         if documents is None:
             return ()
-        language = contact.language or business.default_language
+        language = languages.for_reader(contact.language, business.default_language)
         if language not in rendered:
             rendered[language] = (Attachment(filename=f"{number}.pdf", content_type="application/pdf",
                                              content=documents.render(make(language))),)
@@ -267,7 +267,7 @@ def send_invoice(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates
                                   kind=DocumentKind.INVOICE, number=invoice.number, total=invoice.total,
                                   outstanding=invoice.outstanding, issued_date=invoice.issued_date,
                                   due_date=invoice.due_date, valid_until=None, portal_link=link, reminder=not changed,
-                                  language=contact.language or business.default_language)
+                                  language=languages.for_reader(contact.language, business.default_language))
 
         pdf = _pdfs(documents, business, lambda language: InvoiceDocument(
             business=business, company_name=company.name, invoice=invoice, language=language), invoice.number)
@@ -322,7 +322,7 @@ def send_quote(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, 
                                   kind=DocumentKind.QUOTE, number=quote.number, total=quote.total, outstanding=None,
                                   issued_date=quote.issued_date, due_date=None, valid_until=quote.valid_until,
                                   portal_link=link, reminder=not changed,
-                                  language=contact.language or business.default_language)
+                                  language=languages.for_reader(contact.language, business.default_language))
 
         pdf = _pdfs(documents, business, lambda language: QuoteDocument(
             business=business, company_name=company.name, quote=quote, language=language), quote.number)
@@ -380,7 +380,7 @@ def remind_overdue(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplat
                        link: str | None = link) -> Notice:
                 return OverdueReminder(business=business, company_name=company.name, contact_name=contact.name,
                                        invoices=lines, portal_link=link,
-                                       language=contact.language or business.default_language)
+                                       language=languages.for_reader(contact.language, business.default_language))
 
             numbers = ", ".join(i.number for i in due)
             batches.append((reminder, _queue(uow, templates, clock, randomness, company, notice,

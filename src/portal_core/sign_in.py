@@ -9,7 +9,7 @@ import ipaddress
 
 import attrs
 
-from portal_core import outbox
+from portal_core import languages, outbox
 from portal_core.access import open_portal
 from portal_core.errors import (
     CodeRejected,
@@ -209,7 +209,7 @@ def request_sign_in_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomnes
         # The code's mail in the contact's saved language, else the language of the page it was asked from.
         notice = SignInCodeNotice(business=business, company_name=company.name, contact_name=contact.name,
                                   code=plain, valid_minutes=int(CODE_LIFETIME.total_seconds() // 60),
-                                  language=contact.language or language or business.default_language)
+                                  language=languages.for_reader(contact.language, business.default_language, language))
         queued = outbox.enqueue(uow, clock=clock, randomness=randomness,
                                 email=templates.render(notice, to=contact.email), purpose=MailPurpose.SIGN_IN_CODE,
                                 give_up_at=code.expires_at, company_id=company.id, contact_id=contact.id,

@@ -15,6 +15,7 @@ from adapters.pdf import WeasyPrintDocuments
 from entrypoints.demo import demo_seed
 from portal_core import access, languages, printing, sending
 
+from .test_documents_web import pdf_text
 from .web_fixtures import TODAY, SignedIn, WebPortal, _csrf, homer, make_portal, portal
 
 __all__ = ["homer", "portal"]  # fixtures imported for pytest, not unused
@@ -245,24 +246,15 @@ def test_document_notices_follow_each_contacts_language_and_staff_notices_the_bu
     assert staff.subject.startswith("New portal request from Globex LLC")
 
 
-def _pdf_text(data: bytes) -> str:
-    import io
-
-    import pypdf
-
-    assert data.startswith(b"%PDF-")
-    return "\n".join(page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages)
-
-
 def test_pdfs_are_in_the_readers_language_arabic_right_to_left(portal: WebPortal, homer: SignedIn) -> None:
     invoice_id = portal.id_of("invoices", "globex-i1")
-    arabic = _pdf_text(homer.get(f"/invoices/{invoice_id}/pdf", headers={"Accept-Language": "ar"}).data)
+    arabic = pdf_text(homer.get(f"/invoices/{invoice_id}/pdf", headers={"Accept-Language": "ar"}).data)
     for words in ("فاتورة", "تاريخ", "الإصدار", "المستحق", "نوفمبر"):
         assert words in arabic, (words, arabic)
     assert "INV-2001" in arabic and "Due date" not in arabic
-    english = _pdf_text(homer.get(f"/invoices/{invoice_id}/pdf", headers={"Accept-Language": "en"}).data)
+    english = pdf_text(homer.get(f"/invoices/{invoice_id}/pdf", headers={"Accept-Language": "en"}).data)
     assert "Due date" in english and "فاتورة" not in english
-    statement = _pdf_text(homer.get("/statement/pdf", headers={"Accept-Language": "ar"}).data)
+    statement = pdf_text(homer.get("/statement/pdf", headers={"Accept-Language": "ar"}).data)
     assert "كشف" in statement and "الحساب" in statement and "مستحقة" in statement
     with portal.services.uow() as uow:
         business = uow.business.get()
@@ -279,5 +271,5 @@ def test_a_notice_carries_the_pdf_in_each_contacts_language(portal: WebPortal) -
                          "globex-i4", documents=s.documents)
     marge = portal.sender.to("marge@globex.example")[-1]
     homer_mail = portal.sender.to("homer@globex.example")[-1]
-    assert "فاتورة" in _pdf_text(marge.attachments[0].content)
-    assert "Invoice INV-2003" in _pdf_text(homer_mail.attachments[0].content)
+    assert "فاتورة" in pdf_text(marge.attachments[0].content)
+    assert "Invoice INV-2003" in pdf_text(homer_mail.attachments[0].content)

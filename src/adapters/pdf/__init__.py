@@ -60,9 +60,12 @@ LABELS: dict[str, dict[str, str]] = {
         "Outstanding": "المستحق", "Statement of account": "كشف الحساب", "as of": "حتى تاريخ",
         "outstanding": "مستحق", "Days overdue": "أيام التأخير", "Nothing is outstanding.": "لا توجد مبالغ مستحقة.",
         "not yet due": "غير مستحقة بعد", "over 90": "أكثر من 90",
-        "Draft": "مسودة", "Sent": "مرسلة", "Partially paid": "مدفوعة جزئيًا", "Paid status": "مدفوعة",
-        "Void": "ملغاة", "Accepted": "مقبول", "Declined": "مرفوض", "Expired": "منتهي",
     },
+}
+# A record's status, apart from the labels: an invoice that is "Paid" is not the amount "Paid".
+STATUSES: dict[str, dict[str, str]] = {
+    "ar": {"Draft": "مسودة", "Sent": "مرسلة", "Partially paid": "مدفوعة جزئيًا", "Paid": "مدفوعة", "Void": "ملغاة",
+           "Accepted": "مقبول", "Declined": "مرفوض", "Expired": "منتهٍ"},
 }
 _MONTHS_AR = ("يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو", "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر",
               "ديسمبر")
@@ -87,7 +90,7 @@ class WeasyPrintDocuments:
 
         def status(value: object) -> str:
             label = format_label(value)
-            return labels.get("Paid status" if label == "Paid" else label, label)
+            return STATUSES.get(language, {}).get(label, label)
 
         def day(value: dt.date | None) -> str:
             if value is not None and language == "ar":
