@@ -232,9 +232,9 @@ def test_the_statement_ages_every_open_invoice_by_currency(database_url: str) ->
             "61–90": "AED 60.00",  # S-6
             "over 90": "AED 70.00",  # S-7, issued more than a year ago
         }
-        assert "AED: AED 1178.00 outstanding" in page.text
+        assert "AED: AED 1,178.00 outstanding" in page.text
         assert _aging_rows(page.text, "USD") == {"not yet due": "USD 0.00", "1–30": "USD 0.00", "31–60": "USD 0.00",
-                                                 "61–90": "USD 1234.50", "over 90": "USD 0.00"}
+                                                 "61–90": "USD 1,234.50", "over 90": "USD 0.00"}
         pdf = homer.get("/statement/pdf")
         assert pdf.status_code == 200 and _attachment_name(pdf) == f"statement-{TODAY.isoformat()}.pdf"
         text = pdf_text(pdf.data)

@@ -172,6 +172,18 @@ def test_business_data_is_shown_as_entered_and_amounts_in_the_locales_format(hom
     assert "AED 378.00" in homer.get("/invoices", headers={"Accept-Language": "en"}).text
 
 
+def test_sizes_dates_and_request_statuses_are_in_the_readers_language(homer: SignedIn) -> None:
+    files = homer.get("/files", headers={"Accept-Language": "ar"}).text
+    sizes = re.findall(r'<td data-label="الحجم" class="num c-amount">([^<]+)</td>', files)
+    assert sizes and all(re.fullmatch(r"[\d.,]+\s(بايت|كيلوبايت|م\.ب)", size) for size in sizes), sizes
+    assert not re.search(r"\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}", files)
+    english = homer.get("/files", headers={"Accept-Language": "en"}).text
+    assert re.search(r'class="num c-amount">\d+ bytes</td>', english), "an English size reads 52 bytes"
+    requests = homer.get("/requests", headers={"Accept-Language": "ar"}).text
+    statuses = re.findall(r'<span class="status">([^<]+)</span>', requests)
+    assert statuses and not any(re.search(r"[A-Za-z]", status) for status in statuses), statuses
+
+
 def test_each_amount_keeps_its_currencys_decimals_in_arabic() -> None:
     seed = copy.deepcopy(demo_seed(TODAY))
     for invoice, (currency, price) in zip(seed["companies"][0]["invoices"][:2], (("KWD", "12.345"), ("JPY", "5000")),

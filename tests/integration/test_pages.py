@@ -131,7 +131,7 @@ def test_home_take_actions_lists_the_overdue_invoice_then_the_quote_expiring_thi
     # INV-2001: 3 h x AED 120.00 + AED 18.00 tax, nothing paid, due ten days ago.
     assert "INV-2001" in actions and "AED 378.00" in actions and human(-10) in actions
     # Q-1001 expires in 5 days (within 7); Q-1002 in 28 is pending but not urgent.
-    assert "Q-1001" in actions and "AED 1620.00" in actions and human(5) in actions
+    assert "Q-1001" in actions and "AED 1,620.00" in actions and human(5) in actions
     assert "Q-1002" not in actions
     assert actions.index("INV-2001") < actions.index("Q-1001")
     # INV-2002 is open but not yet due; INV-1990 is paid.
@@ -149,7 +149,7 @@ def test_home_pending_invoices_show_amount_outstanding_due_date_and_status(homer
 
 def test_home_pending_quotes_are_the_sent_unexpired_ones(homer: SignedIn) -> None:
     quotes = section(homer.get("/").text, "Pending Quotes")
-    assert "Q-1001" in quotes and "Q-1002" in quotes and "AED 3420.00" in quotes
+    assert "Q-1001" in quotes and "Q-1002" in quotes and "AED 3,420.00" in quotes
     assert "Q-0998" not in quotes  # accepted
 
 
@@ -305,7 +305,7 @@ def test_quote_detail_is_view_only_and_says_how_to_accept(portal: WebPortal, hom
     page = main_of(homer.get(f"/quotes/{portal.id_of('quotes', 'globex-q1')}").text)
     assert "<h1>Quote Q-1001</h1>" in page
     assert "Chiller replacement" in page and "AED 900.00" in page and "AED 720.00" in page
-    assert "AED 1620.00" in page and human(5) in page
+    assert "AED 1,620.00" in page and human(5) in page
     assert "acceptance is handled with Falcon Facilities directly" in page
     assert "office@falcon.example" in page and "+971 4 000 0000" in page
     assert "<form" not in page and "<button" not in page
@@ -420,9 +420,9 @@ def test_money_has_the_currencys_own_decimals(portal: WebPortal) -> None:
     assert "KWD 12.345" in peter.get(f"/invoices/{portal.id_of('invoices', 'initech-i1')}").text
     wile = portal.sign_in("acme", "wile@acme.example")
     invoices = wile.get("/invoices").text
-    assert "JPY 5000" in invoices and "JPY 5000." not in invoices
+    assert "JPY 5,000" in invoices and "JPY 5,000." not in invoices
     quote = wile.get(f"/quotes/{portal.id_of('quotes', 'acme-q1')}").text
-    assert "JPY 5000" in quote and "JPY 5000." not in quote
+    assert "JPY 5,000" in quote and "JPY 5,000." not in quote
     homer = portal.sign_in("globex", "homer@globex.example")
     assert "AED 360.00" in homer.get(f"/invoices/{portal.id_of('invoices', 'globex-i1')}").text
 

@@ -45,15 +45,16 @@ def current_language() -> str:
 
 
 def format_money(value: Money) -> str:
-    """An amount in the reader's language: English keeps the portal's own "AED 378.00" (what clients' accounts
-    systems and the CRM's own documents show); other languages use Babel's pattern for the locale, with the
-    currency's own decimals (KWD 3, JPY 0), never rounded."""
+    """An amount in the reader's language by Babel, with the currency's own decimals (KWD 3, JPY 0), never rounded.
+    English writes the ISO code first, "AED 1,620.00" (what clients' accounts systems and the CRM's own documents
+    show, and what the PDFs print); other languages use their locale's pattern ("1,620.00 د.إ." in Arabic)."""
     language = current_language()
-    if language == languages.DEFAULT:
-        return str(value)
     digits = exponent(value.currency)
-    pattern = Locale.parse(language).currency_formats["standard"].pattern
-    pattern = pattern.replace("0.00", "0" + ("." + "0" * digits if digits else ""))
+    decimals = "0" + ("." + "0" * digits if digits else "")
+    if language == languages.DEFAULT:
+        pattern = f"¤¤ #,##{decimals};¤¤ -#,##{decimals}"
+    else:
+        pattern = Locale.parse(language).currency_formats["standard"].pattern.replace("0.00", decimals)
     return str(format_currency(Decimal(value.minor).scaleb(-digits), value.currency, format=pattern, locale=language,
                                currency_digits=False))
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from babel.units import format_unit
 from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import format_date as babel_format_date
+from flask_babel import get_locale, pgettext
 from flask_babel import lazy_gettext as _l
-from flask_babel import pgettext
 from werkzeug.routing import BuildError
 
 from entrypoints.web.app import portal_services
@@ -93,6 +94,15 @@ def format_quantity(value: object) -> str:
     """A line's quantity without trailing zeros: 3, 1.5."""
     text = format(value, "f")
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+@blueprint.app_template_filter("filesize")
+def format_filesize(size: int) -> str:
+    """52 bytes, 1.5 kB, 12.3 MB (decimal units, like the browser's downloads) in the reader's language, by Babel."""
+    if size < 1000:
+        return str(format_unit(size, "digital-byte", length="long", locale=get_locale()))
+    unit, scale = ("digital-kilobyte", 1000) if size < 1000**2 else ("digital-megabyte", 1000**2)
+    return str(format_unit(size / scale, unit, length="short", format="#,##0.#", locale=get_locale()))
 
 
 def _today() -> dt.date:
