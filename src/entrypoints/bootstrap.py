@@ -19,6 +19,7 @@ from adapters.stripe import StripePaymentGateway
 from adapters.system import SecretsRandomness, SystemClock
 from adapters.telr import TelrPaymentGateway
 from entrypoints.settings import ConfigurationError, Settings
+from portal_core.api_keys import ApiKeySecrets
 from portal_core.model.payment import Provider
 from portal_core.ports import (
     Clock,
@@ -56,6 +57,10 @@ class Services:
     @property
     def sign_in_secrets(self) -> SignInSecrets:
         return SignInSecrets.from_secret(self.settings.require_secret())
+
+    @property
+    def api_key_secrets(self) -> ApiKeySecrets:
+        return ApiKeySecrets.from_secret(self.settings.require_secret())
 
     @property
     def credential_vault(self) -> CredentialVault:

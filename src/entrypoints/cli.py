@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from entrypoints import cli_documents, cli_files, cli_mail, cli_payments
+from entrypoints import cli_api, cli_documents, cli_files, cli_mail, cli_payments
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
 from portal_core import access, retention
@@ -220,6 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_payments.register(sub)
     cli_documents.register(sub)
     cli_mail.register(sub)
+    cli_api.register(sub)
     return parser
 
 

@@ -50,6 +50,8 @@ class Settings:
     payment_timeout_seconds: int = 20
     audit_retention_days: int = 365
     metrics_token: str | None = attrs.field(default=None, repr=False)  # GET /metrics answers 404 without one
+    api_rate_per_minute: int = 600  # calls a minute per API key
+    max_upload_mb: int = 50  # the largest file the API takes
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -74,6 +76,8 @@ class Settings:
             "payment_timeout_seconds": _positive_int(env, "PAYMENT_TIMEOUT_SECONDS", 20),
             "audit_retention_days": _positive_int(env, "AUDIT_RETENTION_DAYS", 365),
             "metrics_token": env.get(PREFIX + "METRICS_TOKEN") or None,
+            "api_rate_per_minute": _positive_int(env, "API_RATE_PER_MINUTE", 600),
+            "max_upload_mb": _positive_int(env, "MAX_UPLOAD_MB", 50),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

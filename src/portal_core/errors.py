@@ -67,13 +67,18 @@ class Throttled(SignInError):
     """Too many requests; the message tells the client to wait and reveals nothing else. `limit` names the limit
     that was reached (for the operator's log line, never for the client)."""
 
-    def __init__(self, message: str, *, limit: str = "") -> None:
+    def __init__(self, message: str, *, limit: str = "", retry_after: int | None = None) -> None:
         super().__init__(message)
         self.limit = limit
+        self.retry_after = retry_after  # seconds, when the wait is known
 
 
 class CodeRejected(SignInError):
     """The code is wrong, expired, used, or dead; the message is the same in every case."""
+
+
+class NotAuthenticated(PortalError):
+    """An API call without a live API key (none, a wrong one, or a revoked one: the same answer)."""
 
 
 class NotSignedIn(PortalError):

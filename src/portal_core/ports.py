@@ -8,6 +8,7 @@ from typing import BinaryIO, Protocol
 
 import attrs
 
+from portal_core.model.api_key import ApiKey
 from portal_core.model.audit import AuditEntry
 from portal_core.model.business import Business
 from portal_core.model.company import Company
@@ -188,6 +189,10 @@ class RequestRepository(Protocol):
     def get(self, request_id: str) -> ClientRequest | None: ...
     def get_by_ref(self, ref: str) -> ClientRequest | None: ...
 
+    def list_after(self, after: tuple[dt.datetime, str] | None, *, limit: int) -> list[ClientRequest]:
+        """Requests of every company in (created_at, id) order, from just after `after` or from the first."""
+        ...
+
     def list_for_company(self, company_id: str, *, offset: int = 0, limit: int | None = None) -> list[ClientRequest]:
         """Newest first."""
         ...
@@ -361,8 +366,23 @@ class PaymentRepository(Protocol):
         """Pending payments with a provider ref (the ones a provider can be asked about), oldest first."""
         ...
 
+    def list_settled_after(self, after: tuple[dt.datetime, str] | None, *, limit: int) -> list[Payment]:
+        """Succeeded payments of every company in (settled_at, id) order, from just after `after` (a payment's
+        settled_at and id) or from the first."""
+        ...
+
     def count_succeeded(self) -> dict[Provider, int]:
         """How many payments each provider confirmed and the ledger applied (providers with none left out)."""
+        ...
+
+
+class ApiKeyRepository(Protocol):
+    def add(self, key: ApiKey) -> None: ...
+    def update(self, key: ApiKey) -> None: ...
+    def get_by_hash(self, key_hash: str) -> ApiKey | None: ...
+
+    def list(self) -> list[ApiKey]:
+        """Every key, revoked ones included, oldest first."""
         ...
 
 
@@ -451,6 +471,7 @@ class UnitOfWork(Protocol):
     payment_providers: ProviderConnectionRepository
     processed_events: ProcessedEventLog
     outbox: Outbox
+    api_keys: ApiKeyRepository
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

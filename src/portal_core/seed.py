@@ -13,7 +13,7 @@ import attrs
 import cattrs
 
 from portal_core.access import new_link_token
-from portal_core.errors import InvalidSeed, PortalError
+from portal_core.errors import InvalidSeed, NotFound, PortalError, UnknownCompany
 from portal_core.identity import new_id
 from portal_core.model.business import Business
 from portal_core.model.company import Company
@@ -180,6 +180,7 @@ class SeedReport:
     companies: int
     contacts: int
     records: int
+    created: tuple[str, ...] = ()  # the paths ("$.companies[0].invoices[2]") of the records that were new
 
 
 _converter = cattrs.Converter(forbid_extra_keys=True)
@@ -243,6 +244,7 @@ class _Loader:
         self.clock = clock
         self.storage = storage
         self.records = 0
+        self.created: list[str] = []
         self._seen: set[tuple[int, str]] = set()
 
     def claim(self, repo: Any, ref: str, where: str) -> None:
@@ -258,9 +260,16 @@ class _Loader:
         if existing is not None and company is not None and existing.company_id != company.id:
             raise InvalidSeed(f"{where}: ref {ref!r} already names a record of another company")
         self.claim(repo, ref, where)
-        entity = build(existing.id if existing else new_id(self.randomness), existing)
+        try:
+            entity = build(existing.id if existing else new_id(self.randomness), existing)
+        except InvalidSeed:
+            raise
+        except PortalError as exc:  # a rule of the entity (a due date before the issue date): said where
+            raise InvalidSeed(f"{where}: {exc}") from None
         (repo.update if existing else repo.add)(entity)
         self.records += 1
+        if existing is None:
+            self.created.append(where)
         return entity
 
     def lookup(self, repo: Any, ref: str | None, company: Company, kind: str, where: str) -> str | None:
@@ -288,7 +297,10 @@ class _Loader:
         for ci, c in enumerate(seed.companies):
             self.load_company(c, f"$.companies[{ci}]")
             contacts += len(c.contacts)
-        return SeedReport(companies=len(seed.companies), contacts=contacts, records=self.records)
+        return self.report(companies=len(seed.companies), contacts=contacts)
+
+    def report(self, *, companies: int, contacts: int) -> SeedReport:
+        return SeedReport(companies=companies, contacts=contacts, records=self.records, created=tuple(self.created))
 
     def load_company(self, c: SeedCompany, at: str) -> None:
         uow = self.uow
@@ -298,11 +310,17 @@ class _Loader:
             company = Company(id=new_id(self.randomness), ref=c.ref, name=c.name, portal_enabled=c.portal_enabled,
                               link_token=new_link_token(self.randomness))
             uow.companies.add(company)
+            self.created.append(at)
         else:
             company = existing
             company.name = c.name
             company.set_access(c.portal_enabled)
             uow.companies.update(company)
+        self.load_records(company, c, at)
+
+    def load_records(self, company: Company, c: SeedCompany, at: str) -> None:
+        """The company's records of each kind in `c` (the company itself is left as it is)."""
+        uow = self.uow
         seen_emails: set[str] = set()
         for i, p in enumerate(c.contacts):
             where = f"{at}.contacts[{i}]"
@@ -385,10 +403,37 @@ def load_seed(uow: UnitOfWork, *, randomness: Randomness, clock: Clock, storage:
               document: object) -> SeedReport:
     """Loads the whole seed or nothing. Raises InvalidSeed (or another InvalidInput) naming where it went wrong."""
     seed = parse_seed(document)
+    return _in_one_transaction(uow, lambda: _Loader(uow, randomness, clock, storage).load(seed))
+
+
+def load_company_records(uow: UnitOfWork, *, randomness: Randomness, clock: Clock, storage: FileStorage,
+                         company_ref: str, document: object) -> SeedReport:
+    """Loads records of an existing company, given as a seed company's lists without the company's own fields
+    (`{"invoices": [...]}`); paths in errors start at that document ($.invoices[0].number). All or nothing.
+    Raises UnknownCompany when no company has that ref."""
+    if not isinstance(document, dict) or {"ref", "name", "portal_enabled"} & document.keys():
+        raise InvalidSeed("$: give the company's records by kind, such as {\"invoices\": [...]}")
+    try:
+        records = _converter.structure({"ref": company_ref, "name": "", **document}, SeedCompany)
+    except cattrs.BaseValidationError as exc:
+        raise InvalidSeed("; ".join(cattrs.transform_error(exc, path="$")[:3])) from None
+
+    def load() -> SeedReport:
+        company = uow.companies.get_by_ref(company_ref)
+        if company is None:
+            raise UnknownCompany(f"no company has the ref {company_ref!r}")
+        loader = _Loader(uow, randomness, clock, storage)
+        loader.load_records(company, records, "$")
+        return loader.report(companies=0, contacts=len(records.contacts))
+
+    return _in_one_transaction(uow, load)
+
+
+def _in_one_transaction(uow: UnitOfWork, load: Callable[[], SeedReport]) -> SeedReport:
     with uow:
         try:
-            report = _Loader(uow, randomness, clock, storage).load(seed)
-        except InvalidSeed:
+            report = load()
+        except (InvalidSeed, NotFound):
             raise
         except PortalError as exc:
             raise InvalidSeed(str(exc)) from exc

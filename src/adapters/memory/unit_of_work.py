@@ -12,6 +12,7 @@ import attrs
 
 from portal_core import ordering
 from portal_core.errors import Conflict
+from portal_core.model.api_key import ApiKey
 from portal_core.model.audit import AuditEntry
 from portal_core.model.business import Business
 from portal_core.model.company import Company
@@ -162,6 +163,10 @@ class InMemoryTaskRepository(_Rows[Task]):
 
 
 class InMemoryRequestRepository(_Rows[ClientRequest]):
+    def list_after(self, after: tuple[dt.datetime, str] | None, *, limit: int) -> list[ClientRequest]:
+        rows = self._where(lambda r: after is None or (r.created_at, r.id) > after)
+        return sorted(rows, key=lambda r: (r.created_at, r.id))[:limit]
+
     def list_for_company(self, company_id: str, *, offset: int = 0, limit: int | None = None) -> list[ClientRequest]:
         return _page(sorted(self._where(lambda r: r.company_id == company_id), key=ordering.request_key),
                      offset, limit)
@@ -219,11 +224,29 @@ class InMemoryPaymentRepository(_Rows[Payment]):
         rows = self._where(lambda p: p.status == PaymentStatus.PENDING and p.provider_ref is not None)
         return sorted(rows, key=lambda p: (p.created_at, p.id))[:limit]
 
+    def list_settled_after(self, after: tuple[dt.datetime, str] | None, *, limit: int) -> list[Payment]:
+        rows = self._where(lambda p: p.status == PaymentStatus.SUCCEEDED and p.settled_at is not None
+                           and (after is None or (p.settled_at, p.id) > after))
+        return sorted(rows, key=lambda p: (p.settled_at, p.id))[:limit]
+
     def count_succeeded(self) -> dict[Provider, int]:
         counts: dict[Provider, int] = {}
         for payment in self._where(lambda p: p.status == PaymentStatus.SUCCEEDED):
             counts[payment.provider] = counts.get(payment.provider, 0) + 1
         return counts
+
+
+class InMemoryApiKeyRepository(_Rows[ApiKey]):
+    def add(self, item: ApiKey) -> None:
+        if self._first(lambda k: k.key_hash == item.key_hash) is not None:
+            raise Conflict("duplicate API key")
+        super().add(item)
+
+    def get_by_hash(self, key_hash: str) -> ApiKey | None:
+        return self._first(lambda k: k.key_hash == key_hash)
+
+    def list(self) -> list[ApiKey]:
+        return sorted(self._where(lambda k: True), key=lambda k: (k.created_at, k.id))
 
 
 class InMemoryProviderConnectionRepository:
@@ -366,6 +389,7 @@ _KINDS = {
     "projects": InMemoryProjectRepository, "jobs": InMemoryJobRepository, "tasks": InMemoryTaskRepository,
     "requests": InMemoryRequestRepository, "files": InMemoryFileRepository, "products": InMemoryProductRepository,
     "codes": InMemoryOneTimeCodeStore, "sessions": InMemorySessionStore, "payments": InMemoryPaymentRepository,
+    "api_keys": InMemoryApiKeyRepository,
 }
 
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from adapters.sqlalchemy import tables as t
 from adapters.sqlalchemy.errors import database_errors
 from portal_core import ordering
+from portal_core.model.api_key import ApiKey
 from portal_core.model.audit import AuditEntry
 from portal_core.model.business import Business
 from portal_core.model.company import Company
@@ -360,6 +361,13 @@ class SqlAlchemyRequestRepository(_Records[ClientRequest]):
                          offset=offset, limit=limit)
 
 
+    def list_after(self, after: tuple[dt.datetime, str] | None, *, limit: int) -> list[ClientRequest]:
+        c = t.requests.c
+        where = [] if after is None else [sa.or_(c.created_at > after[0],
+                                                 sa.and_(c.created_at == after[0], self._text(c.id) > after[1]))]
+        return self._all(*where, order_by=[c.created_at, self._text(c.id)], limit=limit)
+
+
 class SqlAlchemyFileRepository(_Records[File]):
     table, kind = t.files, File
 
@@ -556,11 +564,30 @@ class SqlAlchemyPaymentRepository(_Records[Payment]):
         return self._with_allocations(self._all(c.status == PaymentStatus.PENDING.value, c.provider_ref.is_not(None),
                                                 order_by=[c.created_at, self._text(c.id)], limit=limit))
 
+    def list_settled_after(self, after: tuple[dt.datetime, str] | None, *, limit: int) -> list[Payment]:
+        c = t.payments.c
+        where = [c.status == PaymentStatus.SUCCEEDED.value, c.settled_at.is_not(None)]
+        if after is not None:
+            where.append(sa.or_(c.settled_at > after[0],
+                                sa.and_(c.settled_at == after[0], self._text(c.id) > after[1])))
+        return self._with_allocations(self._all(*where, order_by=[c.settled_at, self._text(c.id)], limit=limit))
+
     def count_succeeded(self) -> dict[Provider, int]:
         c = t.payments.c
         rows = self._execute(sa.select(c.provider, sa.func.count()).where(
             c.status == PaymentStatus.SUCCEEDED.value).group_by(c.provider)).all()
         return {Provider(provider): int(count) for provider, count in rows}
+
+
+class SqlAlchemyApiKeyRepository(_Records[ApiKey]):
+    table, kind = t.api_keys, ApiKey
+
+    def get_by_hash(self, key_hash: str) -> ApiKey | None:
+        return self._one(t.api_keys.c.key_hash == key_hash)
+
+    def list(self) -> list[ApiKey]:
+        c = t.api_keys.c
+        return self._all(order_by=[c.created_at, self._text(c.id)])
 
 
 class SqlAlchemyProviderConnectionRepository:

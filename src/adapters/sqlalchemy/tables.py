@@ -184,6 +184,7 @@ requests = sa.Table(
     sa.Column("submitted_by", sa.String(32), sa.ForeignKey("contacts.id", ondelete="SET NULL"), nullable=True),
     _ref(),
     sa.Index(None, "company_id", "created_at"),
+    sa.Index(None, "created_at", "id"),  # the API's feed of requests, every company's, oldest first
 )
 
 files = sa.Table(
@@ -291,6 +292,7 @@ payments = sa.Table(
     sa.Column("checkout_url", sa.Text, nullable=True),
     sa.Column("expires_at", UtcDateTime, nullable=True),
     sa.Index(None, "status", "created_at"),
+    sa.Index(None, "status", "settled_at", "id"),  # the API's feed of confirmed payments
 )
 
 payment_allocations = sa.Table(
@@ -357,4 +359,15 @@ outbox_attachments = sa.Table(
     sa.Column("filename", sa.String(255), nullable=False),
     sa.Column("content_type", sa.String(255), nullable=False),
     sa.Column("content", sa.LargeBinary, nullable=False),
+)
+
+api_keys = sa.Table(
+    "api_keys", metadata,
+    _id(),
+    sa.Column("name", sa.String(64), nullable=False),
+    # HMAC-SHA-256 of the key under a key derived from PORTAL_SECRET_KEY (portal_core.api_keys); never the key.
+    sa.Column("key_hash", sa.String(64), nullable=False, unique=True),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("last_used_at", UtcDateTime, nullable=True),
+    sa.Column("revoked_at", UtcDateTime, nullable=True),
 )

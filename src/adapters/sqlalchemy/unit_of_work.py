@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from adapters.sqlalchemy.errors import database_errors
 from adapters.sqlalchemy.repositories import (
+    SqlAlchemyApiKeyRepository,
     SqlAlchemyAuditLog,
     SqlAlchemyBusinessRepository,
     SqlAlchemyCompanyRepository,
@@ -71,6 +72,7 @@ class SqlAlchemyUnitOfWork:
         self.payment_providers = SqlAlchemyProviderConnectionRepository(connection)
         self.processed_events = SqlAlchemyProcessedEventLog(connection)
         self.outbox = SqlAlchemyOutbox(connection)
+        self.api_keys = SqlAlchemyApiKeyRepository(connection)
         self.signed_in = SqlAlchemySignedInReads(connection)  # optional port: what every page reads, in one query
         return self
 

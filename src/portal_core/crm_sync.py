@@ -1,0 +1,110 @@
+"""What a CRM reads back from the portal and changes by its own refs (the business-side API): the requests clients
+sent and the payments they made, each as a feed read in pages behind an opaque cursor, and contacts removed by ref.
+Records are written by ref through the seed loader (portal_core.seed), with the seed's rules and messages."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Callable
+from typing import Generic, TypeVar
+
+import attrs
+
+from portal_core.errors import InvalidInput, UnknownContact
+from portal_core.model.company import Company
+from portal_core.model.contact import Contact
+from portal_core.model.documents import ClientRequest, Invoice
+from portal_core.model.payment import Payment
+from portal_core.ports import UnitOfWork
+
+FEED_PAGE = 100
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def encode_cursor(at: dt.datetime, id_: str) -> str:
+    return base64.urlsafe_b64encode(f"{at.isoformat()}|{id_}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
+    """None for no cursor (the feed's start). Raises InvalidInput for anything a feed did not hand out."""
+    if cursor is None or cursor == "":
+        return None
+    try:
+        at, id_ = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
+        moment = dt.datetime.fromisoformat(at)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("since: not a cursor this API handed out") from None
+    if moment.tzinfo is None or not id_:
+        raise InvalidInput("since: not a cursor this API handed out")
+    return moment, id_
+
+
+@attrs.frozen(kw_only=True)
+class FeedPage(Generic[T]):
+    items: tuple[T, ...]
+    # Where to read on from: after the last row of this page, so that a CRM keeps it and asks again later. None
+    # when this page is empty (nothing since the cursor asked with: keep that one).
+    next_cursor: str | None
+
+
+@attrs.frozen(kw_only=True)
+class RequestEntry:
+    request: ClientRequest
+    company: Company
+    submitted_by: Contact | None
+
+
+@attrs.frozen(kw_only=True)
+class PaymentEntry:
+    """One invoice's share of a confirmed payment (a payment of several invoices is one entry per invoice)."""
+
+    payment: Payment
+    invoice: Invoice
+    amount_minor: int
+
+
+def requests_since(uow: UnitOfWork, cursor: str | None, *, limit: int = FEED_PAGE) -> FeedPage[RequestEntry]:
+    after = decode_cursor(cursor)
+    with uow:
+        page = uow.requests.list_after(after, limit=limit)
+        companies = {i: found for i in {r.company_id for r in page}
+                     if (found := uow.companies.get(i)) is not None}
+        contacts = {i: person for i in {r.submitted_by for r in page if r.submitted_by}
+                    if (person := uow.contacts.get(i)) is not None}
+    items = tuple(RequestEntry(request=r, company=companies[r.company_id],
+                               submitted_by=contacts.get(r.submitted_by) if r.submitted_by else None) for r in page)
+    return FeedPage(items=items, next_cursor=_next(page, lambda r: (r.created_at, r.id)))
+
+
+def payments_since(uow: UnitOfWork, cursor: str | None, *, limit: int = FEED_PAGE) -> FeedPage[PaymentEntry]:
+    after = decode_cursor(cursor)
+    with uow:
+        page = uow.payments.list_settled_after(after, limit=limit)
+        invoices = {i.id: i for i in uow.invoices.get_many([a.invoice_id for p in page for a in p.allocations])}
+    items = tuple(PaymentEntry(payment=p, invoice=invoices[a.invoice_id], amount_minor=a.amount.minor)
+                  for p in page for a in p.allocations if a.invoice_id in invoices)
+    return FeedPage(items=items, next_cursor=_next(page, lambda p: (p.settled_at, p.id)))
+
+
+def _next(rows: list[R], key: Callable[[R], tuple[dt.datetime | None, str]]) -> str | None:
+    """The cursor after the page's last row, or None when the page is empty."""
+    if not rows:
+        return None
+    at, id_ = key(rows[-1])
+    assert at is not None  # a settled payment has its time
+    return encode_cursor(at, id_)
+
+
+def remove_contact_by_ref(uow: UnitOfWork, company_ref: str, contact_ref: str) -> Contact:
+    """Raises UnknownContact when the company has no contact with that ref (another company's is not seen)."""
+    with uow:
+        contact = uow.contacts.get_by_ref(contact_ref)
+        company = uow.companies.get_by_ref(company_ref)
+        if contact is None or company is None or contact.company_id != company.id:
+            raise UnknownContact(f"company {company_ref!r} has no contact with the ref {contact_ref!r}")
+        uow.contacts.remove(contact.id)
+        uow.commit()
+    return contact
