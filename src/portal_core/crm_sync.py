@@ -12,7 +12,8 @@ from typing import Generic, TypeVar
 
 import attrs
 
-from portal_core.errors import InvalidInput, UnknownContact
+from portal_core import client_requests
+from portal_core.errors import InvalidInput, UnknownCompany, UnknownContact
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.documents import ClientRequest, Invoice
@@ -108,3 +109,22 @@ def remove_contact_by_ref(uow: UnitOfWork, company_ref: str, contact_ref: str) -
         uow.contacts.remove(contact.id)
         uow.commit()
     return contact
+
+
+def company_by_ref(uow: UnitOfWork, ref: str) -> Company:
+    """By the CRM's ref only (a company's name is no key here). Raises UnknownCompany."""
+    with uow:
+        company = uow.companies.get_by_ref(ref)
+    if company is None:
+        raise UnknownCompany(f"no company has the ref {ref!r}")
+    return company
+
+
+def set_request_status(uow: UnitOfWork, request_id: str, status: str) -> RequestEntry:
+    """The request with its new status, as the feed shows it. Raises UnknownRecord and InvalidInput."""
+    changed = client_requests.set_request_status(uow, request_id, status)
+    with uow:
+        company = uow.companies.get(changed.company_id)
+        by = uow.contacts.get(changed.submitted_by) if changed.submitted_by else None
+    assert company is not None  # a request belongs to a company that exists (foreign key)
+    return RequestEntry(request=changed, company=company, submitted_by=by)

@@ -338,37 +338,41 @@ class _Loader:
             where = f"{at}.projects[{i}]"
             self.upsert(uow.projects, pr.ref, company, lambda id_, _old, pr=pr, where=where: Project(
                 id=id_, ref=pr.ref, company_id=company.id, name=pr.name,
-                status=_status(ProjectStatus, pr.status, where)), where)
+                status=_status(ProjectStatus, pr.status, where + ".status")), where)
         for i, j in enumerate(c.jobs):
             where = f"{at}.jobs[{i}]"
             project_id = self.lookup(uow.projects, j.project, company, "project", where)
-            start, end = _date(j.scheduled_start, where), _date(j.scheduled_end, where)
+            start = _date(j.scheduled_start, where + ".scheduled_start")
+            end = _date(j.scheduled_end, where + ".scheduled_end")
             if start and end and end < start:
                 raise InvalidSeed(f"{where}: scheduled_end is before scheduled_start")
             self.upsert(uow.jobs, j.ref, company, lambda id_, _old, j=j, where=where, pid=project_id, s=start, e=end:
                         Job(id=id_, ref=j.ref, company_id=company.id, title=j.title,
-                            status=_status(JobStatus, j.status, where), scheduled_start=s, scheduled_end=e,
+                            status=_status(JobStatus, j.status, where + ".status"), scheduled_start=s, scheduled_end=e,
                             project_id=pid), where)
         for i, t in enumerate(c.tasks):
             where = f"{at}.tasks[{i}]"
             job_id = self.lookup(uow.jobs, t.job, company, "job", where)
             self.upsert(uow.tasks, t.ref, company, lambda id_, _old, t=t, where=where, jid=job_id: Task(
-                id=id_, ref=t.ref, company_id=company.id, title=t.title, status=_status(TaskStatus, t.status, where),
-                job_id=jid, due_date=_date(t.due_date, where)), where)
+                id=id_, ref=t.ref, company_id=company.id, title=t.title,
+                status=_status(TaskStatus, t.status, where + ".status"),
+                job_id=jid, due_date=_date(t.due_date, where + ".due_date")), where)
         for i, q in enumerate(c.quotes):
             where = f"{at}.quotes[{i}]"
             self.upsert(uow.quotes, q.ref, company, lambda id_, _old, q=q, where=where: Quote(
                 id=id_, ref=q.ref, company_id=company.id, number=q.number,
-                status=_status(QuoteStatus, q.status, where), currency=q.currency,
-                issued_date=_date(q.issued_date, where), valid_until=_date(q.valid_until, where),
+                status=_status(QuoteStatus, q.status, where + ".status"), currency=q.currency,
+                issued_date=_date(q.issued_date, where + ".issued_date"),
+                valid_until=_date(q.valid_until, where + ".valid_until"),
                 lines=_lines(q.lines, q.currency)), where)
         for i, inv in enumerate(c.invoices):
             where = f"{at}.invoices[{i}]"
             job_id = self.lookup(uow.jobs, inv.job, company, "job", where)
             self.upsert(uow.invoices, inv.ref, company, lambda id_, _old, inv=inv, where=where, jid=job_id: Invoice(
                 id=id_, ref=inv.ref, company_id=company.id, number=inv.number,
-                status=_status(InvoiceStatus, inv.status, where), currency=inv.currency,
-                issued_date=_date(inv.issued_date, where), due_date=_date(inv.due_date, where),
+                status=_status(InvoiceStatus, inv.status, where + ".status"), currency=inv.currency,
+                issued_date=_date(inv.issued_date, where + ".issued_date"),
+                due_date=_date(inv.due_date, where + ".due_date"),
                 lines=_lines(inv.lines, inv.currency), tax=Money.parse(inv.tax, inv.currency),
                 amount_paid=Money.parse(inv.amount_paid, inv.currency), job_id=jid), where)
         for i, r in enumerate(c.requests):
@@ -376,7 +380,7 @@ class _Loader:
             by = self.lookup(uow.contacts, r.submitted_by, company, "contact", where)
             self.upsert(uow.requests, r.ref, company, lambda id_, old, r=r, where=where, by=by: ClientRequest(
                 id=id_, ref=r.ref, company_id=company.id, title=r.title, details=r.details,
-                status=_status(RequestStatus, r.status, where), submitted_by=by,
+                status=_status(RequestStatus, r.status, where + ".status"), submitted_by=by,
                 created_at=old.created_at if old else self.clock.now()), where)
         for i, f in enumerate(c.files):
             self.load_file(company, f, f"{at}.files[{i}]")

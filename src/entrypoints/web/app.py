@@ -114,6 +114,10 @@ def _register_errors(app: Flask) -> None:
     def http_error(exc: HTTPException) -> Any:
         if exc.code in (301, 302, 303, 307, 308):
             return exc
+        if request.path.startswith("/api/"):  # no route, no such method, too large: the API answers in JSON
+            from entrypoints.web import api
+
+            return api.http_error(exc)
         messages = {404: _l("We could not find that page."), 405: _l("That action is not allowed here."),
                     400: _l("Something in the request was not right.")}
         page, status = _error_page(exc.code or 500, messages.get(exc.code or 500, exc.description or "Error"))
@@ -153,7 +157,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.extensions["portal.mail"] = Dispatcher(services, synchronous=synchronous_mail).start()
     csrf = CSRFProtect(app)
 
-    from entrypoints.web import auth, client_requests, documents, files, ops, pages, payments
+    from entrypoints.web import api, auth, client_requests, documents, files, ops, pages, payments
     from entrypoints.web.i18n import install_languages
     from entrypoints.web.metrics import install_metrics
 
@@ -165,8 +169,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.register_blueprint(client_requests.blueprint)
     app.register_blueprint(payments.blueprint)
     app.register_blueprint(payments.webhooks)
+    app.register_blueprint(api.blueprint)
     install_languages(app)
     csrf.exempt(payments.webhooks)  # providers sign their calls; they cannot carry our CSRF token
+    csrf.exempt(api.blueprint)  # keys, not cookies: a browser's ambient credentials never reach the API
     install_metrics(app, uow=services.uow, token=settings.metrics_token)  # first hook: every answer is counted
 
     app.before_request(_refuse_nul_bytes)

@@ -1,0 +1,448 @@
+"""The business-side API, /api/v1 (docs/api.md): a CRM that cannot import portal_core writes its records by its own
+refs, with the seed format's records, rules and messages, and reads back what clients did (requests, payments).
+
+Authenticated by `Authorization: Bearer <key>` (portal_core.api_keys) on every call but the OpenAPI document. It has
+no cookie session, never reads or sets the portal's cookies, and is exempt from CSRF for that reason. Every answer
+is JSON, errors included: {"error": {"code", "message", "field"}}."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections.abc import Callable
+from importlib.metadata import version
+from typing import Any
+
+import cattrs
+from flask import Blueprint, Response, current_app, g, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from entrypoints.bootstrap import Services
+from entrypoints.web.openapi import Operation, document, record_schema
+from portal_core import access, api_keys, crm_sync, errors, file_sharing, sending
+from portal_core.model.money import Money
+from portal_core.seed import (
+    SeedCompany,
+    SeedContact,
+    SeedInvoice,
+    SeedJob,
+    SeedProduct,
+    SeedProject,
+    SeedQuote,
+    SeedTask,
+    load_company_records,
+    load_seed,
+)
+
+log = logging.getLogger("portal.api")
+
+blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
+OPERATIONS: list[Operation] = []
+KINDS: dict[str, type] = {"invoices": SeedInvoice, "quotes": SeedQuote, "jobs": SeedJob, "projects": SeedProject,
+                          "tasks": SeedTask}
+_records = cattrs.Converter()
+
+
+def _services() -> Services:
+    return current_app.extensions["portal"]  # type: ignore[no-any-return]
+
+
+def operation(rule: str, method: str, summary: str, *, status: int = 200, response: dict[str, Any] | None = None,
+              **more: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Routes a view and declares it in the OpenAPI document, in one place."""
+    def register(view: Callable[..., Any]) -> Callable[..., Any]:
+        path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule)
+        OPERATIONS.append(Operation(method=method, path=path, operation_id=view.__name__, summary=summary,
+                                    status=status, response=response, **more))
+        blueprint.add_url_rule(rule, view_func=view, methods=[method])
+        return view
+    return register
+
+
+# ---- errors: one JSON shape --------------------------------------------------------------------------------------
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message, self.field = status, code, message, field
+
+
+def error_response(status: int, code: str, message: str, field: str | None = None) -> Response:
+    response = jsonify({"error": {"code": code, "message": message, "field": field}})
+    response.status_code = status
+    return response
+
+
+_PATH_IN_MESSAGE = (re.compile(r"@ (\$[^\s;]*)"), re.compile(r"^(\$[^\s:]*):"))
+
+
+def _field_of(message: str) -> str | None:
+    for pattern in _PATH_IN_MESSAGE:
+        found = pattern.search(message)
+        if found:
+            return found.group(1)
+    return None
+
+
+ERRORS: list[tuple[type[Exception], int, str]] = [
+    (errors.NotAuthenticated, 401, "unauthorized"),
+    (errors.Throttled, 429, "rate_limited"),
+    (errors.NotFound, 404, "not_found"),
+    (errors.Conflict, 409, "conflict"),
+    (errors.InvalidInput, 422, "invalid"),
+    (errors.DatabaseUnavailable, 503, "unavailable"),
+    (errors.StorageError, 503, "storage_unavailable"),
+    (errors.DeliveryFailed, 503, "mail_unavailable"),
+    (errors.PortalError, 422, "invalid"),
+]
+
+
+def _portal_error(exc: errors.PortalError) -> Response:
+    for kind, status, code in ERRORS:
+        if isinstance(exc, kind):
+            message = str(exc)
+            prefix = g.get("api_path_prefix")  # where the body sat inside the seed document the loader was given
+            if prefix and message.startswith(prefix) or prefix and f"@ {prefix}" in message:
+                message = message.replace(prefix, "$")
+            response = error_response(status, code, message, _field_of(message) if status == 422 else None)
+            if isinstance(exc, errors.Throttled) and exc.retry_after:
+                response.headers["Retry-After"] = str(exc.retry_after)
+            if status == 401:
+                response.headers["WWW-Authenticate"] = 'Bearer realm="portal api"'
+            return response
+    raise AssertionError("PortalError is in the table")  # pragma: no cover
+
+
+@blueprint.errorhandler(ApiError)
+def _api_error(exc: ApiError) -> Response:
+    return error_response(exc.status, exc.code, exc.message, exc.field)
+
+
+blueprint.register_error_handler(errors.PortalError, _portal_error)
+
+
+def http_error(exc: HTTPException) -> Response:
+    """Werkzeug's errors under /api/ (no such route, method, too large), as JSON; app.py hands them here."""
+    codes = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 400: "malformed"}
+    response = error_response(exc.code or 500, codes.get(exc.code or 500, "error"),
+                              exc.description or "error")
+    if exc.code == 405 and getattr(exc, "valid_methods", None):
+        response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
+    return response
+
+
+@blueprint.errorhandler(Exception)
+def _unexpected(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):
+        return http_error(exc)
+    log.exception("unexpected error on %s %s", request.method, request.endpoint)
+    return error_response(500, "internal", "something went wrong on our side; nothing was changed")
+
+
+# ---- authentication: every call but the document -----------------------------------------------------------------
+
+@blueprint.before_request
+def _authenticate() -> None:
+    if request.endpoint == "api.openapi":
+        return
+    header = request.headers.get("Authorization", "")
+    scheme, _, presented = header.partition(" ")
+    services = _services()
+    g.api_key = api_keys.authenticate(services.uow(), secrets=services.api_key_secrets, clock=services.clock,
+                                      presented=presented.strip() if scheme.lower() == "bearer" else None,
+                                      per_minute=services.settings.api_rate_per_minute)
+
+
+@blueprint.after_request
+def _no_cookies(response: Response) -> Response:
+    response.headers["Cache-Control"] = "no-store"
+    response.headers.pop("Set-Cookie", None)  # the API has no cookie session; nothing may set one
+    return response
+
+
+# ---- bodies ------------------------------------------------------------------------------------------------------
+
+def _json_object() -> dict[str, Any]:
+    if not request.mimetype or request.mimetype != "application/json":
+        raise ApiError(400, "malformed_json", "send the body as JSON (Content-Type: application/json)")
+    try:
+        body = json.loads(request.get_data(cache=False) or b"null")
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "invalid", "the body must be a JSON object", "$")
+    return body
+
+
+def _record_body(ref: str) -> dict[str, Any]:
+    """The body, a seed record without its ref (the path carries it); a ref that differs is refused."""
+    body = _json_object()
+    if "ref" in body and body["ref"] != ref:
+        raise ApiError(422, "invalid", f"$.ref: the body names {body['ref']!r} but the path names {ref!r}", "$.ref")
+    body.pop("ref", None)
+    return {**body, "ref": ref}
+
+
+def _stored(kind: type, record: dict[str, Any]) -> dict[str, Any]:
+    """The record as the seed format reads it (defaults filled in), for the answer."""
+    try:
+        return _records.unstructure(_records.structure(record, kind))  # type: ignore[no-any-return]
+    except (cattrs.BaseValidationError, ValueError, TypeError):  # pragma: no cover - the loader accepted it
+        return record
+
+
+def _created_or_updated(created: bool, payload: dict[str, Any]) -> tuple[Response, int]:
+    return jsonify(payload), 201 if created else 200
+
+
+# ---- companies ---------------------------------------------------------------------------------------------------
+
+COMPANY = {"type": "object", "required": ["ref", "name", "portal_enabled"],
+           "properties": {"ref": {"type": ["string", "null"]}, "name": {"type": "string"},
+                          "portal_enabled": {"type": "boolean"}}}
+LINK = {"type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}}
+
+
+def _page_of(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": ["data", "next_cursor"],
+            "properties": {"data": {"type": "array", "items": items},
+                           "next_cursor": {"type": ["string", "null"]}}}
+
+
+def _company(company: Any) -> dict[str, Any]:
+    return {"ref": company.ref, "name": company.name, "portal_enabled": company.portal_enabled}
+
+
+def _company_by_ref(ref: str) -> Any:
+    return crm_sync.company_by_ref(_services().uow(), ref)
+
+
+@operation("/companies", "GET", "Every company, in name order", response=_page_of(COMPANY))
+def list_companies() -> Response:
+    return jsonify({"data": [_company(c) for c in access.list_companies(_services().uow())], "next_cursor": None})
+
+
+@operation("/companies/<ref>", "GET", "One company", response=COMPANY, errors=(401, 404, 429))
+def get_company(ref: str) -> Response:
+    return jsonify(_company(_company_by_ref(ref)))
+
+
+@operation("/companies/<ref>", "PUT", "Create or update a company (a seed company, its records included)",
+           response=COMPANY, body=SeedCompany, body_without=("ref",), also=(201,), errors=(401, 409, 413, 422, 429))
+def put_company(ref: str) -> tuple[Response, int]:
+    record = _record_body(ref)
+    services = _services()
+    g.api_path_prefix = "$.companies[0]"
+    report = load_seed(services.uow(), randomness=services.randomness, clock=services.clock, storage=services.files,
+                       document={"companies": [record]})
+    return _created_or_updated("$.companies[0]" in report.created, _company(_company_by_ref(ref)))
+
+
+@operation("/companies/<ref>/link", "GET", "The company's portal link", response=LINK, errors=(401, 404, 429))
+def get_link(ref: str) -> Response:
+    return jsonify({"url": access.portal_link(_services().settings.base_url, _company_by_ref(ref))})
+
+
+@operation("/companies/<ref>/link/rotate", "POST", "A new portal link; the previous one stops working",
+           response=LINK, errors=(401, 404, 429))
+def rotate_link(ref: str) -> Response:
+    services = _services()
+    _company_by_ref(ref)  # by ref only: a company's name is not a key here
+    company = access.rotate_link(services.uow(), services.randomness, ref)
+    return jsonify({"url": access.portal_link(services.settings.base_url, company)})
+
+
+# ---- a company's records -----------------------------------------------------------------------------------------
+
+def _put_records(company_ref: str, kind: str, record_type: type, item_ref: str) -> tuple[Response, int]:
+    record = _record_body(item_ref)
+    services = _services()
+    g.api_path_prefix = f"$.{kind}[0]"
+    report = load_company_records(services.uow(), randomness=services.randomness, clock=services.clock,
+                                  storage=services.files, company_ref=company_ref, document={kind: [record]})
+    return _created_or_updated(f"$.{kind}[0]" in report.created, _stored(record_type, record))
+
+
+@operation("/companies/<ref>/contacts/<contact_ref>", "PUT", "Create or update a contact of the company",
+           response=record_schema(SeedContact, {}), body=SeedContact, body_without=("ref",), also=(201,),
+           errors=(401, 404, 409, 422, 429))
+def put_contact(ref: str, contact_ref: str) -> tuple[Response, int]:
+    return _put_records(ref, "contacts", SeedContact, contact_ref)
+
+
+@operation("/companies/<ref>/contacts/<contact_ref>", "DELETE", "Remove a contact; their sessions end",
+           status=204, errors=(401, 404, 429))
+def delete_contact(ref: str, contact_ref: str) -> tuple[str, int]:
+    crm_sync.remove_contact_by_ref(_services().uow(), ref, contact_ref)
+    return "", 204
+
+
+def _put_kind(kind: str, record_type: type) -> None:
+    def view(ref: str, item_ref: str) -> tuple[Response, int]:
+        return _put_records(ref, kind, record_type, item_ref)
+
+    view.__name__ = f"put_{kind[:-1]}"
+    operation(f"/companies/<ref>/{kind}/<item_ref>", "PUT", f"Create or update a {kind[:-1]} of the company",
+              response=record_schema(record_type, {}), body=record_type, body_without=("ref",), also=(201,),
+              errors=(401, 404, 409, 422, 429))(view)
+
+
+for _kind, _type in KINDS.items():
+    _put_kind(_kind, _type)
+
+
+@operation("/products/<ref>", "PUT", "Create or update a product or service", response=record_schema(SeedProduct, {}),
+           body=SeedProduct, body_without=("ref",), also=(201,), errors=(401, 409, 422, 429))
+def put_product(ref: str) -> tuple[Response, int]:
+    record = _record_body(ref)
+    services = _services()
+    g.api_path_prefix = "$.products[0]"
+    report = load_seed(services.uow(), randomness=services.randomness, clock=services.clock, storage=services.files,
+                       document={"products": [record]})
+    return _created_or_updated("$.products[0]" in report.created, _stored(SeedProduct, record))
+
+
+# ---- sending and voiding -----------------------------------------------------------------------------------------
+
+SENT = {"type": "object", "required": ["ref", "number", "status", "changed", "notified", "not_delivered"],
+        "properties": {"ref": {"type": "string"}, "number": {"type": "string"}, "status": {"type": "string"},
+                       "changed": {"type": "boolean"}, "notified": {"type": "integer"},
+                       "not_delivered": {"type": "integer"}}}
+
+
+def _sent(ref: str, outcome: sending.SendOutcome) -> Response:
+    document_ = outcome.document
+    return jsonify({"ref": ref, "number": document_.number, "status": document_.status.value,
+                    "changed": outcome.changed, "notified": sum(1 for d in outcome.deliveries if d.delivered),
+                    "not_delivered": len(outcome.failures)})
+
+
+@operation("/invoices/<ref>/send", "POST", "Send an invoice: clients see it, its contacts are notified",
+           response=SENT, errors=(401, 404, 422, 429))
+def send_invoice(ref: str) -> Response:
+    s = _services()
+    return _sent(ref, sending.send_invoice(s.uow(), s.email_sender, s.templates, s.clock, s.randomness,
+                                           s.settings.base_url, ref, documents=s.documents))
+
+
+@operation("/quotes/<ref>/send", "POST", "Send a quote: clients see it, its contacts are notified",
+           response=SENT, errors=(401, 404, 422, 429))
+def send_quote(ref: str) -> Response:
+    s = _services()
+    return _sent(ref, sending.send_quote(s.uow(), s.email_sender, s.templates, s.clock, s.randomness,
+                                         s.settings.base_url, ref, documents=s.documents))
+
+
+@operation("/invoices/<ref>/void", "POST", "Void an invoice: clients no longer see it and it cannot be paid",
+           response={"type": "object", "required": ["ref", "number", "status", "changed"],
+                     "properties": {"ref": {"type": "string"}, "number": {"type": "string"},
+                                    "status": {"type": "string"}, "changed": {"type": "boolean"}}},
+           errors=(401, 404, 422, 429))
+def void_invoice(ref: str) -> Response:
+    s = _services()
+    outcome = sending.void_invoice(s.uow(), s.clock, s.randomness, ref)
+    return jsonify({"ref": ref, "number": outcome.invoice.number, "status": outcome.invoice.status.value,
+                    "changed": outcome.changed})
+
+
+# ---- files -------------------------------------------------------------------------------------------------------
+
+@operation("/files", "POST", "Attach a file to a job or an invoice (multipart: file, then job or invoice)",
+           status=201, response={"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}},
+           multipart={"type": "object", "required": ["file"],
+                      "properties": {"file": {"type": "string", "contentMediaType": "application/octet-stream"},
+                                     "job": {"type": "string"}, "invoice": {"type": "string"},
+                                     "name": {"type": "string"}}},
+           errors=(401, 404, 413, 422, 429))
+def post_file() -> tuple[Response, int]:
+    request.max_content_length = _services().settings.max_upload_mb * 1024 * 1024
+    if request.mimetype != "multipart/form-data":
+        raise ApiError(400, "malformed", "send the file as multipart/form-data with the field `file`")
+    upload = request.files.get("file")
+    if upload is None:
+        raise ApiError(422, "invalid", "file: the field `file` is required", "file")
+    job, invoice = request.form.get("job") or None, request.form.get("invoice") or None
+    if (job is None) == (invoice is None):
+        raise ApiError(422, "invalid", "job: name exactly one of the fields `job` or `invoice`", "job")
+    s = _services()
+    file = file_sharing.attach_file(s.uow(), s.files, s.clock, s.randomness, job_ref=job, invoice_ref=invoice,
+                                    name=request.form.get("name") or upload.filename or "file",
+                                    content_type=upload.mimetype or "application/octet-stream", stream=upload.stream)
+    return jsonify({"id": file.id}), 201
+
+
+@operation("/files/<file_id>", "DELETE", "Detach a file: clients no longer see it", status=204,
+           errors=(401, 404, 429))
+def delete_file(file_id: str) -> tuple[str, int]:
+    file_sharing.detach_file(_services().uow(), file_id)
+    return "", 204
+
+
+# ---- what clients did: requests and payments ---------------------------------------------------------------------
+
+REQUEST = {"type": "object",
+           "required": ["id", "company", "title", "details", "status", "created_at", "submitted_by"],
+           "properties": {"id": {"type": "string"}, "company": {"type": ["string", "null"]},
+                          "title": {"type": "string"}, "details": {"type": "string"}, "status": {"type": "string"},
+                          "created_at": {"type": "string", "format": "date-time"},
+                          "submitted_by": {"type": ["string", "null"]}}}
+PAYMENT = {"type": "object",
+           "required": ["invoice", "number", "amount", "currency", "provider", "provider_reference", "paid_at"],
+           "properties": {"invoice": {"type": ["string", "null"]}, "number": {"type": "string"},
+                          "amount": {"type": "string"}, "currency": {"type": "string"},
+                          "provider": {"type": "string"}, "provider_reference": {"type": ["string", "null"]},
+                          "paid_at": {"type": "string", "format": "date-time"}}}
+SINCE = (("since", "the next_cursor of the previous page; without it the feed starts from the beginning"),)
+
+
+def _request(entry: crm_sync.RequestEntry) -> dict[str, Any]:
+    r = entry.request
+    return {"id": r.id, "company": entry.company.ref, "title": r.title, "details": r.details,
+            "status": r.status.value, "created_at": r.created_at.isoformat(),
+            "submitted_by": entry.submitted_by.ref if entry.submitted_by else None}
+
+
+@operation("/requests", "GET", "Requests clients sent, oldest first, read on from a cursor",
+           response=_page_of(REQUEST), query=SINCE, errors=(401, 422, 429))
+def list_requests() -> Response:
+    page = crm_sync.requests_since(_services().uow(), request.args.get("since"))
+    return jsonify({"data": [_request(e) for e in page.items], "next_cursor": page.next_cursor})
+
+
+@operation("/requests/<request_id>", "PATCH", "Change a request's status", response=REQUEST,
+           errors=(401, 404, 422, 429))
+def patch_request(request_id: str) -> Response:
+    body = _json_object()
+    unknown = sorted(set(body) - {"status"})
+    if unknown:
+        raise ApiError(422, "invalid", f"$.{unknown[0]}: only `status` can be changed", f"$.{unknown[0]}")
+    if not isinstance(body.get("status"), str):
+        raise ApiError(422, "invalid", "$.status: give the new status as a string", "$.status")
+    try:
+        return jsonify(_request(crm_sync.set_request_status(_services().uow(), request_id, body["status"])))
+    except errors.InvalidInput as exc:
+        raise ApiError(422, "invalid", f"$.status: {exc}", "$.status") from None
+
+
+def _payment(entry: crm_sync.PaymentEntry) -> dict[str, Any]:
+    p = entry.payment
+    assert p.settled_at is not None
+    return {"invoice": entry.invoice.ref, "number": entry.invoice.number,
+            "amount": Money(entry.amount_minor, p.amount.currency).decimal_string(), "currency": p.amount.currency,
+            "provider": p.provider.value, "provider_reference": p.provider_ref, "paid_at": p.settled_at.isoformat()}
+
+
+@operation("/payments", "GET", "Confirmed payments, oldest first (one entry per invoice paid), from a cursor",
+           response=_page_of(PAYMENT), query=SINCE, errors=(401, 422, 429))
+def list_payments() -> Response:
+    page = crm_sync.payments_since(_services().uow(), request.args.get("since"))
+    return jsonify({"data": [_payment(e) for e in page.items], "next_cursor": page.next_cursor})
+
+
+# ---- the document ------------------------------------------------------------------------------------------------
+
+@operation("/openapi.json", "GET", "This API's OpenAPI 3.1 document (no key needed)", response={"type": "object"},
+           public=True)
+def openapi() -> Response:
+    return jsonify(document(OPERATIONS, version=version("client-portal")))
