@@ -91,12 +91,14 @@ class SignedIn:
         return self.client.get(f"/p/{self.token}{path}", **kwargs)
 
 
-def make_portal(*, seed: Any = None, now: dt.datetime = NOW, database_url: str = "memory://") -> WebPortal:
-    """The portal over in-memory adapters, or over a migrated database (`database_url`), seeded with the demo."""
+def make_portal(*, seed: Any = None, now: dt.datetime = NOW, database_url: str = "memory://",
+                **settings: Any) -> WebPortal:
+    """The portal over in-memory adapters, or over a migrated database (`database_url`), seeded with the demo;
+    `settings` override the defaults (api_rate_per_minute=3, ...)."""
     sender = RecordingEmailSender()
     clock = FixedClock(now)
     services = build_services(Settings.from_env({}, database_url=database_url, file_dir="memory://",
-                                                secret_key=SECRET), email_sender=sender, clock=clock)
+                                                secret_key=SECRET, **settings), email_sender=sender, clock=clock)
     portal = WebPortal(app=create_app(services=services, synchronous_mail=True), services=services, sender=sender,
                        clock=clock)
     portal.seed(demo_seed(now.date()) if seed is None else seed)

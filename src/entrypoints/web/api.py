@@ -16,7 +16,7 @@ from typing import Any
 
 import cattrs
 from flask import Blueprint, Response, current_app, g, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from entrypoints.bootstrap import Services
 from entrypoints.web.openapi import Operation, document, record_schema
@@ -74,7 +74,7 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return response
 
 
-_PATH_IN_MESSAGE = (re.compile(r"@ (\$[^\s;]*)"), re.compile(r"^(\$[^\s:]*):"))
+_PATH_IN_MESSAGE = (re.compile(r"@ (\$[^\s;]*)"), re.compile(r"^(\$[^\s:]*):"), re.compile(r"^(\w+):"))
 
 
 def _field_of(message: str) -> str | None:
@@ -152,6 +152,10 @@ def _authenticate() -> None:
     g.api_key = api_keys.authenticate(services.uow(), secrets=services.api_key_secrets, clock=services.clock,
                                       presented=presented.strip() if scheme.lower() == "bearer" else None,
                                       per_minute=services.settings.api_rate_per_minute)
+    if request.endpoint == "api.post_file":  # files have their own limit (PORTAL_MAX_UPLOAD_MB), JSON bodies 1 MiB
+        request.max_content_length = services.settings.max_upload_mb * 1024 * 1024
+    if request.content_length is not None and request.content_length > (request.max_content_length or 0):
+        raise RequestEntityTooLarge()  # said before a byte of the body is read
 
 
 @blueprint.after_request
@@ -172,6 +176,8 @@ def _json_object() -> dict[str, Any]:
         raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(422, "invalid", "the body must be a JSON object", "$")
+    if "\\u0000" in json.dumps(body):  # no name, ref or text of the portal holds a NUL (PostgreSQL refuses one)
+        raise ApiError(422, "invalid", "$: text may not contain NUL characters (\\u0000)", "$")
     return body
 
 
@@ -356,9 +362,10 @@ def void_invoice(ref: str) -> Response:
                                      "name": {"type": "string"}}},
            errors=(401, 404, 413, 422, 429))
 def post_file() -> tuple[Response, int]:
-    request.max_content_length = _services().settings.max_upload_mb * 1024 * 1024
     if request.mimetype != "multipart/form-data":
         raise ApiError(400, "malformed", "send the file as multipart/form-data with the field `file`")
+    if any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
+        raise ApiError(422, "invalid", "a form field may not contain NUL characters", None)
     upload = request.files.get("file")
     if upload is None:
         raise ApiError(422, "invalid", "file: the field `file` is required", "file")
@@ -366,9 +373,13 @@ def post_file() -> tuple[Response, int]:
     if (job is None) == (invoice is None):
         raise ApiError(422, "invalid", "job: name exactly one of the fields `job` or `invoice`", "job")
     s = _services()
-    file = file_sharing.attach_file(s.uow(), s.files, s.clock, s.randomness, job_ref=job, invoice_ref=invoice,
-                                    name=request.form.get("name") or upload.filename or "file",
-                                    content_type=upload.mimetype or "application/octet-stream", stream=upload.stream)
+    try:
+        file = file_sharing.attach_file(s.uow(), s.files, s.clock, s.randomness, job_ref=job, invoice_ref=invoice,
+                                        name=request.form.get("name") or upload.filename or "file",
+                                        content_type=upload.mimetype or "application/octet-stream",
+                                        stream=upload.stream)
+    finally:
+        upload.close()  # a large upload was spooled to a temporary file: closed (and removed) here, stored or not
     return jsonify({"id": file.id}), 201
 
 

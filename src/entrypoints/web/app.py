@@ -67,10 +67,10 @@ def _refuse_nul_bytes() -> None:
     """No id, link, email or text of the portal holds a NUL byte, and PostgreSQL refuses one in any text parameter
     (a driver error, so a 500): a path holding one names nothing (404), a form holding one is malformed (400).
     The query string only ever carries ?page=, read as a number. Provider webhooks are left alone: their bodies are
-    read raw and verified as sent."""
+    read raw and verified as sent; the API checks its own bodies (after its key, with its own size limits)."""
     if "\x00" in request.path:
         abort(404)
-    if (request.method != "POST" or request.blueprint == "payment_webhooks"
+    if (request.method != "POST" or request.blueprint in ("payment_webhooks", "api")
             or request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data")):
         return
     if any("\x00" in key or "\x00" in value for key, value in request.form.items(multi=True)):
