@@ -14,6 +14,7 @@ from collections.abc import Callable
 from importlib.metadata import version
 from typing import Any
 
+import attrs
 import cattrs
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
@@ -421,8 +422,13 @@ def list_requests() -> Response:
     return jsonify({"data": [_request(e) for e in page.items], "next_cursor": page.next_cursor})
 
 
-@operation("/requests/<request_id>", "PATCH", "Change a request's status", response=REQUEST,
-           errors=(401, 404, 422, 429))
+@attrs.frozen(kw_only=True)
+class RequestChange:
+    status: str  # new, open, in_progress or closed
+
+
+@operation("/requests/<request_id>", "PATCH", "Change a request's status", response=REQUEST, body=RequestChange,
+           errors=(401, 404, 413, 422, 429))
 def patch_request(request_id: str) -> Response:
     body = _json_object()
     unknown = sorted(set(body) - {"status"})
