@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 import threading
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -20,7 +19,9 @@ from portal_core import api_keys
 from portal_core.model.money import Money
 from portal_core.model.payment import Payment, PaymentStatus, Provider
 
-from .web_fixtures import NOW, WebPortal, make_portal
+from .web_fixtures import NOW, WebPortal, db_portal, make_portal
+
+__all__ = ["db_portal"]  # a fixture imported for pytest, not unused
 
 INVOICE = {"number": "INV-7001", "status": "sent", "currency": "AED", "issued_date": "2026-11-01",
            "due_date": "2026-12-15", "tax": "5.00", "amount_paid": "0.00",
@@ -57,10 +58,8 @@ def new_key(portal: WebPortal, name: str = "crm") -> str:
 
 
 @pytest.fixture
-def portal(database_url: str) -> Iterator[WebPortal]:
-    portal = make_portal(database_url=database_url)
-    yield portal
-    portal.services.close()
+def portal(db_portal: WebPortal) -> WebPortal:
+    return db_portal
 
 
 @pytest.fixture

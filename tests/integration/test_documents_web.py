@@ -10,7 +10,7 @@ import copy
 import datetime as dt
 import io
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import pypdf
@@ -20,9 +20,9 @@ from pytest_httpserver import HTTPServer
 from entrypoints.demo import demo_seed
 from portal_core import access
 
-from .web_fixtures import TODAY, SignedIn, WebPortal, homer, make_portal, portal
+from .web_fixtures import TODAY, SignedIn, WebPortal, db_portal, homer, make_portal, portal
 
-__all__ = ["homer", "portal"]  # fixtures imported for pytest, not unused
+__all__ = ["db_portal", "homer", "portal"]  # fixtures imported for pytest, not unused
 
 # A 1x1 PNG: enough for the PDF to carry an image when the logo can be fetched.
 PNG = base64.b64decode("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJ"
@@ -51,13 +51,6 @@ def _seed(extra_invoices: Sequence[dict[str, Any]] = (), business: dict[str, Any
     if business:
         seed["business"].update(business)
     return seed
-
-
-@pytest.fixture
-def db_portal(database_url: str) -> Iterator[WebPortal]:
-    portal = make_portal(database_url=database_url)
-    yield portal
-    portal.services.close()
 
 
 @pytest.fixture

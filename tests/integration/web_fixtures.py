@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import attrs
@@ -109,6 +110,15 @@ def make_portal(*, seed: Any = None, now: dt.datetime = NOW, database_url: str =
 def portal() -> WebPortal:
     """The demo portal (Globex and Initech), today being NOW."""
     return make_portal()
+
+
+@pytest.fixture
+def db_portal(database_url: str) -> Iterator[WebPortal]:
+    """The demo portal over a migrated database, once on SQLite and once on PostgreSQL (needs the database_url
+    fixture of tests/integration/conftest.py)."""
+    portal = make_portal(database_url=database_url)
+    yield portal
+    portal.services.close()
 
 
 @pytest.fixture
