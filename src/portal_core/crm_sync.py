@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Generic, TypeVar
 
@@ -21,6 +22,7 @@ from portal_core.model.payment import Payment
 from portal_core.ports import UnitOfWork
 
 FEED_PAGE = 100
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the ids the portal makes (portal_core.identity)
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -36,9 +38,10 @@ def decode_cursor(cursor: str | None) -> tuple[dt.datetime, str] | None:
     try:
         at, id_ = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode().split("|", 1)
         moment = dt.datetime.fromisoformat(at)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
+        moment = moment.astimezone(dt.UTC) if moment.tzinfo is not None else moment
+    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
         raise InvalidInput("since: not a cursor this API handed out") from None
-    if moment.tzinfo is None or not id_:
+    if moment.tzinfo is None or not _ID.fullmatch(id_):
         raise InvalidInput("since: not a cursor this API handed out")
     return moment, id_
 

@@ -13,7 +13,15 @@ import attrs
 import cattrs
 
 from portal_core.access import new_link_token
-from portal_core.errors import InvalidSeed, NotFound, PortalError, UnknownCompany
+from portal_core.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    InvalidSeed,
+    NotFound,
+    PortalError,
+    StorageError,
+    UnknownCompany,
+)
 from portal_core.identity import new_id
 from portal_core.model.business import Business
 from portal_core.model.company import Company
@@ -35,7 +43,7 @@ from portal_core.model.documents import (
     TaskStatus,
 )
 from portal_core.model.files import File
-from portal_core.model.money import Money, parse_decimal
+from portal_core.model.money import Money, exponent, parse_decimal
 from portal_core.ports import Clock, FileStorage, Randomness, UnitOfWork
 
 E = TypeVar("E")
@@ -230,9 +238,42 @@ def _status(enum_type: Callable[[str], E], value: str, where: str) -> E:
         raise InvalidSeed(f"{where}: unknown status {value!r} (expected {allowed})") from None
 
 
-def _lines(lines: list[SeedLine], currency: str) -> tuple[Line, ...]:
-    return tuple(Line(description=line.description, quantity=parse_decimal(line.quantity, what="quantity"),
-                      unit_price=Money.parse(line.unit_price, currency)) for line in lines)
+MAX_REF = 255  # the CRM's refs, as stored
+MAX_NUMBER = 64  # an invoice's or a quote's number
+
+
+def _at_most(text: str, limit: int, where: str) -> None:
+    if len(text) > limit:
+        raise InvalidSeed(f"{where}: at most {limit} characters")
+
+
+def _money(text: str, currency: str, where: str) -> Money:
+    """An amount, its error said at its key (or at the currency's, when that is what is wrong)."""
+    try:
+        _ = exponent(currency)
+    except PortalError as exc:
+        raise InvalidSeed(f"{where.rsplit('.', 1)[0]}.currency: {exc}") from None
+    try:
+        return Money.parse(text, currency)
+    except PortalError as exc:
+        raise InvalidSeed(f"{where}: {exc}") from None
+
+
+def _lines(lines: list[SeedLine], currency: str, where: str) -> tuple[Line, ...]:
+    """The record's lines; its currency is checked first, at its own key."""
+    try:
+        exponent(currency)
+    except PortalError as exc:
+        raise InvalidSeed(f"{where}.currency: {exc}") from None
+    def line_of(i: int, line: SeedLine) -> Line:
+        try:
+            quantity = parse_decimal(line.quantity, what="quantity")
+        except PortalError as exc:
+            raise InvalidSeed(f"{where}.lines[{i}].quantity: {exc}") from None
+        return Line(description=line.description, quantity=quantity,
+                    unit_price=_money(line.unit_price, currency, f"{where}.lines[{i}].unit_price"))
+
+    return tuple(line_of(i, line) for i, line in enumerate(lines))
 
 
 class _Loader:
@@ -249,6 +290,8 @@ class _Loader:
 
     def claim(self, repo: Any, ref: str, where: str) -> None:
         """A ref names one record of its kind: twice in one seed is a mistake, never a silent merge."""
+        if not 0 < len(ref) <= MAX_REF:
+            raise InvalidSeed(f"{where}.ref: a ref is 1 to {MAX_REF} characters")
         key = (id(repo), ref)
         if key in self._seen:
             raise InvalidSeed(f"{where}: ref {ref!r} appears twice in this seed")
@@ -262,11 +305,11 @@ class _Loader:
         self.claim(repo, ref, where)
         try:
             entity = build(existing.id if existing else new_id(self.randomness), existing)
-        except InvalidSeed:
+            (repo.update if existing else repo.add)(entity)  # storing may compute more (an invoice's totals)
+        except (InvalidSeed, Conflict, DatabaseUnavailable, StorageError):
             raise
         except PortalError as exc:  # a rule of the entity (a due date before the issue date): said where
             raise InvalidSeed(f"{where}: {exc}") from None
-        (repo.update if existing else repo.add)(entity)
         self.records += 1
         if existing is None:
             self.created.append(where)
@@ -290,9 +333,9 @@ class _Loader:
         elif uow.business.get() is None:
             raise InvalidSeed("$.business: the first seed must describe the business")
         for i, p in enumerate(seed.products):
-            self.upsert(uow.products, p.ref, None, lambda id_, _old, p=p: Product(
+            self.upsert(uow.products, p.ref, None, lambda id_, _old, p=p, i=i: Product(
                 id=id_, ref=p.ref, name=p.name, description=p.description,
-                unit_price=Money.parse(p.unit_price, p.currency)), f"$.products[{i}]")
+                unit_price=_money(p.unit_price, p.currency, f"$.products[{i}].unit_price")), f"$.products[{i}]")
         contacts = 0
         for ci, c in enumerate(seed.companies):
             self.load_company(c, f"$.companies[{ci}]")
@@ -359,22 +402,24 @@ class _Loader:
                 job_id=jid, due_date=_date(t.due_date, where + ".due_date")), where)
         for i, q in enumerate(c.quotes):
             where = f"{at}.quotes[{i}]"
+            _at_most(q.number, MAX_NUMBER, where + ".number")
             self.upsert(uow.quotes, q.ref, company, lambda id_, _old, q=q, where=where: Quote(
                 id=id_, ref=q.ref, company_id=company.id, number=q.number,
                 status=_status(QuoteStatus, q.status, where + ".status"), currency=q.currency,
                 issued_date=_date(q.issued_date, where + ".issued_date"),
                 valid_until=_date(q.valid_until, where + ".valid_until"),
-                lines=_lines(q.lines, q.currency)), where)
+                lines=_lines(q.lines, q.currency, where)), where)
         for i, inv in enumerate(c.invoices):
             where = f"{at}.invoices[{i}]"
+            _at_most(inv.number, MAX_NUMBER, where + ".number")
             job_id = self.lookup(uow.jobs, inv.job, company, "job", where)
             self.upsert(uow.invoices, inv.ref, company, lambda id_, _old, inv=inv, where=where, jid=job_id: Invoice(
                 id=id_, ref=inv.ref, company_id=company.id, number=inv.number,
                 status=_status(InvoiceStatus, inv.status, where + ".status"), currency=inv.currency,
                 issued_date=_date(inv.issued_date, where + ".issued_date"),
                 due_date=_date(inv.due_date, where + ".due_date"),
-                lines=_lines(inv.lines, inv.currency), tax=Money.parse(inv.tax, inv.currency),
-                amount_paid=Money.parse(inv.amount_paid, inv.currency), job_id=jid), where)
+                lines=_lines(inv.lines, inv.currency, where), tax=_money(inv.tax, inv.currency, where + ".tax"),
+                amount_paid=_money(inv.amount_paid, inv.currency, where + ".amount_paid"), job_id=jid), where)
         for i, r in enumerate(c.requests):
             where = f"{at}.requests[{i}]"
             by = self.lookup(uow.contacts, r.submitted_by, company, "contact", where)
@@ -437,8 +482,8 @@ def _in_one_transaction(uow: UnitOfWork, load: Callable[[], SeedReport]) -> Seed
     with uow:
         try:
             report = load()
-        except (InvalidSeed, NotFound):
-            raise
+        except (InvalidSeed, NotFound, Conflict, DatabaseUnavailable, StorageError):
+            raise  # a clash with another writer or an outage is not a mistake in the seed: said as what it is
         except PortalError as exc:
             raise InvalidSeed(str(exc)) from exc
         uow.commit()

@@ -4,8 +4,10 @@ OpenAPI document."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import io
+import json
 import threading
 from typing import Any
 
@@ -167,6 +169,40 @@ def test_what_the_seed_refuses_is_a_422_naming_the_field(api: Api, portal: WebPo
     assert error["code"] == "invalid" and error["field"] == field and message in error["message"], error
     with portal.services.uow() as uow:
         assert uow.invoices.get_by_ref("crm-7001") is None, "nothing was written"
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"lines": [{"description": "x", "quantity": "1", "unit_price": "1.005"}]}, "$.lines[0].unit_price"),
+    ({"lines": [{"description": "x", "quantity": "lots", "unit_price": "1.00"}]}, "$.lines[0].quantity"),
+    ({"currency": "DOLLARS"}, "$.currency"),
+    ({"tax": "1e30"}, "$.tax"),
+    ({"amount_paid": "99999999999999999999999"}, "$.amount_paid"),
+    ({"lines": [{"description": "x", "quantity": "1e999999", "unit_price": "1.00"}]}, "$.lines[0].quantity"),
+    ({"lines": [{"description": "x", "quantity": "999999999", "unit_price": "999999999999.00"}]}, "$"),
+    ({"number": "N" * 65}, "$.number"),
+    ({"number": "INV\u0000"}, "$.number"),
+    ({"number": "\ud800"}, "$.number"),
+    ({"lines": [{"description": "\udfff", "quantity": "1", "unit_price": "1.00"}]}, "$.lines[0].description"),
+])
+def test_hostile_values_are_refused_at_their_key_not_a_500(api: Api, change: dict[str, Any], field: str) -> None:
+    body = json.dumps({**INVOICE, **change})  # NUL and lone surrogates travel as JSON escapes (\\u0000)
+    response = api.call("PUT", "/companies/globex/invoices/crm-7001", data=body, content_type="application/json")
+    assert response.status_code == 422, response.get_data(as_text=True)
+    assert error_of(response)["field"] == field, error_of(response)
+
+
+def test_hostile_shapes_and_cursors_are_refused_not_a_500(api: Api) -> None:
+    long_ref = api.call("PUT", "/companies/globex/projects/" + "r" * 256, json={"name": "Annex"})
+    assert long_ref.status_code == 422 and error_of(long_ref)["field"] == "$.ref"
+    deep = api.call("PUT", "/companies/globex/projects/p1", data="[" * 5000 + "]" * 5000,
+                    content_type="application/json")
+    assert deep.status_code == 400
+    for cursor in ("0001-01-01T00:00:00+05:00|x", "9999-12-31T23:59:59-05:00|x", "2026-12-01T09:00:00+00:00|a\x00b",
+                   "2026-12-01T09:00:00|x", "|", "x" * 500):
+        encoded = base64.urlsafe_b64encode(cursor.encode()).decode()
+        for feed in ("/requests", "/payments"):
+            response = api.call("GET", feed, query_string={"since": encoded})
+            assert response.status_code == 422 and error_of(response)["field"] == "since", (cursor, feed)
 
 
 def test_a_ref_of_another_companys_record_is_refused(api: Api) -> None:

@@ -160,9 +160,8 @@ def _authenticate() -> None:
 
 
 @blueprint.after_request
-def _no_cookies(response: Response) -> Response:
+def _not_cached(response: Response) -> Response:
     response.headers["Cache-Control"] = "no-store"
-    response.headers.pop("Set-Cookie", None)  # the API has no cookie session; nothing may set one
     return response
 
 
@@ -173,13 +172,26 @@ def _json_object() -> dict[str, Any]:
         raise ApiError(400, "malformed_json", "send the body as JSON (Content-Type: application/json)")
     try:
         body = json.loads(request.get_data(cache=False) or b"null")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
     if not isinstance(body, dict):
         raise ApiError(422, "invalid", "the body must be a JSON object", "$")
-    if "\\u0000" in json.dumps(body):  # no name, ref or text of the portal holds a NUL (PostgreSQL refuses one)
-        raise ApiError(422, "invalid", "$: text may not contain NUL characters (\\u0000)", "$")
+    _refuse_unstorable_text(body, "$")
     return body
+
+
+def _refuse_unstorable_text(value: Any, path: str) -> None:
+    """No text of the portal holds a NUL or a lone surrogate (\\ud800): the databases refuse both."""
+    if isinstance(value, str):
+        if "\x00" in value or any("\ud800" <= ch <= "\udfff" for ch in value):
+            raise ApiError(422, "invalid", f"{path}: text may not contain NUL characters or lone surrogates", path)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable_text(key, path)
+            _refuse_unstorable_text(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_unstorable_text(item, f"{path}[{index}]")
 
 
 def _record_body(ref: str) -> dict[str, Any]:

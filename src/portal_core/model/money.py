@@ -40,6 +40,10 @@ def exponent(currency: str) -> int:
 _EXACT = Context(prec=1000)
 
 
+LARGEST_MINOR = 2**63 - 1
+DIGITS_LIMIT = 18  # a typed amount or quantity has fewer digits than this either side of the point
+
+
 def round_half_up(value: Decimal) -> int:
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP, context=_EXACT))
 
@@ -50,6 +54,10 @@ class Money:
 
     minor: int = attrs.field(validator=attrs.validators.instance_of(int))
     currency: str = attrs.field(converter=_currency_code)
+
+    def __attrs_post_init__(self) -> None:
+        if not -LARGEST_MINOR <= self.minor <= LARGEST_MINOR:  # what a 64-bit column holds, and far beyond any bill
+            raise InvalidAmount(f"{self.currency} amount is too large")
 
     @classmethod
     def zero(cls, currency: str) -> Money:
@@ -121,6 +129,8 @@ def parse_decimal(text: object, *, what: str) -> Decimal:
         raise InvalidAmount(f"{what} {text!r} is not a decimal number") from None
     if not value.is_finite():
         raise InvalidAmount(f"{what} {text!r} is not a finite number")
+    if value and not -DIGITS_LIMIT <= value.adjusted() < DIGITS_LIMIT:
+        raise InvalidAmount(f"{what} {text!r} is too large or too small")
     return value
 
 
