@@ -9,15 +9,16 @@ import binascii
 import datetime as dt
 import re
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from decimal import Decimal
+from typing import Any, Generic, TypeVar
 
 import attrs
 
 from portal_core import client_requests
-from portal_core.errors import InvalidInput, UnknownCompany, UnknownContact
+from portal_core.errors import InvalidInput, UnknownCompany, UnknownContact, UnknownRecord
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
-from portal_core.model.documents import ClientRequest, Invoice
+from portal_core.model.documents import ClientRequest, Invoice, Job, Line, Product, Project, Quote, Task
 from portal_core.model.payment import Payment
 from portal_core.ports import UnitOfWork
 
@@ -131,3 +132,56 @@ def set_request_status(uow: UnitOfWork, request_id: str, status: str) -> Request
         by = uow.contacts.get(changed.submitted_by) if changed.submitted_by else None
     assert company is not None  # a request belongs to a company that exists (foreign key)
     return RequestEntry(request=changed, company=company, submitted_by=by)
+
+
+def _day(value: dt.date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _quantity(value: Decimal) -> str:
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _lines(lines: tuple[Line, ...]) -> list[dict[str, str]]:
+    return [{"description": line.description, "quantity": _quantity(line.quantity),
+             "unit_price": line.unit_price.decimal_string()} for line in lines]
+
+
+def stored_record(uow: UnitOfWork, kind: str, ref: str) -> dict[str, Any]:
+    """A record as stored, in the seed format's fields (kind: contacts, products, invoices, quotes, jobs, projects,
+    tasks): what a CRM reads back after writing it (the seed's defaults and normalisations applied: an email in
+    lower case, a saved language kept, KWD 1.5 as "1.500"). Raises UnknownRecord."""
+    with uow:
+        found = getattr(uow, kind).get_by_ref(ref)
+        if found is None:
+            raise UnknownRecord(f"no {kind[:-1]} has the ref {ref!r}")
+
+        def ref_of(repository: str, id_: str | None) -> str | None:
+            other = getattr(uow, repository).get(id_) if id_ else None
+            return other.ref if other is not None else None
+
+        common = {"ref": found.ref}
+        if isinstance(found, Contact):
+            return {**common, "name": found.name, "email": found.email, "language": found.language}
+        if isinstance(found, Product):
+            return {**common, "name": found.name, "description": found.description,
+                    "unit_price": found.unit_price.decimal_string(), "currency": found.unit_price.currency}
+        if isinstance(found, Project):
+            return {**common, "name": found.name, "status": found.status.value}
+        if isinstance(found, Job):
+            return {**common, "title": found.title, "status": found.status.value,
+                    "project": ref_of("projects", found.project_id),
+                    "scheduled_start": _day(found.scheduled_start), "scheduled_end": _day(found.scheduled_end)}
+        if isinstance(found, Task):
+            return {**common, "title": found.title, "status": found.status.value, "job": ref_of("jobs", found.job_id),
+                    "due_date": _day(found.due_date)}
+        if isinstance(found, Quote):
+            return {**common, "number": found.number, "status": found.status.value, "currency": found.currency,
+                    "issued_date": _day(found.issued_date), "valid_until": _day(found.valid_until),
+                    "lines": _lines(found.lines)}
+        assert isinstance(found, Invoice)
+        return {**common, "number": found.number, "status": found.status.value, "currency": found.currency,
+                "issued_date": _day(found.issued_date), "due_date": _day(found.due_date),
+                "job": ref_of("jobs", found.job_id), "tax": found.tax.decimal_string(),
+                "amount_paid": found.amount_paid.decimal_string(), "lines": _lines(found.lines)}

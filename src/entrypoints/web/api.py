@@ -15,7 +15,6 @@ from importlib.metadata import version
 from typing import Any
 
 import attrs
-import cattrs
 from flask import Blueprint, Response, current_app, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -42,7 +41,6 @@ blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 OPERATIONS: list[Operation] = []
 KINDS: dict[str, type] = {"invoices": SeedInvoice, "quotes": SeedQuote, "jobs": SeedJob, "projects": SeedProject,
                           "tasks": SeedTask}
-_records = cattrs.Converter()
 
 
 def _services() -> Services:
@@ -203,14 +201,6 @@ def _record_body(ref: str) -> dict[str, Any]:
     return {**body, "ref": ref}
 
 
-def _stored(kind: type, record: dict[str, Any]) -> dict[str, Any]:
-    """The record as the seed format reads it (defaults filled in), for the answer."""
-    try:
-        return _records.unstructure(_records.structure(record, kind))  # type: ignore[no-any-return]
-    except (cattrs.BaseValidationError, ValueError, TypeError):  # pragma: no cover - the loader accepted it
-        return record
-
-
 def _created_or_updated(created: bool, payload: dict[str, Any]) -> tuple[Response, int]:
     return jsonify(payload), 201 if created else 200
 
@@ -274,20 +264,21 @@ def rotate_link(ref: str) -> Response:
 
 # ---- a company's records -----------------------------------------------------------------------------------------
 
-def _put_records(company_ref: str, kind: str, record_type: type, item_ref: str) -> tuple[Response, int]:
+def _put_records(company_ref: str, kind: str, item_ref: str) -> tuple[Response, int]:
     record = _record_body(item_ref)
     services = _services()
     g.api_path_prefix = f"$.{kind}[0]"
     report = load_company_records(services.uow(), randomness=services.randomness, clock=services.clock,
                                   storage=services.files, company_ref=company_ref, document={kind: [record]})
-    return _created_or_updated(f"$.{kind}[0]" in report.created, _stored(record_type, record))
+    return _created_or_updated(f"$.{kind}[0]" in report.created,
+                               crm_sync.stored_record(services.uow(), kind, item_ref))
 
 
 @operation("/companies/<ref>/contacts/<contact_ref>", "PUT", "Create or update a contact of the company",
            response=record_schema(SeedContact, {}), body=SeedContact, body_without=("ref",), also=(201,),
            errors=(401, 404, 409, 422, 429))
 def put_contact(ref: str, contact_ref: str) -> tuple[Response, int]:
-    return _put_records(ref, "contacts", SeedContact, contact_ref)
+    return _put_records(ref, "contacts", contact_ref)
 
 
 @operation("/companies/<ref>/contacts/<contact_ref>", "DELETE", "Remove a contact; their sessions end",
@@ -299,7 +290,7 @@ def delete_contact(ref: str, contact_ref: str) -> tuple[str, int]:
 
 def _put_kind(kind: str, record_type: type) -> None:
     def view(ref: str, item_ref: str) -> tuple[Response, int]:
-        return _put_records(ref, kind, record_type, item_ref)
+        return _put_records(ref, kind, item_ref)
 
     view.__name__ = f"put_{kind[:-1]}"
     operation(f"/companies/<ref>/{kind}/<item_ref>", "PUT", f"Create or update a {kind[:-1]} of the company",
@@ -319,7 +310,8 @@ def put_product(ref: str) -> tuple[Response, int]:
     g.api_path_prefix = "$.products[0]"
     report = load_seed(services.uow(), randomness=services.randomness, clock=services.clock, storage=services.files,
                        document={"products": [record]})
-    return _created_or_updated("$.products[0]" in report.created, _stored(SeedProduct, record))
+    return _created_or_updated("$.products[0]" in report.created,
+                               crm_sync.stored_record(services.uow(), "products", ref))
 
 
 # ---- sending and voiding -----------------------------------------------------------------------------------------
