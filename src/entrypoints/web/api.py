@@ -12,14 +12,14 @@ import logging
 import re
 from collections.abc import Callable
 from importlib.metadata import version
-from typing import Any
+from typing import Any, BinaryIO, cast
 
 import attrs
-from flask import Blueprint, Response, current_app, g, jsonify, request
+from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from entrypoints.bootstrap import Services
 from entrypoints.web.openapi import Operation, document, record_schema
+from entrypoints.web.services import portal_services
 from portal_core import access, api_keys, crm_sync, errors, file_sharing, sending
 from portal_core.model.money import Money
 from portal_core.seed import (
@@ -41,10 +41,6 @@ blueprint = Blueprint("api", __name__, url_prefix="/api/v1")
 OPERATIONS: list[Operation] = []
 KINDS: dict[str, type] = {"invoices": SeedInvoice, "quotes": SeedQuote, "jobs": SeedJob, "projects": SeedProject,
                           "tasks": SeedTask}
-
-
-def _services() -> Services:
-    return current_app.extensions["portal"]  # type: ignore[no-any-return]
 
 
 def operation(rule: str, method: str, summary: str, *, status: int = 200, response: dict[str, Any] | None = None,
@@ -147,7 +143,7 @@ def _authenticate() -> None:
         return
     header = request.headers.get("Authorization", "")
     scheme, _, presented = header.partition(" ")
-    services = _services()
+    services = portal_services()
     g.api_key = api_keys.authenticate(services.uow(), secrets=services.api_key_secrets, clock=services.clock,
                                       presented=presented.strip() if scheme.lower() == "bearer" else None,
                                       per_minute=services.settings.api_rate_per_minute)
@@ -224,12 +220,12 @@ def _company(company: Any) -> dict[str, Any]:
 
 
 def _company_by_ref(ref: str) -> Any:
-    return crm_sync.company_by_ref(_services().uow(), ref)
+    return crm_sync.company_by_ref(portal_services().uow(), ref)
 
 
 @operation("/companies", "GET", "Every company, in name order", response=_page_of(COMPANY))
 def list_companies() -> Response:
-    return jsonify({"data": [_company(c) for c in access.list_companies(_services().uow())], "next_cursor": None})
+    return jsonify({"data": [_company(c) for c in access.list_companies(portal_services().uow())], "next_cursor": None})
 
 
 @operation("/companies/<ref>", "GET", "One company", response=COMPANY, errors=(401, 404, 429))
@@ -241,7 +237,7 @@ def get_company(ref: str) -> Response:
            response=COMPANY, body=SeedCompany, body_without=("ref",), also=(201,), errors=(401, 409, 413, 422, 429))
 def put_company(ref: str) -> tuple[Response, int]:
     record = _record_body(ref)
-    services = _services()
+    services = portal_services()
     g.api_path_prefix = "$.companies[0]"
     report = load_seed(services.uow(), randomness=services.randomness, clock=services.clock, storage=services.files,
                        document={"companies": [record]})
@@ -250,13 +246,13 @@ def put_company(ref: str) -> tuple[Response, int]:
 
 @operation("/companies/<ref>/link", "GET", "The company's portal link", response=LINK, errors=(401, 404, 429))
 def get_link(ref: str) -> Response:
-    return jsonify({"url": access.portal_link(_services().settings.base_url, _company_by_ref(ref))})
+    return jsonify({"url": access.portal_link(portal_services().settings.base_url, _company_by_ref(ref))})
 
 
 @operation("/companies/<ref>/link/rotate", "POST", "A new portal link; the previous one stops working",
            response=LINK, errors=(401, 404, 429))
 def rotate_link(ref: str) -> Response:
-    services = _services()
+    services = portal_services()
     _company_by_ref(ref)  # by ref only: a company's name is not a key here
     company = access.rotate_link(services.uow(), services.randomness, ref)
     return jsonify({"url": access.portal_link(services.settings.base_url, company)})
@@ -266,7 +262,7 @@ def rotate_link(ref: str) -> Response:
 
 def _put_records(company_ref: str, kind: str, item_ref: str) -> tuple[Response, int]:
     record = _record_body(item_ref)
-    services = _services()
+    services = portal_services()
     g.api_path_prefix = f"$.{kind}[0]"
     report = load_company_records(services.uow(), randomness=services.randomness, clock=services.clock,
                                   storage=services.files, company_ref=company_ref, document={kind: [record]})
@@ -284,7 +280,7 @@ def put_contact(ref: str, contact_ref: str) -> tuple[Response, int]:
 @operation("/companies/<ref>/contacts/<contact_ref>", "DELETE", "Remove a contact; their sessions end",
            status=204, errors=(401, 404, 429))
 def delete_contact(ref: str, contact_ref: str) -> tuple[str, int]:
-    crm_sync.remove_contact_by_ref(_services().uow(), ref, contact_ref)
+    crm_sync.remove_contact_by_ref(portal_services().uow(), ref, contact_ref)
     return "", 204
 
 
@@ -306,7 +302,7 @@ for _kind, _type in KINDS.items():
            body=SeedProduct, body_without=("ref",), also=(201,), errors=(401, 409, 422, 429))
 def put_product(ref: str) -> tuple[Response, int]:
     record = _record_body(ref)
-    services = _services()
+    services = portal_services()
     g.api_path_prefix = "$.products[0]"
     report = load_seed(services.uow(), randomness=services.randomness, clock=services.clock, storage=services.files,
                        document={"products": [record]})
@@ -332,7 +328,7 @@ def _sent(ref: str, outcome: sending.SendOutcome) -> Response:
 @operation("/invoices/<ref>/send", "POST", "Send an invoice: clients see it, its contacts are notified",
            response=SENT, errors=(401, 404, 422, 429))
 def send_invoice(ref: str) -> Response:
-    s = _services()
+    s = portal_services()
     return _sent(ref, sending.send_invoice(s.uow(), s.email_sender, s.templates, s.clock, s.randomness,
                                            s.settings.base_url, ref, documents=s.documents))
 
@@ -340,7 +336,7 @@ def send_invoice(ref: str) -> Response:
 @operation("/quotes/<ref>/send", "POST", "Send a quote: clients see it, its contacts are notified",
            response=SENT, errors=(401, 404, 422, 429))
 def send_quote(ref: str) -> Response:
-    s = _services()
+    s = portal_services()
     return _sent(ref, sending.send_quote(s.uow(), s.email_sender, s.templates, s.clock, s.randomness,
                                          s.settings.base_url, ref, documents=s.documents))
 
@@ -351,7 +347,7 @@ def send_quote(ref: str) -> Response:
                                     "status": {"type": "string"}, "changed": {"type": "boolean"}}},
            errors=(401, 404, 422, 429))
 def void_invoice(ref: str) -> Response:
-    s = _services()
+    s = portal_services()
     outcome = sending.void_invoice(s.uow(), s.clock, s.randomness, ref)
     return jsonify({"ref": ref, "number": outcome.invoice.number, "status": outcome.invoice.status.value,
                     "changed": outcome.changed})
@@ -377,12 +373,12 @@ def post_file() -> tuple[Response, int]:
     job, invoice = request.form.get("job") or None, request.form.get("invoice") or None
     if (job is None) == (invoice is None):
         raise ApiError(422, "invalid", "job: name exactly one of the fields `job` or `invoice`", "job")
-    s = _services()
+    s = portal_services()
     try:
         file = file_sharing.attach_file(s.uow(), s.files, s.clock, s.randomness, job_ref=job, invoice_ref=invoice,
                                         name=request.form.get("name") or upload.filename or "file",
                                         content_type=upload.mimetype or "application/octet-stream",
-                                        stream=upload.stream)
+                                        stream=cast(BinaryIO, upload.stream))
     finally:
         upload.close()  # a large upload was spooled to a temporary file: closed (and removed) here, stored or not
     return jsonify({"id": file.id}), 201
@@ -391,7 +387,7 @@ def post_file() -> tuple[Response, int]:
 @operation("/files/<file_id>", "DELETE", "Detach a file: clients no longer see it", status=204,
            errors=(401, 404, 429))
 def delete_file(file_id: str) -> tuple[str, int]:
-    file_sharing.detach_file(_services().uow(), file_id)
+    file_sharing.detach_file(portal_services().uow(), file_id)
     return "", 204
 
 
@@ -422,7 +418,7 @@ def _request(entry: crm_sync.RequestEntry) -> dict[str, Any]:
 @operation("/requests", "GET", "Requests clients sent, oldest first, read on from a cursor",
            response=_page_of(REQUEST), query=SINCE, errors=(401, 422, 429))
 def list_requests() -> Response:
-    page = crm_sync.requests_since(_services().uow(), request.args.get("since"))
+    page = crm_sync.requests_since(portal_services().uow(), request.args.get("since"))
     return jsonify({"data": [_request(e) for e in page.items], "next_cursor": page.next_cursor})
 
 
@@ -441,7 +437,7 @@ def patch_request(request_id: str) -> Response:
     if not isinstance(body.get("status"), str):
         raise ApiError(422, "invalid", "$.status: give the new status as a string", "$.status")
     try:
-        return jsonify(_request(crm_sync.set_request_status(_services().uow(), request_id, body["status"])))
+        return jsonify(_request(crm_sync.set_request_status(portal_services().uow(), request_id, body["status"])))
     except errors.InvalidInput as exc:
         raise ApiError(422, "invalid", f"$.status: {exc}", "$.status") from None
 
@@ -457,7 +453,7 @@ def _payment(entry: crm_sync.PaymentEntry) -> dict[str, Any]:
 @operation("/payments", "GET", "Confirmed payments, oldest first (one entry per invoice paid), from a cursor",
            response=_page_of(PAYMENT), query=SINCE, errors=(401, 422, 429))
 def list_payments() -> Response:
-    page = crm_sync.payments_since(_services().uow(), request.args.get("since"))
+    page = crm_sync.payments_since(portal_services().uow(), request.args.get("since"))
     return jsonify({"data": [_payment(e) for e in page.items], "next_cursor": page.next_cursor})
 
 

@@ -14,6 +14,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.mail_dispatcher import Dispatcher
 from entrypoints.settings import Settings
+from entrypoints.web import api, auth, client_requests, documents, files, ops, pages, payments
+from entrypoints.web.context import log_refusal
+from entrypoints.web.i18n import install_languages
+from entrypoints.web.metrics import install_metrics
+from entrypoints.web.services import MAIL, SERVICES, portal_services
 from portal_core import errors
 
 log = logging.getLogger("portal.web")
@@ -33,19 +38,6 @@ ERROR_STATUS: list[tuple[type[Exception], int, Any]] = [
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'")
-
-
-def portal_services() -> Services:
-    from flask import current_app
-
-    return current_app.extensions["portal"]  # type: ignore[no-any-return]
-
-
-def mail() -> Dispatcher:
-    """This process's mail dispatcher: nudge it with the outbox ids a request queued, after the commit."""
-    from flask import current_app
-
-    return current_app.extensions["portal.mail"]  # type: ignore[no-any-return]
 
 
 def _security_headers(response: Response) -> Response:
@@ -78,8 +70,6 @@ def _refuse_nul_bytes() -> None:
 
 
 def _log_refusal(exc: errors.PortalError) -> None:
-    from entrypoints.web.context import log_refusal
-
     if isinstance(exc, errors.PortalUnavailable):
         log_refusal("unknown link")
     elif isinstance(exc, errors.NotFound):
@@ -115,8 +105,6 @@ def _register_errors(app: Flask) -> None:
         if exc.code in (301, 302, 303, 307, 308):
             return exc
         if request.path.startswith("/api/"):  # no route, no such method, too large: the API answers in JSON
-            from entrypoints.web import api
-
             return api.http_error(exc)
         messages = {404: _l("We could not find that page."), 405: _l("That action is not allowed here."),
                     400: _l("Something in the request was not right.")}
@@ -152,14 +140,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)  # type: ignore[method-assign]
-    app.extensions["portal"] = services
+    app.extensions[SERVICES] = services
     # Every process that serves pages also sends the mail they queue (and whatever else is due).
-    app.extensions["portal.mail"] = Dispatcher(services, synchronous=synchronous_mail).start()
+    app.extensions[MAIL] = Dispatcher(services, synchronous=synchronous_mail).start()
     csrf = CSRFProtect(app)
-
-    from entrypoints.web import api, auth, client_requests, documents, files, ops, pages, payments
-    from entrypoints.web.i18n import install_languages
-    from entrypoints.web.metrics import install_metrics
 
     app.register_blueprint(ops.blueprint)
     app.register_blueprint(auth.blueprint)

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import flash, get_flashed_messages, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from entrypoints.web.app import mail, portal_services
 from entrypoints.web.context import log_refusal, portal_blueprint, signed_in, viewer
+from entrypoints.web.services import mail, portal_services
 from portal_core import browsing, client_requests
 from portal_core.errors import InvalidInput, RequestFormInvalid, Throttled
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from flask import Blueprint, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
-from entrypoints.web.app import portal_services
+from entrypoints.web.services import portal_services
 from portal_core.branding import business_profile
 from portal_core.browsing import open_page
 from portal_core.errors import DatabaseUnavailable, NotSignedIn

@@ -14,8 +14,8 @@ from urllib.parse import quote
 from flask import render_template, request, send_file
 from flask.typing import ResponseReturnValue
 
-from entrypoints.web.app import portal_services
 from entrypoints.web.context import client_ip, portal_blueprint, signed_in, viewer
+from entrypoints.web.services import portal_services
 from portal_core import browsing, file_sharing
 from portal_core.model.files import File
 

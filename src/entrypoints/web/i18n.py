@@ -19,8 +19,8 @@ from flask.typing import ResponseReturnValue
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 
-from entrypoints.web.app import portal_services
 from entrypoints.web.context import business, portal_blueprint, session_cookie_name
+from entrypoints.web.services import portal_services
 from portal_core import access, languages
 from portal_core.browsing import open_page
 from portal_core.errors import InvalidInput, NotSignedIn, PortalError

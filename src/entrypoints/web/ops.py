@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify
 from flask.typing import ResponseReturnValue
 
-from entrypoints.web.app import portal_services
+from entrypoints.web.services import portal_services
 from portal_core.branding import brand_color
 from portal_core.readiness import check_readiness
 

@@ -13,8 +13,8 @@ from flask_babel import get_locale, pgettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
-from entrypoints.web.app import portal_services
 from entrypoints.web.context import portal_blueprint, signed_in, viewer
+from entrypoints.web.services import portal_services
 from portal_core import browsing
 from portal_core.ports import UnitOfWork
 

@@ -7,8 +7,8 @@ from typing import Any
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from entrypoints.web.app import mail, portal_services
 from entrypoints.web.context import business, client_ip, portal_blueprint, signed_in, viewer
+from entrypoints.web.services import mail, portal_services
 from portal_core import payments
 from portal_core.errors import InvalidSignature, PaymentError, PaymentNotPossible, PaymentsNotConfigured
 from portal_core.model.payment import Provider
