@@ -20,9 +20,12 @@ from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.documents import ClientRequest, Invoice, Job, Line, Product, Project, Quote, Task
 from portal_core.model.payment import Payment
-from portal_core.ports import UnitOfWork
+from portal_core.ports import Clock, UnitOfWork
 
 FEED_PAGE = 100
+# How long a new row waits before a feed shows it: longer than any transaction that stamps one runs (statements
+# time out at 30 s, provider calls at 20 s), so a cursor never passes a row that commits later.
+FEED_LAG = dt.timedelta(seconds=60)
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the ids the portal makes (portal_core.identity)
 T = TypeVar("T")
 R = TypeVar("R")
@@ -71,10 +74,21 @@ class PaymentEntry:
     amount_minor: int
 
 
-def requests_since(uow: UnitOfWork, cursor: str | None, *, limit: int = FEED_PAGE) -> FeedPage[RequestEntry]:
+def _settled(rows: list[R], now: dt.datetime, key: Callable[[R], dt.datetime | None]) -> list[R]:
+    """The rows stamped at least FEED_LAG ago. A row is stamped inside the transaction that writes it, so one can
+    commit after a later-stamped row was read; held back for FEED_LAG, every row a cursor passes has committed."""
+    for index, row in enumerate(rows):
+        stamped = key(row)
+        if stamped is None or stamped > now - FEED_LAG:
+            return rows[:index]
+    return rows
+
+
+def requests_since(uow: UnitOfWork, cursor: str | None, *, clock: Clock,
+                   limit: int = FEED_PAGE) -> FeedPage[RequestEntry]:
     after = decode_cursor(cursor)
     with uow:
-        page = uow.requests.list_after(after, limit=limit)
+        page = _settled(uow.requests.list_after(after, limit=limit), clock.now(), lambda r: r.created_at)
         companies = {i: found for i in {r.company_id for r in page}
                      if (found := uow.companies.get(i)) is not None}
         contacts = {i: person for i in {r.submitted_by for r in page if r.submitted_by}
@@ -84,10 +98,11 @@ def requests_since(uow: UnitOfWork, cursor: str | None, *, limit: int = FEED_PAG
     return FeedPage(items=items, next_cursor=_next(page, lambda r: (r.created_at, r.id)))
 
 
-def payments_since(uow: UnitOfWork, cursor: str | None, *, limit: int = FEED_PAGE) -> FeedPage[PaymentEntry]:
+def payments_since(uow: UnitOfWork, cursor: str | None, *, clock: Clock,
+                   limit: int = FEED_PAGE) -> FeedPage[PaymentEntry]:
     after = decode_cursor(cursor)
     with uow:
-        page = uow.payments.list_settled_after(after, limit=limit)
+        page = _settled(uow.payments.list_settled_after(after, limit=limit), clock.now(), lambda p: p.settled_at)
         invoices = {i.id: i for i in uow.invoices.get_many([a.invoice_id for p in page for a in p.allocations])}
     items = tuple(PaymentEntry(payment=p, invoice=invoices[a.invoice_id], amount_minor=a.amount.minor)
                   for p in page for a in p.allocations if a.invoice_id in invoices)

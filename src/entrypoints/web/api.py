@@ -418,7 +418,8 @@ def _request(entry: crm_sync.RequestEntry) -> dict[str, Any]:
 @operation("/requests", "GET", "Requests clients sent, oldest first, read on from a cursor",
            response=_page_of(REQUEST), query=SINCE, errors=(401, 422, 429))
 def list_requests() -> Response:
-    page = crm_sync.requests_since(portal_services().uow(), request.args.get("since"))
+    services = portal_services()
+    page = crm_sync.requests_since(services.uow(), request.args.get("since"), clock=services.clock)
     return jsonify({"data": [_request(e) for e in page.items], "next_cursor": page.next_cursor})
 
 
@@ -453,7 +454,8 @@ def _payment(entry: crm_sync.PaymentEntry) -> dict[str, Any]:
 @operation("/payments", "GET", "Confirmed payments, oldest first (one entry per invoice paid), from a cursor",
            response=_page_of(PAYMENT), query=SINCE, errors=(401, 422, 429))
 def list_payments() -> Response:
-    page = crm_sync.payments_since(portal_services().uow(), request.args.get("since"))
+    services = portal_services()
+    page = crm_sync.payments_since(services.uow(), request.args.get("since"), clock=services.clock)
     return jsonify({"data": [_payment(e) for e in page.items], "next_cursor": page.next_cursor})
 
 
