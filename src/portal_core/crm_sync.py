@@ -9,7 +9,6 @@ import binascii
 import datetime as dt
 import re
 from collections.abc import Callable
-from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import attrs
@@ -19,6 +18,7 @@ from portal_core.errors import InvalidInput, UnknownCompany, UnknownContact, Unk
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.documents import ClientRequest, Invoice, Job, Line, Product, Project, Quote, Task
+from portal_core.model.money import quantity_text
 from portal_core.model.payment import Payment
 from portal_core.ports import Clock, UnitOfWork
 
@@ -153,13 +153,8 @@ def _day(value: dt.date | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _quantity(value: Decimal) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
-
-
 def _lines(lines: tuple[Line, ...]) -> list[dict[str, str]]:
-    return [{"description": line.description, "quantity": _quantity(line.quantity),
+    return [{"description": line.description, "quantity": quantity_text(line.quantity),
              "unit_price": line.unit_price.decimal_string()} for line in lines]
 
 

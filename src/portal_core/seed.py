@@ -247,12 +247,17 @@ def _at_most(text: str, limit: int, where: str) -> None:
         raise InvalidSeed(f"{where}: at most {limit} characters")
 
 
-def _money(text: str, currency: str, where: str) -> Money:
-    """An amount, its error said at its key (or at the currency's, when that is what is wrong)."""
+def _currency(code: str, where: str) -> str:
+    """A record's currency, its error said at its key."""
     try:
-        _ = exponent(currency)
+        exponent(code)
     except PortalError as exc:
-        raise InvalidSeed(f"{where.rsplit('.', 1)[0]}.currency: {exc}") from None
+        raise InvalidSeed(f"{where}: {exc}") from None
+    return code
+
+
+def _money(text: str, currency: str, where: str) -> Money:
+    """An amount in a checked currency, its error said at its key."""
     try:
         return Money.parse(text, currency)
     except PortalError as exc:
@@ -261,10 +266,7 @@ def _money(text: str, currency: str, where: str) -> Money:
 
 def _lines(lines: list[SeedLine], currency: str, where: str) -> tuple[Line, ...]:
     """The record's lines; its currency is checked first, at its own key."""
-    try:
-        exponent(currency)
-    except PortalError as exc:
-        raise InvalidSeed(f"{where}.currency: {exc}") from None
+    _currency(currency, where + ".currency")
     def line_of(i: int, line: SeedLine) -> Line:
         try:
             quantity = parse_decimal(line.quantity, what="quantity")
@@ -335,7 +337,8 @@ class _Loader:
         for i, p in enumerate(seed.products):
             self.upsert(uow.products, p.ref, None, lambda id_, _old, p=p, i=i: Product(
                 id=id_, ref=p.ref, name=p.name, description=p.description,
-                unit_price=_money(p.unit_price, p.currency, f"$.products[{i}].unit_price")), f"$.products[{i}]")
+                unit_price=_money(p.unit_price, _currency(p.currency, f"$.products[{i}].currency"),
+                                  f"$.products[{i}].unit_price")), f"$.products[{i}]")
         contacts = 0
         for ci, c in enumerate(seed.companies):
             self.load_company(c, f"$.companies[{ci}]")

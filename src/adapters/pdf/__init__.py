@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import jinja2
 
-from portal_core.model.money import Money, exponent
+from portal_core.model.money import Money, exponent, quantity_text
 from portal_core.model.printable import Document, InvoiceDocument, QuoteDocument, Statement
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -37,11 +36,6 @@ def format_money(value: Money) -> str:
 
 def format_date(value: dt.date | None) -> str:
     return "—" if value is None else f"{value.day} {value:%b %Y}"
-
-
-def format_quantity(value: Decimal) -> str:
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def format_label(value: object) -> str:
@@ -77,7 +71,7 @@ class WeasyPrintDocuments:
     def __init__(self, folder: Path = _TEMPLATES, *, logo_timeout: float = LOGO_TIMEOUT_SECONDS) -> None:
         self._env = jinja2.Environment(loader=jinja2.FileSystemLoader(str(folder)), autoescape=True,
                                        undefined=jinja2.StrictUndefined)
-        self._env.filters.update(money=format_money, date=format_date, quantity=format_quantity,
+        self._env.filters.update(money=format_money, date=format_date, quantity=quantity_text,
                                  label=format_label)
         self._logo_timeout = logo_timeout
 

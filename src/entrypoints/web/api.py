@@ -98,7 +98,7 @@ def _portal_error(exc: errors.PortalError) -> Response:
         if isinstance(exc, kind):
             message = str(exc)
             prefix = g.get("api_path_prefix")  # where the body sat inside the seed document the loader was given
-            if prefix and message.startswith(prefix) or prefix and f"@ {prefix}" in message:
+            if prefix:
                 message = message.replace(prefix, "$")
             response = error_response(status, code, message, _field_of(message) if status == 422 else None)
             if isinstance(exc, errors.Throttled) and exc.retry_after:
@@ -318,7 +318,11 @@ SENT = {"type": "object", "required": ["ref", "number", "status", "changed", "no
                        "not_delivered": {"type": "integer"}}}
 
 
-def _sent(ref: str, outcome: sending.SendOutcome) -> Response:
+def _send(ref: str, send: Callable[..., sending.SendOutcome]) -> Response:
+    """send_invoice or send_quote, with the same rules as `portal invoice send` / `portal quote send`."""
+    s = portal_services()
+    outcome = send(s.uow(), s.email_sender, s.templates, s.clock, s.randomness, s.settings.base_url, ref,
+                   documents=s.documents)
     document_ = outcome.document
     return jsonify({"ref": ref, "number": document_.number, "status": document_.status.value,
                     "changed": outcome.changed, "notified": sum(1 for d in outcome.deliveries if d.delivered),
@@ -328,17 +332,13 @@ def _sent(ref: str, outcome: sending.SendOutcome) -> Response:
 @operation("/invoices/<ref>/send", "POST", "Send an invoice: clients see it, its contacts are notified",
            response=SENT, errors=(401, 404, 422, 429))
 def send_invoice(ref: str) -> Response:
-    s = portal_services()
-    return _sent(ref, sending.send_invoice(s.uow(), s.email_sender, s.templates, s.clock, s.randomness,
-                                           s.settings.base_url, ref, documents=s.documents))
+    return _send(ref, sending.send_invoice)
 
 
 @operation("/quotes/<ref>/send", "POST", "Send a quote: clients see it, its contacts are notified",
            response=SENT, errors=(401, 404, 422, 429))
 def send_quote(ref: str) -> Response:
-    s = portal_services()
-    return _sent(ref, sending.send_quote(s.uow(), s.email_sender, s.templates, s.clock, s.randomness,
-                                         s.settings.base_url, ref, documents=s.documents))
+    return _send(ref, sending.send_quote)
 
 
 @operation("/invoices/<ref>/void", "POST", "Void an invoice: clients no longer see it and it cannot be paid",

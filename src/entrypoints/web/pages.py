@@ -16,6 +16,7 @@ from werkzeug.routing import BuildError
 from entrypoints.web.context import portal_blueprint, signed_in, viewer
 from entrypoints.web.services import portal_services
 from portal_core import browsing
+from portal_core.model.money import quantity_text
 from portal_core.ports import UnitOfWork
 
 blueprint = portal_blueprint("pages", __name__)
@@ -89,11 +90,7 @@ def format_label(value: object) -> str:
     return pgettext("status", text[:1].upper() + text[1:])
 
 
-@blueprint.app_template_filter("quantity")
-def format_quantity(value: object) -> str:
-    """A line's quantity without trailing zeros: 3, 1.5."""
-    text = format(value, "f")
-    return text.rstrip("0").rstrip(".") if "." in text else text
+blueprint.add_app_template_filter(quantity_text, "quantity")  # a line's quantity without trailing zeros: 3, 1.5
 
 
 @blueprint.app_template_filter("filesize")

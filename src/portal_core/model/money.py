@@ -134,6 +134,12 @@ def parse_decimal(text: object, *, what: str) -> Decimal:
     return value
 
 
+def quantity_text(value: Decimal) -> str:
+    """A quantity as a person writes it, without trailing zeros: 3, 1.5 (parse_decimal reads it back)."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
 def total_of(amounts: list[Money], currency: str) -> Money:
     total = Money.zero(currency)
     for amount in amounts:
