@@ -18,6 +18,7 @@ from adapters.smtp import SmtpEmailSender
 from adapters.stripe import StripePaymentGateway
 from adapters.system import SecretsRandomness, SystemClock
 from adapters.telr import TelrPaymentGateway
+from adapters.webhook_http import HttpWebhookTransport
 from entrypoints.settings import ConfigurationError, Settings
 from portal_core.api_keys import ApiKeySecrets
 from portal_core.model.payment import Provider
@@ -33,8 +34,10 @@ from portal_core.ports import (
     Randomness,
     SchemaStatus,
     UnitOfWork,
+    WebhookTransport,
 )
 from portal_core.sign_in import SignInPolicy, SignInSecrets
+from portal_core.webhooks import WebhookSecrets
 
 
 @attrs.define(kw_only=True)
@@ -52,6 +55,7 @@ class Services:
     documents: DocumentRenderer = attrs.Factory(WeasyPrintDocuments)
     payment_gateways: Mapping[Provider, GatewayFactory] = attrs.Factory(dict)
     schema_status: SchemaStatus = attrs.Factory(InMemorySchemaStatus)
+    webhook_transport: WebhookTransport = attrs.Factory(HttpWebhookTransport)
     close: Callable[[], None] = lambda: None
 
     @property
@@ -61,6 +65,10 @@ class Services:
     @property
     def api_key_secrets(self) -> ApiKeySecrets:
         return ApiKeySecrets.from_secret(self.settings.require_secret())
+
+    @property
+    def webhook_secrets(self) -> WebhookSecrets:
+        return WebhookSecrets.from_secret(self.settings.require_secret())
 
     @property
     def credential_vault(self) -> CredentialVault:
@@ -143,7 +151,8 @@ def build_services(settings: Settings, *, email_sender: EmailSender | None = Non
                    randomness: Randomness | None = None, files: FileStorage | None = None,
                    uow: Callable[[], UnitOfWork] | None = None,
                    gateways: Mapping[Provider, GatewayFactory] | None = None,
-                   schema_status: SchemaStatus | None = None) -> Services:
+                   schema_status: SchemaStatus | None = None,
+                   webhook_transport: WebhookTransport | None = None) -> Services:
     """Real adapters from settings; tests and embedders pass their own for any port."""
     close: Callable[[], None] = _nothing_to_close
     schema: SchemaStatus = schema_status or InMemorySchemaStatus()
@@ -160,5 +169,6 @@ def build_services(settings: Settings, *, email_sender: EmailSender | None = Non
                                     absolute_lifetime=dt.timedelta(hours=settings.session_absolute_hours)),
         payment_gateways=gateways if gateways is not None else payment_gateways(settings),
         schema_status=schema,
+        webhook_transport=webhook_transport or HttpWebhookTransport(allow_private=settings.webhook_allow_private),
         close=close,
     )

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from entrypoints import cli_api, cli_documents, cli_files, cli_mail, cli_payments
+from entrypoints import cli_api, cli_documents, cli_files, cli_mail, cli_payments, cli_webhooks
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
 from portal_core import access, retention
@@ -221,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_documents.register(sub)
     cli_mail.register(sub)
     cli_api.register(sub)
+    cli_webhooks.register(sub)
     return parser
 
 

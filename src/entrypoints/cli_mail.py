@@ -37,7 +37,7 @@ def cmd_mail_run(args: argparse.Namespace, settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    print("dispatching mail until stopped (SIGTERM or Ctrl+C)", file=sys.stderr, flush=True)
+    print("dispatching mail and webhooks until stopped (SIGTERM or Ctrl+C)", file=sys.stderr, flush=True)
     dispatcher.run()  # returns after the round in progress, once stop() was called
     print("mail dispatcher stopped", file=sys.stderr)
     return 0
@@ -48,5 +48,5 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mail.add_parser("status", help="pending, sent and failed messages, one count per line").set_defaults(
         run=cmd_mail_status)
     mail.add_parser("retry", help="put failed messages back in the queue").set_defaults(run=cmd_mail_retry)
-    mail.add_parser("run", help="send queued mail until SIGTERM (a host that serves no pages)").set_defaults(
-        run=cmd_mail_run)
+    mail.add_parser("run", help="send queued mail and webhook deliveries until SIGTERM (a host that serves no "
+                    "pages)").set_defaults(run=cmd_mail_run)

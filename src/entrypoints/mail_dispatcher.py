@@ -1,18 +1,18 @@
-"""Runs the outbox's dispatcher: a thread in every `portal serve` worker, or the whole of `portal mail run`.
+"""Runs the outbox's dispatcher: threads in every `portal serve` worker, or the whole of `portal mail run`.
 
-It wakes when told that mail was queued (nudge) and at least once a second, and sends whatever is due, in any
-process on any host: the outbox's claims keep two dispatchers off one message. Its log lines count messages; they
-never name an address.
+It wakes when told that mail was queued (nudge) and at least once a second, and sends whatever is due (mail, and
+webhook deliveries), in any process on any host: the outbox's claims keep two dispatchers off one entry. Its log
+lines count messages and deliveries; they never name an address or a URL.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from entrypoints.bootstrap import Services
-from portal_core import outbox
+from portal_core import outbox, webhooks
 from portal_core.errors import PortalError
 
 log = logging.getLogger("portal.mail")
@@ -20,41 +20,66 @@ POLL_SECONDS = 1.0
 
 
 class Dispatcher:
+    """Two loops, each in a thread of its own so that a slow receiver never holds mail back: the mail outbox's, and
+    the webhook deliveries' (portal_core.webhooks)."""
+
     def __init__(self, services: Services, *, synchronous: bool = False, interval: float = POLL_SECONDS) -> None:
         self._services = services
-        self._synchronous = synchronous  # tests: a nudge delivers at once, in the caller's thread
+        self._synchronous = synchronous  # tests: a nudge delivers mail at once, in the caller's thread
         self._interval = interval
-        self._wake = threading.Event()
+        self._wakes = {"mail": threading.Event(), "webhooks": threading.Event()}
         self._stopping = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
-    def start(self) -> Dispatcher:
-        if not self._synchronous and self._thread is None:
-            self._thread = threading.Thread(target=self.run, name="portal-mail", daemon=True)
-            self._thread.start()
+    def start(self, *, mail: bool = True) -> Dispatcher:
+        if not self._synchronous and not self._threads:
+            loops = [("webhooks", self._deliver_webhooks)] + ([("mail", lambda: self._dispatch(None))] if mail else [])
+            for name, round_ in loops:
+                thread = threading.Thread(target=self._loop, args=(name, round_), name=f"portal-{name}", daemon=True)
+                self._threads.append(thread)
+                thread.start()
         return self
 
     def nudge(self, ids: Sequence[str | None] = ()) -> None:
-        """Mail was queued (and committed): send it now rather than at the next poll."""
+        """Mail or an event was queued (and committed): send it now rather than at the next poll."""
         wanted = [i for i in ids if i]
         if self._synchronous:
             if wanted:
                 self._dispatch(wanted)
             return
-        self._wake.set()
+        for wake in self._wakes.values():
+            wake.set()
 
     def run(self) -> None:
-        """Dispatches until stop(); each round sends everything due."""
+        """Dispatches until stop(): mail in this thread, webhook deliveries in another."""
+        self.start(mail=False)
+        self._loop("mail", lambda: self._dispatch(None))
+
+    def _loop(self, name: str, round_: Callable[[], None]) -> None:
+        wake = self._wakes[name]
         while not self._stopping.is_set():
-            self._dispatch(None)
-            self._wake.wait(self._interval)
-            self._wake.clear()
+            round_()
+            wake.wait(self._interval)
+            wake.clear()
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stopping.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        for wake in self._wakes.values():
+            wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+
+    def _deliver_webhooks(self) -> None:
+        s = self._services
+        try:
+            tried = webhooks.deliver_due(s.uow(), transport=s.webhook_transport, secrets=s.webhook_secrets,
+                                         clock=s.clock)
+            if tried:
+                log.info("webhooks: %d delivery(ies) tried", tried)
+        except PortalError as exc:  # the database is away: the next round tries again
+            log.warning("webhooks: delivery round failed: %s", type(exc).__name__)
+        except Exception:
+            log.exception("webhooks: delivery round failed")
 
     def _dispatch(self, ids: Sequence[str] | None) -> None:
         s = self._services

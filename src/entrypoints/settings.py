@@ -17,6 +17,13 @@ class ConfigurationError(PortalError):
     """A setting is missing or malformed."""
 
 
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    value = environ.get(PREFIX + name) or "0"
+    if value not in ("0", "1"):
+        raise ConfigurationError(f"{PREFIX}{name} must be 0 or 1, not {value!r}")
+    return value == "1"
+
+
 def _positive_int(environ: Mapping[str, str], name: str, default: int) -> int:
     raw = environ.get(PREFIX + name)
     if raw is None or raw == "":
@@ -52,6 +59,7 @@ class Settings:
     metrics_token: str | None = attrs.field(default=None, repr=False)  # GET /metrics answers 404 without one
     api_rate_per_minute: int = 600  # calls a minute per API key
     max_upload_mb: int = 50  # the largest file the API takes
+    webhook_allow_private: bool = False  # 1: webhooks may call loopback and private addresses (tests, one LAN)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -78,6 +86,7 @@ class Settings:
             "metrics_token": env.get(PREFIX + "METRICS_TOKEN") or None,
             "api_rate_per_minute": _positive_int(env, "API_RATE_PER_MINUTE", 600),
             "max_upload_mb": _positive_int(env, "MAX_UPLOAD_MB", 50),
+            "webhook_allow_private": _flag(env, "WEBHOOK_ALLOW_PRIVATE"),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

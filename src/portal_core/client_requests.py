@@ -11,7 +11,7 @@ import re
 
 import attrs
 
-from portal_core import outbox
+from portal_core import outbox, webhooks
 from portal_core.access import find_company
 from portal_core.errors import (
     Conflict,
@@ -27,6 +27,7 @@ from portal_core.model.contact import Contact
 from portal_core.model.documents import ClientRequest, RequestStatus
 from portal_core.model.mail import NewRequestNotice
 from portal_core.model.outbox import MailPurpose
+from portal_core.model.webhook import EventType
 from portal_core.ports import Clock, EmailTemplates, Randomness, UnitOfWork
 from portal_core.sign_in import ThrottleKeys, Viewer
 
@@ -159,6 +160,9 @@ def submit_request(uow: UnitOfWork, clock: Clock, randomness: Randomness, templa
                                     email=templates.render(notice, to=business.email),
                                     purpose=MailPurpose.NEW_REQUEST, company_id=viewer.company.id,
                                     contact_id=viewer.contact.id, subject_ref=f"request:{request.id}")
+            webhooks.emit(uow, clock=clock, randomness=randomness, event=EventType.REQUEST_CREATED, data={
+                "id": request.id, "company": viewer.company.ref, "title": title, "details": details,
+                "status": request.status.value, "created_at": now.isoformat(), "submitted_by": viewer.contact.ref})
             uow.commit()
     except Conflict:
         # A double click sends the form twice at once: the second insert of the same id loses the race. If the

@@ -10,7 +10,7 @@ from typing import BinaryIO
 
 import attrs
 
-from portal_core import policy
+from portal_core import policy, webhooks
 from portal_core.access import find_company
 from portal_core.browsing import MAX_PAGE, PAGE_SIZE, Page
 from portal_core.errors import InvalidInput, UnknownRecord
@@ -18,6 +18,7 @@ from portal_core.identity import new_id
 from portal_core.model.audit import AuditEntry
 from portal_core.model.documents import Invoice, Job
 from portal_core.model.files import File
+from portal_core.model.webhook import EventType
 from portal_core.ports import Clock, FileStorage, Randomness, UnitOfWork
 from portal_core.sign_in import Viewer
 
@@ -180,6 +181,10 @@ def open_visible_file(uow: UnitOfWork, storage: FileStorage, clock: Clock, rando
                                         action="file_downloaded" if download else "file_viewed",
                                         company_id=viewer.company.id, contact_id=viewer.contact.id, ip=ip,
                                         detail=file.id))
+            webhooks.emit(uow, clock=clock, randomness=randomness, event=EventType.FILE_DOWNLOADED, data={
+                "id": file.id, "name": file.name, "company": viewer.company.ref, "contact": viewer.contact.ref,
+                ("job" if file.job_id else "invoice"): parent.ref if parent is not None else None,
+                "inline": not download})
             uow.commit()
         except BaseException:
             stream.close()

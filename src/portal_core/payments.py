@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from portal_core import languages, outbox, policy
+from portal_core import languages, outbox, policy, webhooks
 from portal_core.errors import (
     InvalidInput,
     PaymentError,
@@ -44,6 +44,7 @@ from portal_core.model.payment import (
     closing_status,
     provider_accepts,
 )
+from portal_core.model.webhook import EventType
 from portal_core.ports import (
     Clock,
     CredentialVault,
@@ -562,6 +563,14 @@ def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: 
     uow.payments.update(payment)
     audit("payment_succeeded", "; ".join(f"invoice {i.number} now {i.status.value}, paid {i.amount_paid}"
                                          for i, _ in shares))
+    for invoice, share in shares:
+        paid = invoice.status == InvoiceStatus.PAID
+        webhooks.emit(uow, clock=clock, randomness=randomness,
+                      event=EventType.INVOICE_PAID if paid else EventType.INVOICE_PARTIALLY_PAID, data={
+                          "invoice": invoice.ref, "number": invoice.number, "currency": share.currency,
+                          "amount": share.decimal_string(), "amount_paid": invoice.amount_paid.decimal_string(),
+                          "total": invoice.total.decimal_string(), "provider": payment.provider.value,
+                          "provider_reference": payment.provider_ref, "paid_at": now.isoformat()})
     receipt = _receipt(uow, clock, randomness, templates, payment, [i for i, _ in shares])
     return Confirmation(payment=payment, applied=True, receipts=(receipt,) if receipt else ())
 

@@ -40,6 +40,7 @@ from portal_core.model.payment import (
 )
 from portal_core.model.printable import Document
 from portal_core.model.session import PortalSession
+from portal_core.model.webhook import Delivery, Webhook
 
 
 class Clock(Protocol):
@@ -386,6 +387,50 @@ class ApiKeyRepository(Protocol):
         ...
 
 
+class WebhookRepository(Protocol):
+    def add(self, webhook: Webhook) -> None: ...
+    def get(self, webhook_id: str) -> Webhook | None: ...
+    def remove(self, webhook_id: str) -> None: ...
+
+    def list(self) -> list[Webhook]:
+        """Every webhook, oldest first."""
+        ...
+
+
+class WebhookDeliveries(Protocol):
+    """The outbox of webhook deliveries: stored in the transaction of the event, claimed and tried like mail."""
+
+    def add(self, delivery: Delivery) -> None: ...
+    def update(self, delivery: Delivery) -> None: ...
+
+    def claim_due(self, now: dt.datetime, *, limit: int) -> list[Delivery]:
+        """As Outbox.claim_due: up to limit due deliveries no other dispatcher holds, each leased to the caller."""
+        ...
+
+    def list_for(self, webhook_id: str, *, limit: int = 100) -> list[Delivery]:
+        """A webhook's deliveries, newest first."""
+        ...
+
+    def prune(self, before: dt.datetime) -> int:
+        """Deletes the deliveries made before then that are no longer pending (delivered or failed for good);
+        returns how many."""
+        ...
+
+
+class WebhookTransport(Protocol):
+    """POSTs a signed event to a receiver."""
+
+    def refusal(self, url: str) -> str:
+        """Why the portal will not call this URL ('' when it will): not http(s), or an address on loopback or a
+        private range (unless this portal allows those)."""
+        ...
+
+    def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
+        """Raises DeliveryFailed for anything but a 2xx answer in time (a timeout, a refused connection, a
+        redirect, a 4xx or 5xx, or a URL that refusal() now refuses)."""
+        ...
+
+
 class ProviderConnectionRepository(Protocol):
     def get(self, provider: Provider) -> ProviderConnection | None: ...
     def save(self, connection: ProviderConnection) -> None: ...
@@ -472,6 +517,8 @@ class UnitOfWork(Protocol):
     processed_events: ProcessedEventLog
     outbox: Outbox
     api_keys: ApiKeyRepository
+    webhooks: WebhookRepository
+    webhook_deliveries: WebhookDeliveries
 
     def __enter__(self) -> UnitOfWork: ...
     def __exit__(self, *exc: object) -> None: ...

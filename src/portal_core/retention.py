@@ -21,6 +21,7 @@ SESSION_RETENTION = dt.timedelta(days=30)  # after a session ended, however it e
 THROTTLE_WINDOW = dt.timedelta(hours=1)  # the longest window any limit counts over
 PROCESSED_EVENT_RETENTION = dt.timedelta(days=90)  # providers stop retrying a webhook after a few days
 SENT_MAIL_RETENTION = dt.timedelta(days=30)  # sent messages; pending and failed ones stay until dealt with
+WEBHOOK_DELIVERY_RETENTION = dt.timedelta(days=30)  # made (or given up) deliveries; their webhook keeps none longer
 DEFAULT_AUDIT_RETENTION_DAYS = 365
 
 
@@ -32,6 +33,7 @@ class RetentionPolicy:
     throttles: dt.timedelta = THROTTLE_WINDOW
     processed_events: dt.timedelta = PROCESSED_EVENT_RETENTION
     sent_mail: dt.timedelta = SENT_MAIL_RETENTION
+    webhook_deliveries: dt.timedelta = WEBHOOK_DELIVERY_RETENTION
 
 
 def prune(uow: UnitOfWork, *, clock: Clock, sign_in_policy: SignInPolicy,
@@ -46,6 +48,7 @@ def prune(uow: UnitOfWork, *, clock: Clock, sign_in_policy: SignInPolicy,
         ("processed payment events", lambda: uow.processed_events.prune(now - retention.processed_events)),
         ("audit entries", lambda: uow.audit.prune(now - retention.audit)),
         ("sent mail", lambda: uow.outbox.prune(now - retention.sent_mail)),
+        ("webhook deliveries", lambda: uow.webhook_deliveries.prune(now - retention.webhook_deliveries)),
     ]
     removed: list[tuple[str, int]] = []
     for kind, step in steps:

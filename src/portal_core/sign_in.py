@@ -9,7 +9,7 @@ import ipaddress
 
 import attrs
 
-from portal_core import languages, outbox
+from portal_core import languages, outbox, webhooks
 from portal_core.access import open_portal
 from portal_core.errors import (
     CodeRejected,
@@ -34,6 +34,7 @@ from portal_core.model.session import (
     PortalSession,
     session_key,
 )
+from portal_core.model.webhook import EventType
 from portal_core.ports import Clock, EmailTemplates, PageRows, Randomness, SignedInReads, UnitOfWork
 
 SESSION_TOKEN_BYTES = 32
@@ -260,6 +261,8 @@ def verify_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, secret
                                         created_at=now, last_seen_at=now)
                 uow.sessions.add(session)
                 _audit(uow, randomness, clock, "signed_in", company_id=company.id, contact_id=contact.id, ip=ip)
+                webhooks.emit(uow, clock=clock, randomness=randomness, event=EventType.CONTACT_SIGNED_IN,
+                              data={"company": company.ref, "contact": contact.ref})
                 uow.commit()
                 return cookie, session
         uow.login_requests.record(wrong_k, now)

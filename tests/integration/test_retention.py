@@ -20,8 +20,10 @@ from portal_core.model.audit import AuditEntry
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.one_time_code import CodeHasher, CodeStatus, OneTimeCode
+from portal_core.model.outbox import OutboxStatus
 from portal_core.model.payment import Provider
 from portal_core.model.session import PortalSession
+from portal_core.model.webhook import Delivery, EventType
 from portal_core.ports import UnitOfWork
 from portal_core.retention import RetentionPolicy, prune
 from portal_core.sign_in import SignInPolicy
@@ -29,7 +31,12 @@ from portal_core.sign_in import SignInPolicy
 NOW = dt.datetime(2026, 12, 2, 12, 0, tzinfo=dt.UTC)
 HASHER = CodeHasher.from_secret("retention-test-secret")
 EXPECTED = [("one-time codes", 2), ("sessions", 3), ("throttle records", 1), ("processed payment events", 1),
-            ("audit entries", 1), ("sent mail", 0)]
+            ("audit entries", 1), ("sent mail", 0), ("webhook deliveries", 2)]
+# Deliveries: recent and delivered (kept), old and delivered (goes), old and still being retried (kept: a
+# webhook's deliveries are tried for three days, but a pending one is never pruned), old and failed (goes).
+DELIVERIES = {"dlv0000000000001": (1, OutboxStatus.SENT), "dlv0000000000002": (31, OutboxStatus.SENT),
+              "dlv0000000000003": (31, OutboxStatus.PENDING), "dlv0000000000004": (31, OutboxStatus.FAILED)}
+KEPT_DELIVERIES = ["dlv0000000000001", "dlv0000000000003"]
 
 
 def _ago(**delta: float) -> dt.datetime:
@@ -74,6 +81,11 @@ def fill(uow: UnitOfWork) -> None:
         for n, age in enumerate([364, 366]):
             uow.audit.append(AuditEntry(id=f"audit{n:011d}", at=_ago(days=age), action="signed_in",
                                         company_id="company000000001", contact_id=None, ip=None, detail=""))
+        for id_, (age, status) in DELIVERIES.items():
+            delivery = Delivery.queue(id=id_, webhook_id="hook000000000001", event_id=f"evt_{id_}",
+                                      event_type=EventType.REQUEST_CREATED, body="{}", now=_ago(days=age))
+            delivery.status = status
+            uow.webhook_deliveries.add(delivery)
         uow.commit()
 
 
@@ -91,7 +103,8 @@ def test_prune_over_the_memory_store() -> None:
     assert [key for key, _at in store.state.login_requests] == ["ip:within-the-hour"]
     assert list(store.state.processed_events) == [("stripe", "evt_recent")]
     assert [e.id for e in store.state.audit] == ["audit00000000000"]
-    assert [count for _kind, count in run_prune(InMemoryUnitOfWork(store))] == [0] * 6  # nothing left to prune
+    assert sorted(store.state.webhook_deliveries) == KEPT_DELIVERIES
+    assert [count for _kind, count in run_prune(InMemoryUnitOfWork(store))] == [0] * len(EXPECTED)  # nothing left to prune
 
 
 def test_prune_over_sqlalchemy(engine: sa.Engine) -> None:
@@ -106,7 +119,8 @@ def test_prune_over_sqlalchemy(engine: sa.Engine) -> None:
         assert ids(t.login_requests, lambda x: x.c.key) == ["ip:within-the-hour"]
         assert ids(t.processed_events, lambda x: x.c.event_id) == ["evt_recent"]
         assert ids(t.audit_log, lambda x: x.c.id) == ["audit00000000000"]
-    assert [count for _kind, count in run_prune(SqlAlchemyUnitOfWork(engine))] == [0] * 6
+        assert ids(t.webhook_deliveries, lambda x: x.c.id) == KEPT_DELIVERIES
+    assert [count for _kind, count in run_prune(SqlAlchemyUnitOfWork(engine))] == [0] * len(EXPECTED)
 
 
 def test_the_audit_retention_is_a_setting(engine: sa.Engine) -> None:

@@ -10,6 +10,7 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from adapters.memory.webhooks import InMemoryWebhookDeliveries, InMemoryWebhookRepository
 from portal_core import ordering
 from portal_core.errors import Conflict
 from portal_core.model.api_key import ApiKey
@@ -34,6 +35,7 @@ from portal_core.model.one_time_code import CodeStatus, OneTimeCode
 from portal_core.model.outbox import OutboxMessage, OutboxStatus
 from portal_core.model.payment import Payment, PaymentStatus, Provider, ProviderConnection
 from portal_core.model.session import PortalSession
+from portal_core.model.webhook import Delivery, Webhook
 
 T = TypeVar("T")
 
@@ -52,6 +54,8 @@ class _State:
     payment_providers: dict[str, ProviderConnection] = attrs.Factory(dict)
     processed_events: dict[tuple[str, str], dt.datetime] = attrs.Factory(dict)
     outbox: dict[str, OutboxMessage] = attrs.Factory(dict)
+    webhooks: dict[str, Webhook] = attrs.Factory(dict)
+    webhook_deliveries: dict[str, Delivery] = attrs.Factory(dict)
 
 
 class InMemoryStore:
@@ -417,6 +421,8 @@ class InMemoryUnitOfWork:
         self.payment_providers = InMemoryProviderConnectionRepository(self._work.payment_providers)
         self.processed_events = InMemoryProcessedEventLog(self._work.processed_events)
         self.outbox = InMemoryOutbox(self._work.outbox)
+        self.webhooks = InMemoryWebhookRepository(self._work.webhooks)
+        self.webhook_deliveries = InMemoryWebhookDeliveries(self._work.webhook_deliveries)
 
     def __exit__(self, *exc: object) -> None:
         self._begin()  # whatever was not committed is dropped

@@ -6,7 +6,7 @@ import datetime as dt
 import hashlib
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import attrs
 import cattrs
@@ -145,6 +145,42 @@ class _Records(Generic[T]):
 
     def _remove(self, id_: str) -> None:
         self._execute(self.table.delete().where(self.table.c.id == id_))
+
+
+
+class _Tried(Protocol):
+    id: str
+    claimed_until: dt.datetime | None
+
+    def claim(self, now: dt.datetime) -> None: ...
+
+
+Tried = TypeVar("Tried", bound=_Tried)
+
+
+def claim_due(records: _Records[Tried], now: dt.datetime, *, limit: int,
+              ids: Sequence[str] | None = None) -> list[Tried]:
+    """Leases up to limit due entries of an outbox table (mail or webhook deliveries) to the caller: oldest due
+    first, only those of ids when given, none that another dispatcher holds."""
+    c = records.table.c
+    if ids is not None and not ids:
+        return []
+    query = (sa.select(records.table)
+             .where(c.status == OutboxStatus.PENDING.value, c.next_attempt_at <= now,
+                    sa.or_(c.claimed_until.is_(None), c.claimed_until <= now))
+             .order_by(c.next_attempt_at, records._text(c.id)).limit(limit))
+    if ids is not None:
+        query = query.where(c.id.in_(list(ids)))
+    if records._connection.dialect.name == "postgresql":
+        # Another dispatcher's claimed rows are skipped, not waited for: any number can run at once.
+        query = query.with_for_update(skip_locked=True)
+    claimed = [records._from_row(row) for row in records._execute(query).mappings()]
+    for entry in claimed:
+        entry.claim(now)
+    if claimed:
+        records._execute(records.table.update().where(c.id.in_([e.id for e in claimed]))
+                         .values(claimed_until=claimed[0].claimed_until))
+    return claimed
 
 
 class SqlAlchemyBusinessRepository:
@@ -704,25 +740,7 @@ class SqlAlchemyOutbox(_Records[OutboxMessage]):
         return self._with_attachments([found])[0] if found is not None else None
 
     def claim_due(self, now: dt.datetime, *, limit: int, ids: Sequence[str] | None = None) -> list[OutboxMessage]:
-        c = t.outbox.c
-        query = (sa.select(t.outbox)
-                 .where(c.status == OutboxStatus.PENDING.value, c.next_attempt_at <= now,
-                        sa.or_(c.claimed_until.is_(None), c.claimed_until <= now))
-                 .order_by(c.next_attempt_at, self._text(c.id)).limit(limit))
-        if ids is not None:
-            if not ids:
-                return []
-            query = query.where(c.id.in_(list(ids)))
-        if self._connection.dialect.name == "postgresql":
-            # Another dispatcher's claimed rows are skipped, not waited for: any number can run at once.
-            query = query.with_for_update(skip_locked=True)
-        claimed = self._with_attachments([self._from_row(row) for row in self._execute(query).mappings()])
-        for message in claimed:
-            message.claim(now)
-        if claimed:
-            self._execute(t.outbox.update().where(c.id.in_([m.id for m in claimed]))
-                          .values(claimed_until=claimed[0].claimed_until))
-        return claimed
+        return self._with_attachments(claim_due(self, now, limit=limit, ids=ids))
 
     def latest_about(self, subject_ref: str) -> OutboxMessage | None:
         c = t.outbox.c

@@ -371,3 +371,33 @@ api_keys = sa.Table(
     sa.Column("last_used_at", UtcDateTime, nullable=True),
     sa.Column("revoked_at", UtcDateTime, nullable=True),
 )
+
+webhooks = sa.Table(
+    "webhooks", metadata,
+    _id(),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("events", sa.Text, nullable=False),  # comma-separated event types
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    # No secret: each webhook's is derived from PORTAL_SECRET_KEY and its id (portal_core.webhooks).
+)
+
+webhook_deliveries = sa.Table(
+    "webhook_deliveries", metadata,
+    _id(),
+    # No foreign key: a delivery of a removed webhook is given up by the next dispatcher, then pruned.
+    sa.Column("webhook_id", sa.String(32), nullable=False),
+    sa.Column("event_id", sa.String(64), nullable=False),
+    sa.Column("event_type", sa.String(32), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime, nullable=False),
+    sa.Column("give_up_at", UtcDateTime, nullable=False),
+    sa.Column("claimed_until", UtcDateTime, nullable=True),
+    sa.Column("sent_at", UtcDateTime, nullable=True),
+    sa.Column("last_error", sa.Text, nullable=False),
+    sa.Index(None, "status", "next_attempt_at"),
+    sa.Index(None, "webhook_id", "created_at"),
+    sa.Index(None, "created_at"),
+)

@@ -29,6 +29,7 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemySignedInReads,
     SqlAlchemyTaskRepository,
 )
+from adapters.sqlalchemy.webhooks import SqlAlchemyWebhookDeliveries, SqlAlchemyWebhookRepository
 
 
 class SqlAlchemyUnitOfWork:
@@ -73,6 +74,8 @@ class SqlAlchemyUnitOfWork:
         self.processed_events = SqlAlchemyProcessedEventLog(connection)
         self.outbox = SqlAlchemyOutbox(connection)
         self.api_keys = SqlAlchemyApiKeyRepository(connection)
+        self.webhooks = SqlAlchemyWebhookRepository(connection)
+        self.webhook_deliveries = SqlAlchemyWebhookDeliveries(connection)
         self.signed_in = SqlAlchemySignedInReads(connection)  # optional port: what every page reads, in one query
         return self
 

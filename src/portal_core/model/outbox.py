@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+from typing import ClassVar
 
 import attrs
 
@@ -43,19 +44,58 @@ def next_wait(attempts: int) -> dt.timedelta:
 
 
 @attrs.define(kw_only=True)
-class OutboxMessage:
-    id: str
-    message_id: str  # the RFC 5322 Message-ID, the same on every try
-    email: Email
-    purpose: MailPurpose = attrs.field(converter=MailPurpose)
+class Tries:
+    """What every outbox entry shares (a message here, a webhook delivery in model/webhook.py): claimed by one
+    dispatcher at a time, tried, then done, or scheduled again with backoff, or failed once its time is up."""
+
     created_at: dt.datetime
-    give_up_at: dt.datetime  # no try after this (a sign-in code's mail: when the code expires)
+    give_up_at: dt.datetime  # no try after this
     next_attempt_at: dt.datetime
     status: OutboxStatus = attrs.field(default=OutboxStatus.PENDING, converter=OutboxStatus)
     attempts: int = 0
     claimed_until: dt.datetime | None = None
     sent_at: dt.datetime | None = None
     last_error: str = ""
+    retry_for: ClassVar[dt.timedelta] = RETRY_FOR  # how long a failed entry put back in the queue is tried again
+
+    def is_due(self, now: dt.datetime) -> bool:
+        return (self.status == OutboxStatus.PENDING and self.next_attempt_at <= now
+                and (self.claimed_until is None or self.claimed_until <= now))
+
+    def claim(self, now: dt.datetime) -> None:
+        self.claimed_until = now + CLAIM_LEASE
+
+    def sent(self, now: dt.datetime) -> None:
+        self.status, self.sent_at, self.claimed_until = OutboxStatus.SENT, now, None
+        self.attempts += 1
+
+    def try_failed(self, now: dt.datetime, problem: str) -> None:
+        """Schedules the next try, or fails the entry for good when the next one would come too late."""
+        self.attempts += 1
+        self.last_error = problem
+        self.claimed_until = None
+        following = now + next_wait(self.attempts)
+        if following > self.give_up_at:
+            self.status = OutboxStatus.FAILED
+        else:
+            self.next_attempt_at = following
+
+    def give_up(self, now: dt.datetime, reason: str) -> None:
+        """Failed without a try: it must not be sent any more."""
+        self.status, self.last_error, self.claimed_until = OutboxStatus.FAILED, reason, None
+
+    def retry(self, now: dt.datetime) -> None:
+        """A failed entry back in the queue, with a fresh day of tries."""
+        self.status, self.next_attempt_at, self.claimed_until = OutboxStatus.PENDING, now, None
+        self.give_up_at = max(self.give_up_at, now + self.retry_for)
+
+
+@attrs.define(kw_only=True)
+class OutboxMessage(Tries):
+    id: str
+    message_id: str  # the RFC 5322 Message-ID, the same on every try
+    email: Email
+    purpose: MailPurpose = attrs.field(converter=MailPurpose)
     # What the message is about, for the audit entry of each try and for the sign-in flow (never an address).
     company_id: str | None = None
     contact_id: str | None = None
@@ -71,34 +111,3 @@ class OutboxMessage:
                    give_up_at=give_up_at or now + RETRY_FOR, next_attempt_at=now, company_id=company_id,
                    contact_id=contact_id, subject_ref=subject_ref, audit_action=audit_action,
                    audit_detail=audit_detail)
-
-    def is_due(self, now: dt.datetime) -> bool:
-        return (self.status == OutboxStatus.PENDING and self.next_attempt_at <= now
-                and (self.claimed_until is None or self.claimed_until <= now))
-
-    def claim(self, now: dt.datetime) -> None:
-        self.claimed_until = now + CLAIM_LEASE
-
-    def sent(self, now: dt.datetime) -> None:
-        self.status, self.sent_at, self.claimed_until = OutboxStatus.SENT, now, None
-        self.attempts += 1
-
-    def try_failed(self, now: dt.datetime, problem: str) -> None:
-        """Schedules the next try, or fails the message for good when the next one would come too late."""
-        self.attempts += 1
-        self.last_error = problem
-        self.claimed_until = None
-        following = now + next_wait(self.attempts)
-        if following > self.give_up_at:
-            self.status = OutboxStatus.FAILED
-        else:
-            self.next_attempt_at = following
-
-    def give_up(self, now: dt.datetime, reason: str) -> None:
-        """Failed without a try: it must not be sent any more."""
-        self.status, self.last_error, self.claimed_until = OutboxStatus.FAILED, reason, None
-
-    def retry(self, now: dt.datetime) -> None:
-        """A failed message back in the queue (`portal mail retry`), with a fresh day of tries."""
-        self.status, self.next_attempt_at, self.claimed_until = OutboxStatus.PENDING, now, None
-        self.give_up_at = max(self.give_up_at, now + RETRY_FOR)
