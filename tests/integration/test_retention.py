@@ -104,7 +104,7 @@ def test_prune_over_the_memory_store() -> None:
     assert list(store.state.processed_events) == [("stripe", "evt_recent")]
     assert [e.id for e in store.state.audit] == ["audit00000000000"]
     assert sorted(store.state.webhook_deliveries) == KEPT_DELIVERIES
-    assert [count for _kind, count in run_prune(InMemoryUnitOfWork(store))] == [0] * len(EXPECTED)  # nothing left to prune
+    assert [count for _kind, count in run_prune(InMemoryUnitOfWork(store))] == [0] * len(EXPECTED)  # none left
 
 
 def test_prune_over_sqlalchemy(engine: sa.Engine) -> None:
