@@ -73,7 +73,7 @@ class Dispatcher:
         s = self._services
         try:
             tried = webhooks.deliver_due(s.uow(), transport=s.webhook_transport, secrets=s.webhook_secrets,
-                                         clock=s.clock)
+                                         clock=s.clock, keep_going=lambda: not self._stopping.is_set())
             if tried:
                 log.info("webhooks: %d delivery(ies) tried", tried)
         except PortalError as exc:  # the database is away: the next round tries again

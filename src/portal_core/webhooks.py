@@ -17,7 +17,7 @@ import base64
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import attrs
 
@@ -152,6 +152,8 @@ def deliver(uow: UnitOfWork, *, transport: WebhookTransport, secrets: WebhookSec
             problem: str | None = None
         except DeliveryFailed as exc:
             problem = str(exc)
+        except Exception as exc:  # a transport's bug must not strand the rest of the batch under its lease
+            problem = f"the delivery failed unexpectedly ({type(exc).__name__})"
         with uow:
             now = clock.now()
             if problem is None:
@@ -166,10 +168,13 @@ def deliver(uow: UnitOfWork, *, transport: WebhookTransport, secrets: WebhookSec
 
 
 def deliver_due(uow: UnitOfWork, *, transport: WebhookTransport, secrets: WebhookSecrets, clock: Clock,
-                max_batches: int = 50) -> int:
-    """Delivers what is due now, batch after batch, until nothing is left (or max_batches); returns how many."""
+                max_batches: int = 50, keep_going: Callable[[], bool] = lambda: True) -> int:
+    """Delivers what is due now, batch after batch, until nothing is left, max_batches, or keep_going() is false
+    (a dispatcher that is stopping); returns how many it tried."""
     tried = 0
     for _ in range(max_batches):
+        if not keep_going():
+            break
         attempts = deliver(uow, transport=transport, secrets=secrets, clock=clock)
         tried += len(attempts)
         if len(attempts) < DELIVERY_BATCH:

@@ -52,7 +52,9 @@ def cases(secret: str, call: Call) -> list[tuple[str, str, bytes, bool]]:
             (secret, header, call.body.replace(b"globex", b"glob3x"), False),
             ("whsec_" + "A" * 43, header, call.body, False),
             (secret, old, call.body, False),  # an hour old: a replay
-            (secret, "t=abc,v1=00", call.body, False)]
+            (secret, "t=abc,v1=00", call.body, False),
+            (secret, f"t={t},v1=\u00e9", call.body, False),  # a forged header is refused, never a crash
+            (secret, "", call.body, False)]  # no header at all
 
 
 def test_the_python_check(delivery: tuple[str, Call]) -> None:

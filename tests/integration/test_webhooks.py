@@ -29,6 +29,7 @@ from adapters.webhook_http import HttpWebhookTransport
 from entrypoints.bootstrap import build_services
 from entrypoints.settings import Settings
 from portal_core import payments, webhooks
+from portal_core.errors import DeliveryFailed
 from portal_core.model.money import Money
 from portal_core.model.outbox import OutboxStatus
 from portal_core.model.payment import OutcomeKind, Payment, PaymentOutcome, PaymentStatus, Provider
@@ -166,8 +167,37 @@ def test_a_receiver_that_fails_or_hangs_gets_the_same_event_again(portal: WebPor
     assert len({call.headers["Portal-Signature"] for call in receiver.calls}) == 4
 
 
-def test_the_default_timeout_is_five_seconds() -> None:
-    assert HttpWebhookTransport()._timeout == 5.0
+def test_the_timeout_bounds_the_whole_try_even_for_a_receiver_that_trickles(receiver: WebhookReceiver) -> None:
+    assert HttpWebhookTransport().timeout == 5.0  # the issue's limit, by default
+    receiver.script = ["trickle"]  # six seconds of answer, never more than 0.1 s of silence
+    started = time.monotonic()
+    with pytest.raises(DeliveryFailed, match="did not answer within 1 s"):
+        HttpWebhookTransport(allow_private=True, timeout=1.0).post(receiver.url, b"{}", {})
+    assert time.monotonic() - started < 2.5
+
+
+def test_the_transport_connects_to_the_addresses_it_checked_under_the_real_host_name(
+        receiver: WebhookReceiver) -> None:
+    """Without PORTAL_WEBHOOK_ALLOW_PRIVATE the name is resolved, every address checked, and the connection made to
+    a checked address, in turn until one answers (here the first refuses), with the URL's host in Host. The check
+    itself is swapped for one that passes loopback, so the receiver can be on this machine."""
+    port = receiver.url.split(":")[2].split("/")[0]
+    looked_up: list[str] = []
+
+    def resolve(host: str, port_: int, **_kwargs: Any) -> list[tuple[Any, ...]]:
+        looked_up.append(host)
+        return [(2, 1, 6, "", ("127.0.0.2", port_)), (2, 1, 6, "", ("127.0.0.1", port_))]
+
+    transport = HttpWebhookTransport(resolve=resolve, public=lambda address: address.startswith("127."))
+    transport.post(f"http://crm.test:{port}/hooks?token=crm-side", b'{"ok":1}', {"Content-Type": "application/json"})
+    [call] = receiver.calls
+    assert looked_up == ["crm.test"] and call.headers["Host"] == f"crm.test:{port}"
+    assert call.path == "/hooks?token=crm-side" and call.body == b'{"ok":1}'
+    # The same name resolving elsewhere on the next try (DNS rebinding) is checked again, and refused.
+    strict = HttpWebhookTransport(resolve=resolve)
+    with pytest.raises(DeliveryFailed, match="loopback or a private network"):
+        strict.post(f"http://crm.test:{port}/hooks", b"{}", {})
+    assert len(receiver.calls) == 1
 
 
 def test_a_receiver_that_is_down_gets_the_event_when_it_is_back(portal: WebPortal, receiver: WebhookReceiver) -> None:

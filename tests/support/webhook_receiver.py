@@ -22,7 +22,9 @@ class Call:
 class WebhookReceiver:
     def __init__(self, port: int = 0) -> None:
         self.calls: list[Call] = []
-        self.script: list[int | float] = []  # an int: answer that status; a float: wait that long, then 200
+        # An int: answer that status; a float: wait that long, then 200; "trickle": the status line a byte at a time,
+        # a byte every 0.1 s (a receiver that is slow without ever falling silent for long).
+        self.script: list[int | float | str] = []
         self._lock = threading.Lock()
         self._port = port
         self._server: ThreadingHTTPServer | None = None
@@ -41,13 +43,26 @@ class WebhookReceiver:
                 with receiver._lock:
                     receiver.calls.append(Call(self.path, {k: v for k, v in self.headers.items()}, body))
                     answer = receiver.script.pop(0) if receiver.script else 200
+                if answer == "trickle":
+                    try:
+                        for byte in b"HTTP/1.1 200 OK\r\nX-Padding: " + b"." * 40 + b"\r\n\r\n":
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(0.1)
+                    except OSError:
+                        pass  # the portal hung up: as it should
+                    return
                 if isinstance(answer, float):
                     time.sleep(answer)
                     answer = 200
-                self.send_response(answer)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
+                assert isinstance(answer, int)
+                try:
+                    self.send_response(answer)
+                    self.send_header("Content-Length", "2")
+                    self.end_headers()
+                    self.wfile.write(b"ok")
+                except OSError:
+                    pass  # the portal reads the status and hangs up; it need not wait for the rest
 
             def log_message(self, *_args: Any) -> None:
                 pass

@@ -196,9 +196,14 @@ def resolving_to(*addresses: str) -> Any:
     return resolve
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.0.0.7", "172.16.3.4", "192.168.1.1", "169.254.169.254",
-                                     "0.0.0.0", "100.64.0.1", "::1", "fc00::1", "fe80::1", "::ffff:127.0.0.1",
-                                     "224.0.0.1"])
+@pytest.mark.parametrize("address", [
+    "127.0.0.1", "10.0.0.7", "172.16.3.4", "192.168.1.1", "169.254.169.254", "0.0.0.0", "100.64.0.1", "224.0.0.1",
+    "::1", "::", "fc00::1", "fe80::1", "fec0::1", "ff02::1",
+    # IPv6 forms that reach an IPv4 address: mapped, NAT64 (of the cloud metadata address), 6to4, IPv4-compatible,
+    # IPv4-translated, Teredo (its client, 127.0.0.1, stored inverted)
+    "::ffff:127.0.0.1", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a00:7", "2002:7f00:1::", "::7f00:1", "::ffff:0:7f00:1",
+    "2001:0:4136:e378:8000:63bf:80ff:fffe",
+])
 def test_loopback_private_and_link_local_hosts_are_refused(address: str) -> None:
     transport = HttpWebhookTransport(resolve=resolving_to("93.184.216.34", address))
     assert "loopback or a private network" in transport.refusal("https://crm.example/hook")
@@ -208,6 +213,8 @@ def test_loopback_private_and_link_local_hosts_are_refused(address: str) -> None
 
 def test_a_public_host_is_allowed_and_private_ones_only_when_the_portal_says_so() -> None:
     assert HttpWebhookTransport(resolve=resolving_to("93.184.216.34")).refusal("https://crm.example/h") == ""
+    for public in ("2606:4700::1111", "64:ff9b::5db8:d822", "::ffff:93.184.216.34", "2002:5db8:d822::1"):
+        assert HttpWebhookTransport(resolve=resolving_to(public)).refusal("https://crm.example/h") == "", public
     allowing = HttpWebhookTransport(allow_private=True, resolve=resolving_to("127.0.0.1"))
     assert allowing.refusal("http://127.0.0.1:8080/hook") == ""
 
@@ -216,6 +223,8 @@ def test_a_public_host_is_allowed_and_private_ones_only_when_the_portal_says_so(
     ("ftp://crm.example/hook", "only http:// and https://"), ("file:///etc/passwd", "only http:// and https://"),
     ("https:///no-host", "has no host"), ("https://crm.example:99999/", "not a URL"),
     ("javascript:alert(1)", "only http:// and https://"),
+    ("https://crm.example/h\u00e9", "no spaces, control or non-ASCII"), ("https://crm.example/a b", "no spaces"),
+    ("https://crm.example/a\r\nHost: evil", "no spaces, control"), ("https://cr\u00e9m.example/", "non-ASCII"),
 ])
 def test_a_url_that_is_not_http_is_refused_even_when_private_hosts_are_allowed(url: str, message: str) -> None:
     assert message in HttpWebhookTransport(allow_private=True).refusal(url)
@@ -227,3 +236,21 @@ def test_a_host_that_does_not_resolve_is_refused() -> None:
 
     assert HttpWebhookTransport(resolve=fails).refusal("https://nowhere.invalid/") == \
         "its host name does not resolve"
+
+
+def test_a_transport_that_breaks_fails_its_try_and_the_rest_of_the_batch_goes_out(world: World) -> None:
+    world.add("https://crm.example/broken", "request.created")
+    world.add("https://crm.example/fine", "request.created")
+
+    class Breaking(Receiver):
+        def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
+            if url.endswith("/broken"):
+                raise UnicodeEncodeError("ascii", "\u00e9", 0, 1, "a bug of the transport's")
+            super().post(url, body, headers)
+
+    world.receiver = Breaking()
+    world.emit(EventType.REQUEST_CREATED, {"id": "r1"})
+    attempts = {a.problem: a.status for a in world.deliver()}
+    assert attempts == {"the delivery failed unexpectedly (UnicodeEncodeError)": OutboxStatus.PENDING,
+                        None: OutboxStatus.SENT}
+    assert [url for url, _b, _h in world.receiver.posts] == ["https://crm.example/fine"]

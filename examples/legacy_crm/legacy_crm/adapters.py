@@ -426,7 +426,7 @@ class _Nothing:
 
 # What the portal keeps in its own tables, through the SQLAlchemy adapter.
 PORTAL_OWNED = ("codes", "sessions", "login_requests", "audit", "notices", "payments", "payment_providers",
-                "processed_events", "requests", "outbox")
+                "processed_events", "requests", "outbox", "api_keys", "webhooks", "webhook_deliveries")
 
 
 class LegacyCrmUnitOfWork:
