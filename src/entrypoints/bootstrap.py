@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import attrs
@@ -141,6 +142,15 @@ def _database(settings: Settings) -> tuple[Callable[[], UnitOfWork], SchemaStatu
 
     engine = create_engine_from_url(settings.database_url)
     return (lambda: SqlAlchemyUnitOfWork(engine)), SqlAlchemySchemaStatus(engine), engine.dispose
+
+
+def upgrade_database(settings: Settings) -> None:
+    """Creates or upgrades the schema of PORTAL_DATABASE_URL (a SQLite file's folder is made first)."""
+    from adapters.sqlalchemy.migrate import upgrade
+
+    if settings.database_url.startswith("sqlite:///"):
+        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.database_url)
 
 
 def _nothing_to_close() -> None:

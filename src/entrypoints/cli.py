@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from entrypoints import cli_api, cli_documents, cli_files, cli_mail, cli_payments, cli_webhooks
-from entrypoints.bootstrap import Services, build_services
+from entrypoints.bootstrap import Services, build_services, upgrade_database
 from entrypoints.settings import Settings
 from portal_core import access, retention
 from portal_core.errors import DatabaseUnavailable, PortalError
@@ -33,11 +33,7 @@ def _services(settings: Settings) -> Services:
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
-    from adapters.sqlalchemy.migrate import upgrade
-
-    if settings.database_url.startswith("sqlite:///"):
-        Path(settings.database_url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    upgrade(settings.database_url)
+    upgrade_database(settings)
     print("database is up to date")
     return 0
 

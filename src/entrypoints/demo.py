@@ -10,7 +10,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from entrypoints.bootstrap import build_services
+from entrypoints.bootstrap import build_services, upgrade_database
 from entrypoints.settings import Settings
 from portal_core import access
 from portal_core.seed import load_seed
@@ -49,11 +49,10 @@ def demo_settings(port: int) -> Settings:
 
 
 def run_demo(port: int = 5000) -> None:
-    from adapters.sqlalchemy.migrate import upgrade
     from entrypoints.server import serve
 
     settings = demo_settings(port)
-    upgrade(settings.database_url)
+    upgrade_database(settings)
     services = build_services(settings)
     load_seed(services.uow(), randomness=services.randomness, clock=services.clock, storage=services.files,
               document=demo_seed(services.clock.now().date()))

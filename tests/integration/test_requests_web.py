@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 from markupsafe import escape
@@ -93,7 +94,8 @@ def test_the_company_shares_its_requests_between_contacts(files_portal: FilesPor
     response = _post(homer, {**_form(homer), "title": "Homer's request", "details": "Details."})
     listing = marge.get("/requests").text
     assert "Homer&#39;s request" in listing and "Noisy unit on floor 3" in listing
-    assert "New" in listing
+    row = re.search(r"<tr>\s*<th[^>]*><a [^>]*>Homer&#39;s request</a></th>\s*<td[^>]*>(.*?)</td>", listing, re.S)
+    assert row and re.sub(r"<[^>]+>", "", row.group(1)).strip() == "New", "the new request's status cell says New"
     assert marge.client.get(response.headers["Location"], buffered=True).status_code == 200
     request_id = response.headers["Location"].rsplit("/", 1)[1]
     assert peter.get(f"/requests/{request_id}").status_code == 404

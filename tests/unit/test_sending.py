@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from adapters.jinja import JinjaEmailTemplates
 from adapters.memory import FixedClock, InMemoryStore, InMemoryUnitOfWork, RecordingEmailSender, SeededRandomness
-from portal_core import access, outbox, policy, sending
+from portal_core import access, outbox, payments, policy, sending
 from portal_core.errors import DeliveryFailed, InvalidTransition, UnknownCompany, UnknownRecord
 from portal_core.identity import new_id
 from portal_core.model.business import Business
@@ -22,7 +22,7 @@ from portal_core.model.documents import Invoice, InvoiceStatus, Line, Quote, Quo
 from portal_core.model.mail import DocumentKind, DocumentNotice, Email, Notice, OverdueReminder
 from portal_core.model.money import Money
 from portal_core.model.outbox import OutboxMessage, OutboxStatus
-from portal_core.model.payment import Payment, Provider
+from portal_core.model.payment import OutcomeKind, Payment, PaymentOutcome, PaymentStatus, Provider
 
 START = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 TODAY = START.date()
@@ -511,17 +511,24 @@ _OPS = st.lists(st.one_of(st.just(("send", 0)), st.just(("void", 0)),
 
 
 def _pay(world: World, minor: int) -> None:
-    """A confirmed payment as the ledger applies it: only to an open invoice, never past its total."""
+    """A card payment of up to what is left (any amount when nothing is), confirmed by the provider through the real
+    ledger: it applies the payment to an open invoice and refuses it for any other, leaving the invoice as it was."""
     with world.uow:
         invoice = world.uow.invoices.get_by_ref("i1")
         assert invoice is not None
-        if invoice.is_open:
-            amount = Money(min(minor, invoice.outstanding.minor), invoice.currency)
-            invoice.amount_paid = invoice.amount_paid + amount
-            invoice.status = (InvoiceStatus.PAID if invoice.amount_paid >= invoice.total
-                              else InvoiceStatus.PARTIALLY_PAID)
-            world.uow.invoices.update(invoice)
-            world.uow.commit()
+        amount = Money(min(minor, invoice.outstanding.minor) or minor, invoice.currency)
+        payment_id = new_id(world.randomness)
+        world.uow.payments.add(Payment(
+            id=payment_id, invoice_id=invoice.id, company_id=invoice.company_id, contact_id=world.homer.id,
+            provider=Provider.STRIPE, amount=amount, status=PaymentStatus.PENDING, attempt_key=payment_id,
+            created_at=world.clock.now(), provider_ref=f"cs_{payment_id}"))
+        world.uow.commit()
+    confirmed = payments.confirm_payment(
+        world.uow, clock=world.clock, randomness=world.randomness, templates=JinjaEmailTemplates(),
+        provider=Provider.STRIPE, source="test", outcome=PaymentOutcome(
+            provider_ref=f"cs_{payment_id}", kind=OutcomeKind.PAID, paid_minor=amount.minor,
+            paid_currency=amount.currency))
+    assert confirmed.applied == invoice.is_open
 
 
 @settings(max_examples=150, deadline=None)
