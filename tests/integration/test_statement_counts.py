@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import re
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from entrypoints.bootstrap import build_services
 from entrypoints.settings import Settings
 from entrypoints.web import create_app
+from portal_core.browsing import PAGE_SIZE
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
@@ -137,6 +139,7 @@ class Counter:
     statements: list[str] = attrs.Factory(list)
     transactions: int = 0
     active: bool = False
+    body: str = ""  # the last page measured
 
     def attach(self, engine: sa.Engine) -> None:
         @sa.event.listens_for(engine, "before_cursor_execute")
@@ -160,6 +163,7 @@ class Counter:
             response = client.get(path)
         finally:
             self.active = False
+        self.body = response.get_data(as_text=True)
         return response.status_code, len(self.statements), self.transactions
 
 
@@ -180,6 +184,7 @@ def _pages(world: World) -> dict[str, str]:
 class Measured:
     counts: dict[str, tuple[int, int, int]]
     statements: dict[str, list[str]]
+    bodies: dict[str, str]
 
 
 def _measure(url: str, size: int) -> Measured:
@@ -202,13 +207,15 @@ def _measure(url: str, size: int) -> Measured:
         assert done.status_code == 303, done.text
         counts: dict[str, tuple[int, int, int]] = {}
         statements: dict[str, list[str]] = {}
+        bodies: dict[str, str] = {}
         for name, path in _pages(world).items():
             counts[name] = counter.measure(client, path)
             statements[name] = list(counter.statements)
+            bodies[name] = counter.body
         # Once a minute a page also records the session's last-seen time: one UPDATE more, still within bounds.
         services.clock.advance(minutes=2)  # type: ignore[attr-defined]
         counts["home, touching the session"] = counter.measure(client, f"/p/{world.token}/")
-        return Measured(counts=counts, statements=statements)
+        return Measured(counts=counts, statements=statements, bodies=bodies)
     finally:
         engine.dispose()
 
@@ -243,8 +250,15 @@ def test_every_page_runs_the_same_few_statements_for_5_and_500_records(measured:
 
 
 def test_the_pages_show_what_the_500_records_hold(measured: dict[int, Measured]) -> None:
-    # The counts above mean something only if the pages really listed records: spot-check one statement each.
+    # The counts above mean something only if the pages really listed records: each list shows a full page of
+    # its own rows (the second invoice page others than the first), read by statements on their tables.
     large = measured[SIZES[1]]
+    shown = {name: set(re.findall(pattern, large.bodies[name])) for name, pattern in (
+        ("invoices", r"INV-\d{5}"), ("invoices page 2", r"INV-\d{5}"), ("quotes", r"QUO-\d{5}"),
+        ("files", r"file-\d{4}\.pdf"), ("requests", r"Request \d+<"), ("products", r"Product \d{4}"))}
+    assert {name: len(found) for name, found in shown.items()} == dict.fromkeys(shown, PAGE_SIZE)
+    assert not shown["invoices"] & shown["invoices page 2"]
+    assert "INV-00003" not in large.bodies["invoices"] + large.bodies["invoices page 2"]  # a draft
     assert any("FROM invoices" in s for s in large.statements["invoices"])
     assert any("FROM tasks" in s for s in large.statements["job"])
     assert any("FROM files" in s for s in large.statements["files"])
