@@ -51,7 +51,7 @@ def test_the_unchanged_code_keeps_every_contract(tmp_path: Path) -> None:
     ("adapters/memory/mail.py", "from entrypoints import settings", "Adapters never reach the entrypoints"),
     ("entrypoints/web/services.py", "import entrypoints.web.pages", "The web entrypoint has no import cycles"),
     ("entrypoints/web/pages.py", "import sqlalchemy", "Entrypoints reach the database through use cases"),
-    ("entrypoints/cli.py", "from adapters.sqlalchemy import repositories", "Entrypoints reach the database"),
+    ("entrypoints/cli/files.py", "from adapters.sqlalchemy import repositories", "Entrypoints reach the database"),
     ("entrypoints/demo.py", "from adapters.sqlalchemy import migrate", "Entrypoints reach the database"),
     ("entrypoints/server.py", "import psycopg", "Entrypoints reach the database"),
 ], ids=["core-flask", "core-sqlalchemy", "core-adapters", "core-requests", "core-hypothesis", "kit-sqlalchemy",

@@ -1,4 +1,4 @@
-"""`portal file ...` and `portal request ...`: staff attach and detach files, and read and move clients' requests."""
+"""`portal file attach|detach|list`: staff attach files to jobs and invoices, and take them away."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import mimetypes
 import sys
 from pathlib import Path
 
-from entrypoints.bootstrap import build_services
+from entrypoints.cli.common import services
 from entrypoints.settings import Settings
-from portal_core import client_requests, file_sharing, policy
+from portal_core import file_sharing, policy
 from portal_core.errors import InvalidInput
 from portal_core.model.documents import Job
 
@@ -21,13 +21,13 @@ class UnreadableFile(InvalidInput):
 def cmd_file_attach(args: argparse.Namespace, settings: Settings) -> int:
     path = Path(args.path)
     content_type = args.type or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    services = build_services(settings)
+    s = services(settings)
     try:
         stream = path.open("rb")
     except OSError as exc:
         raise UnreadableFile(f"cannot read {args.path}: {exc.strerror}") from None
     with stream:
-        file = file_sharing.attach_file(services.uow(), services.files, services.clock, services.randomness,
+        file = file_sharing.attach_file(s.uow(), s.files, s.clock, s.randomness,
                                         job_ref=args.job, invoice_ref=args.invoice, name=args.name or path.name,
                                         content_type=content_type, stream=stream)
     print(file.id)  # alone on stdout, so a script can capture it
@@ -35,37 +35,21 @@ def cmd_file_attach(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_file_detach(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings)
-    file = file_sharing.detach_file(services.uow(), args.file_id)
+    s = services(settings)
+    file = file_sharing.detach_file(s.uow(), args.file_id)
     print(f"detached {file.name}; clients no longer see it", file=sys.stderr)
     return 0
 
 
 def cmd_file_list(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings)
-    for row in file_sharing.list_company_files(services.uow(), args.company):
+    s = services(settings)
+    for row in file_sharing.list_company_files(s.uow(), args.company):
         file, parent = row.file, row.parent
         where = (f"job {parent.ref or parent.id} ({parent.title})" if isinstance(parent, Job)
                  else f"invoice {parent.number}")
         shown = "shown" if policy.is_client_visible(parent) else "hidden until sent"
         print(f"{file.id}\t{file.attached_at.date().isoformat()}\t{where}\t{file.name}\t{file.content_type}\t"
               f"{file.size}\t{shown}")
-    return 0
-
-
-def cmd_request_list(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings)
-    for view in client_requests.list_company_requests(services.uow(), args.company):
-        request = view.request
-        print(f"{request.id}\t{request.created_at.isoformat(timespec='minutes')}\t{request.status.value}\t"
-              f"{request.title}\t{view.submitted_by_name or '-'}")
-    return 0
-
-
-def cmd_request_status(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings)
-    request = client_requests.set_request_status(services.uow(), args.request_id, args.status)
-    print(f"request {request.id} is now {request.status.value}")
     return 0
 
 
@@ -87,12 +71,3 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     listing.add_argument("company", metavar="COMPANY")
     listing.set_defaults(run=cmd_file_list)
 
-    req = sub.add_parser("request", help="requests clients sent from the portal")
-    req_sub = req.add_subparsers(dest="request_command", required=True)
-    req_list = req_sub.add_parser("list", help="list a company's requests: id, date, status, title, sent by")
-    req_list.add_argument("company", metavar="COMPANY")
-    req_list.set_defaults(run=cmd_request_list)
-    status = req_sub.add_parser("status", help="change a request's status (new, open, in_progress, closed)")
-    status.add_argument("request_id", metavar="REQUEST_ID")
-    status.add_argument("status", metavar="STATUS")
-    status.set_defaults(run=cmd_request_status)

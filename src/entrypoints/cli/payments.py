@@ -5,26 +5,22 @@ from __future__ import annotations
 import argparse
 import sys
 
-from entrypoints.bootstrap import Services, build_services
+from entrypoints.cli.common import services
 from entrypoints.settings import Settings
 from portal_core import outbox, payments
 from portal_core.model.payment import Provider
 
 
-def _services(settings: Settings) -> Services:
-    return build_services(settings)
-
-
 def cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
-    services = _services(settings)
+    s = services(settings)
     provider = Provider(args.provider)
     if provider == Provider.STRIPE:
         credentials = {"secret_key": args.secret_key, "webhook_secret": args.webhook_secret}
     else:
         credentials = {"store_id": args.store_id, "auth_key": args.auth_key,
                        "test_mode": "1" if args.test_mode else "0"}
-    status = payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
-                                       randomness=services.randomness, provider=provider, credentials=credentials)
+    status = payments.connect_provider(s.uow(), vault=s.credential_vault, clock=s.clock,
+                                       randomness=s.randomness, provider=provider, credentials=credentials)
     print(status.describe())
     if provider == Provider.STRIPE:
         print(f"webhook endpoint for Stripe: {settings.base_url}/webhooks/stripe (events: checkout.session.*)",
@@ -33,30 +29,30 @@ def cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_disconnect(args: argparse.Namespace, settings: Settings) -> int:
-    services = _services(settings)
+    s = services(settings)
     provider = payments.parse_provider(args.provider)
-    removed = payments.disconnect_provider(services.uow(), clock=services.clock, randomness=services.randomness,
+    removed = payments.disconnect_provider(s.uow(), clock=s.clock, randomness=s.randomness,
                                            provider=provider)
     print(f"{provider.value}: disconnected" if removed else f"{provider.value}: was not connected")
     return 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    services = _services(settings)
-    found = {s.provider: s for s in payments.provider_status(services.uow(), vault=services.credential_vault)}
+    s = services(settings)
+    found = {s.provider: s for s in payments.provider_status(s.uow(), vault=s.credential_vault)}
     for provider in Provider:
         print(found[provider].describe() if provider in found else f"{provider.value}: not connected")
     return 0
 
 
 def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
-    services = _services(settings)
-    report = payments.reconcile_pending(services.uow(), gateways=services.payment_gateways,
-                                        vault=services.credential_vault, clock=services.clock,
-                                        randomness=services.randomness, templates=services.templates)
+    s = services(settings)
+    report = payments.reconcile_pending(s.uow(), gateways=s.payment_gateways,
+                                        vault=s.credential_vault, clock=s.clock,
+                                        randomness=s.randomness, templates=s.templates)
     if report.receipts:  # queued with their payments; delivered now when the relay answers, else later
-        for attempt in outbox.dispatch(services.uow(), sender=services.email_sender, clock=services.clock,
-                                       randomness=services.randomness, ids=report.receipts,
+        for attempt in outbox.dispatch(s.uow(), sender=s.email_sender, clock=s.clock,
+                                       randomness=s.randomness, ids=report.receipts,
                                        limit=len(report.receipts)):
             if not attempt.delivered:
                 print(f"warning: a receipt stays queued: {attempt.problem}", file=sys.stderr)

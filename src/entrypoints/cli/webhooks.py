@@ -5,34 +5,34 @@ from __future__ import annotations
 
 import argparse
 
-from entrypoints.bootstrap import build_services
+from entrypoints.cli.common import services
 from entrypoints.settings import Settings
 from portal_core import webhooks
 
 
 def cmd_webhook_add(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings)
+    s = services(settings)
     _webhook, secret = webhooks.add_webhook(
-        services.uow(), transport=services.webhook_transport, secrets=services.webhook_secrets,
-        randomness=services.randomness, clock=services.clock, url=args.url, events=args.events)
+        s.uow(), transport=s.webhook_transport, secrets=s.webhook_secrets,
+        randomness=s.randomness, clock=s.clock, url=args.url, events=args.events)
     print(secret)
     return 0
 
 
 def cmd_webhook_list(args: argparse.Namespace, settings: Settings) -> int:
-    for webhook in webhooks.list_webhooks(build_services(settings).uow()):
+    for webhook in webhooks.list_webhooks(services(settings).uow()):
         print(f"{webhook.id}\t{webhook.url}\t{','.join(e.value for e in webhook.events)}")
     return 0
 
 
 def cmd_webhook_remove(args: argparse.Namespace, settings: Settings) -> int:
-    webhook = webhooks.remove_webhook(build_services(settings).uow(), args.id)
+    webhook = webhooks.remove_webhook(services(settings).uow(), args.id)
     print(f"webhook {webhook.id} is removed: it is told of nothing more")
     return 0
 
 
 def cmd_webhook_deliveries(args: argparse.Namespace, settings: Settings) -> int:
-    for d in webhooks.recent_deliveries(build_services(settings).uow(), args.id):
+    for d in webhooks.recent_deliveries(services(settings).uow(), args.id):
         error = f"\t{d.last_error}" if d.last_error else ""
         print(f"{d.created_at.isoformat(timespec='seconds')}\t{d.event_type.value}\t{d.event_id}\t{d.status.value}"
               f"\t{d.attempts} tries{error}")

@@ -8,21 +8,21 @@ import signal
 import sys
 from types import FrameType
 
-from entrypoints.bootstrap import build_services
+from entrypoints.cli.common import services
 from entrypoints.mail_dispatcher import Dispatcher
 from entrypoints.settings import Settings
 from portal_core import outbox
 
 
 def cmd_mail_status(args: argparse.Namespace, settings: Settings) -> int:
-    for status, count in outbox.mail_status(build_services(settings).uow()).items():
+    for status, count in outbox.mail_status(services(settings).uow()).items():
         print(f"{status.value} {count}")
     return 0
 
 
 def cmd_mail_retry(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings)
-    print(f"{outbox.retry_failed(services.uow(), clock=services.clock)} failed messages are queued again")
+    s = services(settings)
+    print(f"{outbox.retry_failed(s.uow(), clock=s.clock)} failed messages are queued again")
     return 0
 
 
@@ -30,7 +30,7 @@ def cmd_mail_run(args: argparse.Namespace, settings: Settings) -> int:
     from entrypoints.server import configure_logging
 
     configure_logging()
-    dispatcher = Dispatcher(build_services(settings))
+    dispatcher = Dispatcher(services(settings))
 
     def stop(_signum: int, _frame: FrameType | None) -> None:
         dispatcher.stop()

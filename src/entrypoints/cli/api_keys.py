@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from entrypoints.bootstrap import build_services
+from entrypoints.cli.common import services
 from entrypoints.settings import Settings
 from portal_core import api_keys
 
@@ -15,22 +15,22 @@ def _when(moment: object) -> str:
 
 
 def cmd_api_key_create(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings)
-    print(api_keys.create_key(services.uow(), secrets=services.api_key_secrets, randomness=services.randomness,
-                              clock=services.clock, name=args.name))
+    s = services(settings)
+    print(api_keys.create_key(s.uow(), secrets=s.api_key_secrets, randomness=s.randomness,
+                              clock=s.clock, name=args.name))
     return 0
 
 
 def cmd_api_key_list(args: argparse.Namespace, settings: Settings) -> int:
-    for key in api_keys.list_keys(build_services(settings).uow()):
+    for key in api_keys.list_keys(services(settings).uow()):
         state = f"\trevoked {_when(key.revoked_at)}" if key.revoked_at else ""
         print(f"{key.name}\tcreated {_when(key.created_at)}\tlast used {_when(key.last_used_at)}{state}")
     return 0
 
 
 def cmd_api_key_revoke(args: argparse.Namespace, settings: Settings) -> int:
-    services = build_services(settings)
-    key = api_keys.revoke_key(services.uow(), clock=services.clock, name=args.name)
+    s = services(settings)
+    key = api_keys.revoke_key(s.uow(), clock=s.clock, name=args.name)
     print(f"API key {key.name} is revoked: calls with it answer 401 from now on")
     return 0
 

@@ -1,0 +1,46 @@
+"""`portal company list`, `portal access enable|disable` and `portal audit`: client companies, their portal access,
+and what happened in it."""
+
+from __future__ import annotations
+
+import argparse
+
+from entrypoints.cli.common import services
+from entrypoints.settings import Settings
+from portal_core import access
+
+
+def cmd_company_list(args: argparse.Namespace, settings: Settings) -> int:
+    for company in access.list_companies(services(settings).uow()):
+        print(f"{company.ref or company.id}\t{company.name}\tportal {'on' if company.portal_enabled else 'off'}")
+    return 0
+
+
+def cmd_access(args: argparse.Namespace, settings: Settings) -> int:
+    company = access.set_portal_access(services(settings).uow(), args.company, enabled=args.action == "enable")
+    print(f"portal access for {company.name} is {'on' if company.portal_enabled else 'off'}")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    for line in access.audit_trail(services(settings).uow(), args.company, limit=args.limit):
+        entry, who = line.entry, line.who
+        print(f"{entry.at.isoformat(timespec='seconds')}\t{entry.action}\t{who}\t{entry.ip or '-'}\t{entry.detail}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    company = sub.add_parser("company", help="client companies").add_subparsers(dest="company_command", required=True)
+    company.add_parser("list", help="list companies").set_defaults(run=cmd_company_list)
+
+    acc = sub.add_parser("access", help="turn a company's portal access on or off")
+    acc.add_argument("action", choices=["enable", "disable"])
+    acc.add_argument("company", metavar="COMPANY")
+    acc.set_defaults(run=cmd_access)
+
+
+def register_audit(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    audit = sub.add_parser("audit", help="show a company's audit log, newest first")
+    audit.add_argument("company", metavar="COMPANY")
+    audit.add_argument("--limit", type=int, default=200)
+    audit.set_defaults(run=cmd_audit)
