@@ -12,7 +12,7 @@ from typing import Any
 
 from entrypoints.bootstrap import build_services, upgrade_database
 from entrypoints.settings import Settings
-from portal_core import access
+from portal_core import companies
 from portal_core.seed import load_seed
 
 DEMO_COMPANY = "globex"
@@ -56,9 +56,9 @@ def run_demo(port: int = 5000) -> None:
     services = build_services(settings)
     load_seed(services.uow(), randomness=services.randomness, clock=services.clock, storage=services.files,
               document=demo_seed(services.clock.now().date()))
-    company = access.get_company(services.uow(), DEMO_COMPANY)
+    company = companies.get_company(services.uow(), DEMO_COMPANY)
     services.close()
-    link = access.portal_link(settings.base_url, company)
+    link = companies.portal_link(settings.base_url, company)
     print(f"""
 Client portal demo
   database:   {settings.database_url}

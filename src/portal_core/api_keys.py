@@ -13,7 +13,7 @@ import re
 import attrs
 
 from portal_core.errors import Conflict, InvalidInput, NotAuthenticated, NotFound, Throttled
-from portal_core.identity import new_id
+from portal_core.ids import new_id
 from portal_core.model.api_key import ApiKey
 from portal_core.ports import Clock, Randomness, UnitOfWork
 

@@ -11,8 +11,8 @@ import re
 
 import attrs
 
-from portal_core import outbox, webhooks
-from portal_core.access import find_company
+from portal_core import outbox, records, webhooks
+from portal_core.companies import find_company
 from portal_core.errors import (
     Conflict,
     InvalidInput,
@@ -21,8 +21,7 @@ from portal_core.errors import (
     Throttled,
     UnknownRecord,
 )
-from portal_core.identity import ID_BYTES, command_line_safe, new_id
-from portal_core.model.audit import AuditEntry
+from portal_core.ids import ID_BYTES, command_line_safe
 from portal_core.model.contact import Contact
 from portal_core.model.documents import ClientRequest, RequestStatus
 from portal_core.model.mail import NewRequestNotice
@@ -150,9 +149,8 @@ def submit_request(uow: UnitOfWork, clock: Clock, randomness: Randomness, templa
             request = ClientRequest(id=request_id, company_id=viewer.company.id, title=title, details=details,
                                     status=RequestStatus.NEW, created_at=now, submitted_by=viewer.contact.id)
             uow.requests.add(request)
-            uow.audit.append(AuditEntry(id=new_id(randomness), at=request.created_at, action="request_submitted",
-                                        company_id=viewer.company.id, contact_id=viewer.contact.id,
-                                        detail=request.id))
+            records.audit(uow, randomness=randomness, at=request.created_at, action="request_submitted",
+                          company_id=viewer.company.id, contact_id=viewer.contact.id, detail=request.id)
             notice = NewRequestNotice(business=business, request_id=request.id, company_name=viewer.company.name,
                                       contact_name=viewer.contact.name, contact_email=viewer.contact.email,
                                       title=title, details=details, language=business.default_language)
@@ -225,9 +223,7 @@ def set_request_status(uow: UnitOfWork, request_id: str, status: str | RequestSt
     """Raises UnknownRecord and InvalidInput (no such status)."""
     new_status = parse_status(str(status.value if isinstance(status, RequestStatus) else status))
     with uow:
-        request = uow.requests.get(request_id) or uow.requests.get_by_ref(request_id)
-        if request is None:
-            raise UnknownRecord(f"no request with id {request_id!r}")
+        request = records.find_by_ref_or_id(uow.requests, request_id, "request")
         request.status = new_status
         uow.requests.update(request)
         uow.commit()

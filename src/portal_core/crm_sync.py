@@ -26,7 +26,7 @@ FEED_PAGE = 100
 # How long a new row waits before a feed shows it: longer than any transaction that stamps one runs (statements
 # time out at 30 s, provider calls at 20 s), so a cursor never passes a row that commits later.
 FEED_LAG = dt.timedelta(seconds=60)
-_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the ids the portal makes (portal_core.identity)
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # the ids the portal makes (portal_core.ids)
 T = TypeVar("T")
 R = TypeVar("R")
 

@@ -10,12 +10,11 @@ from typing import BinaryIO
 
 import attrs
 
-from portal_core import policy, webhooks
-from portal_core.access import find_company
+from portal_core import policy, records, webhooks
 from portal_core.browsing import MAX_PAGE, PAGE_SIZE, Page
+from portal_core.companies import find_company
 from portal_core.errors import InvalidInput, UnknownRecord
-from portal_core.identity import new_id
-from portal_core.model.audit import AuditEntry
+from portal_core.ids import new_id
 from portal_core.model.documents import Invoice, Job
 from portal_core.model.files import File
 from portal_core.model.webhook import EventType
@@ -68,13 +67,6 @@ def normalise_file_name(value: str) -> str:
     return name
 
 
-def _find(repository: object, key: str, kind: str) -> Job | Invoice:
-    record = repository.get_by_ref(key) or repository.get(key)  # type: ignore[attr-defined]
-    if record is None:
-        raise UnknownRecord(f"no {kind} with ref or id {key!r}")
-    return record  # type: ignore[no-any-return]
-
-
 def attach_file(uow: UnitOfWork, storage: FileStorage, clock: Clock, randomness: Randomness, *,
                 job_ref: str | None = None, invoice_ref: str | None = None, name: str, content_type: str,
                 stream: BinaryIO) -> File:
@@ -86,9 +78,9 @@ def attach_file(uow: UnitOfWork, storage: FileStorage, clock: Clock, randomness:
     content_type = normalise_content_type(content_type)
     with uow:
         if job_ref is not None:
-            parent: Job | Invoice = _find(uow.jobs, job_ref, "job")
+            parent: Job | Invoice = records.find_by_ref_or_id(uow.jobs, job_ref, "job")
         else:
-            parent = _find(uow.invoices, invoice_ref or "", "invoice")
+            parent = records.find_by_ref_or_id(uow.invoices, invoice_ref or "", "invoice")
         # Contents are addressed by their hash, so a failed transaction leaves at worst an unreferenced blob.
         content_hash, size = storage.put(stream)
         file = File(id=new_id(randomness), company_id=parent.company_id, name=name, content_type=content_type,
@@ -103,9 +95,7 @@ def attach_file(uow: UnitOfWork, storage: FileStorage, clock: Clock, randomness:
 def detach_file(uow: UnitOfWork, file_id: str) -> File:
     """The file disappears from the portal at once. The contents stay in storage (other files may share them)."""
     with uow:
-        file = uow.files.get(file_id) or uow.files.get_by_ref(file_id)
-        if file is None:
-            raise UnknownRecord(f"no file with id {file_id!r}")
+        file = records.find_by_ref_or_id(uow.files, file_id, "file")
         uow.files.remove(file.id)
         uow.commit()
     return file
@@ -177,10 +167,9 @@ def open_visible_file(uow: UnitOfWork, storage: FileStorage, clock: Clock, rando
             raise UnknownRecord(NOT_FOUND)
         stream = storage.open(file.content_hash)
         try:
-            uow.audit.append(AuditEntry(id=new_id(randomness), at=clock.now(),
-                                        action="file_downloaded" if download else "file_viewed",
-                                        company_id=viewer.company.id, contact_id=viewer.contact.id, ip=ip,
-                                        detail=file.id))
+            records.audit(uow, randomness=randomness, clock=clock,
+                          action="file_downloaded" if download else "file_viewed",
+                          company_id=viewer.company.id, contact_id=viewer.contact.id, ip=ip, detail=file.id)
             webhooks.emit(uow, clock=clock, randomness=randomness, event=EventType.FILE_DOWNLOADED, data={
                 "id": file.id, "name": file.name, "company": viewer.company.ref, "contact": viewer.contact.ref,
                 ("job" if file.job_id else "invoice"): parent.ref if parent is not None else None,

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 
 import attrs
 
+from portal_core import records
 from portal_core.errors import DeliveryFailed
-from portal_core.identity import new_id
-from portal_core.model.audit import AuditEntry
+from portal_core.ids import new_id
 from portal_core.model.mail import Email
 from portal_core.model.one_time_code import CodeStatus
 from portal_core.model.outbox import MailPurpose, OutboxMessage, OutboxStatus
@@ -110,10 +110,9 @@ def _record(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, message: O
         if current.audit_action:
             # The detail names the document, never the address (the contact id says who).
             outcome = "_sent" if problem is None else "_failed"
-            uow.audit.append(AuditEntry(
-                id=new_id(randomness), at=now, action=current.audit_action + outcome,
-                company_id=current.company_id, contact_id=current.contact_id,
-                detail=current.audit_detail + (f": {problem}" if problem else "")))
+            records.audit(uow, randomness=randomness, at=now, action=current.audit_action + outcome,
+                          company_id=current.company_id, contact_id=current.contact_id,
+                          detail=current.audit_detail + (f": {problem}" if problem else ""))
         if current.status == OutboxStatus.FAILED and current.subject_ref.startswith(CODE_REF):
             _code_undelivered(uow, randomness=randomness, now=now, code_id=current.subject_ref[len(CODE_REF):])
         uow.commit()
@@ -127,8 +126,8 @@ def _code_undelivered(uow: UnitOfWork, *, randomness: Randomness, now: dt.dateti
     if code is not None and code.status == CodeStatus.ACTIVE:
         code.status = CodeStatus.UNDELIVERED
         uow.codes.update(code)
-        uow.audit.append(AuditEntry(id=new_id(randomness), at=now, action="code_undelivered",
-                                    company_id=code.company_id, contact_id=code.contact_id))
+        records.audit(uow, randomness=randomness, at=now, action="code_undelivered", company_id=code.company_id,
+                      contact_id=code.contact_id)
 
 
 def dispatch_due(uow: UnitOfWork, *, sender: EmailSender, clock: Clock, randomness: Randomness,

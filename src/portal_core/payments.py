@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import attrs
 
-from portal_core import languages, outbox, policy, webhooks
+from portal_core import languages, outbox, policy, records, webhooks
 from portal_core.errors import (
     InvalidInput,
     PaymentError,
@@ -23,9 +23,8 @@ from portal_core.errors import (
     PaymentsNotConfigured,
     UnknownRecord,
 )
-from portal_core.identity import new_id
-from portal_core.model.audit import AuditEntry
-from portal_core.model.documents import Invoice, InvoiceStatus
+from portal_core.ids import new_id
+from portal_core.model.documents import CREDITABLE, Invoice, InvoiceStatus
 from portal_core.model.mail import PaymentReceiptNotice
 from portal_core.model.money import Money
 from portal_core.model.outbox import MailPurpose
@@ -137,12 +136,6 @@ class ReconcileReport:
     receipts: tuple[str, ...] = ()  # outbox ids of the queued receipts
 
 
-def _audit(uow: UnitOfWork, randomness: Randomness, clock: Clock, action: str, *, company_id: str | None,
-           contact_id: str | None = None, ip: str | None = None, detail: str = "") -> None:
-    uow.audit.append(AuditEntry(id=new_id(randomness), at=clock.now(), action=action, company_id=company_id,
-                                contact_id=contact_id, ip=ip, detail=detail))
-
-
 def _describe(payment: Payment) -> str:
     invoices = ("invoices " if len(payment.allocations) > 1 else "invoice ") + ", ".join(payment.invoice_ids)
     return f"payment {payment.id} of {payment.amount} via {payment.provider.value} for {invoices}"
@@ -203,7 +196,8 @@ def connect_provider(uow: UnitOfWork, *, vault: CredentialVault, clock: Clock, r
     connection = ProviderConnection(provider=provider, sealed_credentials=sealed, connected_at=clock.now())
     with uow:
         uow.payment_providers.save(connection)
-        _audit(uow, randomness, clock, "payment_provider_connected", company_id=None, detail=provider.value)
+        records.audit(uow, randomness=randomness, clock=clock, action="payment_provider_connected", company_id=None,
+                      detail=provider.value)
         uow.commit()
     return _status(vault, connection)
 
@@ -215,7 +209,8 @@ def disconnect_provider(uow: UnitOfWork, *, clock: Clock, randomness: Randomness
         if uow.payment_providers.get(provider) is None:
             return False
         uow.payment_providers.remove(provider)
-        _audit(uow, randomness, clock, "payment_provider_disconnected", company_id=None, detail=provider.value)
+        records.audit(uow, randomness=randomness, clock=clock, action="payment_provider_disconnected", company_id=None,
+                      detail=provider.value)
         uow.commit()
     return True
 
@@ -417,8 +412,8 @@ def _start(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock
                                 provider=chosen, allocations=allocations,
                                 attempt_key=randomness.token(ATTEMPT_KEY_BYTES), now=now, lifetime=ATTEMPT_LIFETIME)
         uow.payments.add(payment)
-        _audit(uow, randomness, clock, "payment_started", company_id=first.company_id,
-               contact_id=viewer.contact.id, ip=ip, detail=_describe(payment))
+        records.audit(uow, randomness=randomness, clock=clock, action="payment_started", company_id=first.company_id,
+                      contact_id=viewer.contact.id, ip=ip, detail=_describe(payment))
         numbers = sorted(i.number for i in invoices)
         several = len(invoices) > 1
         request = CheckoutRequest(
@@ -435,14 +430,16 @@ def _start(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock
         except PaymentError as exc:
             payment.close(PaymentStatus.FAILED, clock.now(), note=f"could not start: {exc}")
             uow.payments.update(payment)
-            _audit(uow, randomness, clock, "payment_start_failed", company_id=first.company_id,
-                   contact_id=viewer.contact.id, ip=ip, detail=f"{_describe(payment)}: {exc}")
+            records.audit(uow, randomness=randomness, clock=clock, action="payment_start_failed",
+                          company_id=first.company_id, contact_id=viewer.contact.id, ip=ip,
+                          detail=f"{_describe(payment)}: {exc}")
             uow.commit()
             raise
         payment.provider_ref, payment.checkout_url = checkout.provider_ref, checkout.url
         uow.payments.update(payment)
-        _audit(uow, randomness, clock, "payment_checkout_opened", company_id=first.company_id,
-               contact_id=viewer.contact.id, ip=ip, detail=f"{_describe(payment)} ref {checkout.provider_ref}")
+        records.audit(uow, randomness=randomness, clock=clock, action="payment_checkout_opened",
+                      company_id=first.company_id, contact_id=viewer.contact.id, ip=ip,
+                      detail=f"{_describe(payment)} ref {checkout.provider_ref}")
         uow.commit()
     return StartedPayment(payment=payment, url=checkout.url)
 
@@ -484,7 +481,6 @@ def _receipt(uow: UnitOfWork, clock: Clock, randomness: Randomness, templates: E
                           subject_ref=f"payment:{payment.id}")
 
 
-_CREDITABLE = (InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID)
 
 
 def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: EmailTemplates,
@@ -492,8 +488,8 @@ def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: 
     """The ledger, inside an open transaction."""
     found = _find_payment(uow, provider, outcome)
     if found is None:
-        _audit(uow, randomness, clock, "payment_unknown", company_id=None,
-               detail=f"{provider.value} ref {outcome.provider_ref} ({source}, {outcome.kind.value})")
+        records.audit(uow, randomness=randomness, clock=clock, action="payment_unknown", company_id=None,
+                      detail=f"{provider.value} ref {outcome.provider_ref} ({source}, {outcome.kind.value})")
         return Confirmation(payment=None)
     # Lock the invoices (in id order, as Pay Now does), then read the payment again: whoever held the locks before
     # us may have settled it.
@@ -511,8 +507,8 @@ def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: 
     company_id, contact_id = payment.company_id, payment.contact_id
 
     def audit(action: str, detail: str = "") -> None:
-        _audit(uow, randomness, clock, action, company_id=company_id, contact_id=contact_id,
-               detail=f"{_describe(payment)} ({source}){': ' + detail if detail else ''}")
+        records.audit(uow, randomness=randomness, clock=clock, action=action, company_id=company_id,
+                      contact_id=contact_id, detail=f"{_describe(payment)} ({source}){': ' + detail if detail else ''}")
 
     if payment.provider_ref is None:
         payment.provider_ref = outcome.provider_ref
@@ -540,7 +536,7 @@ def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: 
         audit("payment_mismatch", payment.note)
         return Confirmation(payment=payment)
     # All or nothing: a payment of several invoices is applied to every one of them, or held for review whole.
-    refused = [i for i in invoices if i.status not in _CREDITABLE]
+    refused = [i for i in invoices if i.status not in CREDITABLE]
     if refused:
         payment.close(PaymentStatus.MISMATCH, now, note="; ".join(
             f"invoice {i.number} is {i.status.value}" for i in refused) + ": not applied")
@@ -556,8 +552,7 @@ def _apply(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: 
         audit("payment_overpaid", payment.note)
         return Confirmation(payment=payment)
     for invoice, share in shares:
-        invoice.amount_paid = invoice.amount_paid + share
-        invoice.status = InvoiceStatus.PAID if invoice.amount_paid >= invoice.total else InvoiceStatus.PARTIALLY_PAID
+        invoice.apply_payment(share)
         uow.invoices.update(invoice)
     payment.close(PaymentStatus.SUCCEEDED, now)
     uow.payments.update(payment)
@@ -618,8 +613,9 @@ def _check(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock
         outcome = gateway.check(payment.provider_ref or "")
     except PaymentError as exc:
         with uow:
-            _audit(uow, randomness, clock, "payment_check_failed", company_id=payment.company_id,
-                   contact_id=payment.contact_id, detail=f"{_describe(payment)} ({source}): {exc}")
+            records.audit(uow, randomness=randomness, clock=clock, action="payment_check_failed",
+                          company_id=payment.company_id, contact_id=payment.contact_id,
+                          detail=f"{_describe(payment)} ({source}): {exc}")
             uow.commit()
         raise
     return confirm_payment(uow, clock=clock, randomness=randomness, templates=templates, provider=payment.provider,

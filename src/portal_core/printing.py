@@ -12,10 +12,8 @@ from collections.abc import Callable
 
 import attrs
 
-from portal_core import languages, policy
+from portal_core import languages, policy, records
 from portal_core.errors import PortalUnavailable, UnknownRecord
-from portal_core.identity import new_id
-from portal_core.model.audit import AuditEntry
 from portal_core.model.business import Business
 from portal_core.model.documents import Invoice, InvoiceStatus
 from portal_core.model.money import total_of
@@ -50,12 +48,6 @@ def _business(uow: UnitOfWork) -> Business:
     return business
 
 
-def _audit(uow: UnitOfWork, clock: Clock, randomness: Randomness, viewer: Viewer, ip: str | None,
-           detail: str) -> None:
-    uow.audit.append(AuditEntry(id=new_id(randomness), at=clock.now(), action="document_downloaded",
-                                company_id=viewer.company.id, contact_id=viewer.contact.id, ip=ip, detail=detail))
-
-
 def filename_for(number: str) -> str:
     return f"{number}.pdf"
 
@@ -70,7 +62,8 @@ def _pdf(uow: UnitOfWork, renderer: DocumentRenderer, clock: Clock, randomness: 
         document, named, name = read()
     content = renderer.render(document)
     with uow:
-        _audit(uow, clock, randomness, viewer, ip, named)
+        records.audit(uow, randomness=randomness, clock=clock, action="document_downloaded",
+                      company_id=viewer.company.id, contact_id=viewer.contact.id, ip=ip, detail=named)
         uow.commit()
     return RenderedDocument(filename=filename_for(name), content=content)
 

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import attrs
 import cattrs
 
-from portal_core.access import new_link_token
+from portal_core.companies import new_link_token
 from portal_core.errors import (
     Conflict,
     DatabaseUnavailable,
@@ -22,7 +22,7 @@ from portal_core.errors import (
     StorageError,
     UnknownCompany,
 )
-from portal_core.identity import new_id
+from portal_core.ids import new_id
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact, email_key

@@ -18,18 +18,15 @@ from collections.abc import Callable, Sequence
 
 import attrs
 
-from portal_core import languages, outbox
-from portal_core.access import find_company, portal_link
-from portal_core.errors import InvalidTransition, PortalUnavailable, UnknownRecord
-from portal_core.identity import new_id
-from portal_core.model.audit import AuditEntry
+from portal_core import languages, outbox, records
+from portal_core.companies import find_company, portal_link
+from portal_core.errors import PortalUnavailable, UnknownRecord
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
-from portal_core.model.documents import Invoice, InvoiceStatus, Quote, QuoteStatus
+from portal_core.model.documents import Invoice, InvoiceStatus, Quote
 from portal_core.model.mail import Attachment, DocumentKind, DocumentNotice, Notice, OverdueLine, OverdueReminder
 from portal_core.model.outbox import MailPurpose
-from portal_core.model.payment import PaymentStatus
 from portal_core.model.printable import Document, InvoiceDocument, QuoteDocument
 from portal_core.ports import Clock, DocumentRenderer, EmailSender, EmailTemplates, Randomness, UnitOfWork
 
@@ -100,27 +97,9 @@ class RemindReport:
 
 
 @attrs.frozen(kw_only=True)
-class VoidOutcome:
-    invoice: Invoice
-    company_name: str
-    changed: bool  # False when it was void already
-    open_attempts: int = 0  # Pay Now attempts still open at a provider: refused for review if they complete
-
-
-@attrs.frozen(kw_only=True)
 class _Mail:
     contact: Contact
     message_id: str  # its outbox id
-
-
-def _audit(uow: UnitOfWork, randomness: Randomness, clock: Clock, action: str, *, company_id: str | None,
-           contact_id: str | None = None, detail: str = "") -> None:
-    uow.audit.append(AuditEntry(id=new_id(randomness), at=clock.now(), action=action, company_id=company_id,
-                                contact_id=contact_id, detail=detail))
-
-
-def _day(value: dt.date) -> str:
-    return f"{value.day} {value:%b %Y}"
 
 
 def sign_in_link(base_url: str, company: Company) -> str | None:
@@ -135,29 +114,19 @@ def _business(uow: UnitOfWork) -> Business:
     return business
 
 
-def _company(uow: UnitOfWork, company_id: str) -> Company:
+def company_of(uow: UnitOfWork, company_id: str) -> Company:
     company = uow.companies.get(company_id)
     if company is None:  # pragma: no cover - every document belongs to a company (foreign key)
         raise UnknownRecord("the document's company is missing")
     return company
 
 
-def _invoice_for_update(uow: UnitOfWork, ref: str) -> Invoice:
+def invoice_for_update(uow: UnitOfWork, ref: str) -> Invoice:
     """REF is the invoice's seed ref or its public id; the row stays locked until commit."""
-    key = (ref or "").strip()
-    found = (uow.invoices.get_by_ref(key) or uow.invoices.get(key)) if key else None
-    invoice = uow.invoices.get_for_update(found.id) if found is not None else None
-    if invoice is None:
+    invoice = uow.invoices.get_for_update(records.find_by_ref_or_id(uow.invoices, ref, "invoice").id)
+    if invoice is None:  # pragma: no cover - invoices are never deleted
         raise UnknownRecord(f"no invoice with ref or id {ref!r}")
     return invoice
-
-
-def _quote(uow: UnitOfWork, ref: str) -> Quote:
-    key = (ref or "").strip()
-    quote = (uow.quotes.get_by_ref(key) or uow.quotes.get(key)) if key else None
-    if quote is None:
-        raise UnknownRecord(f"no quote with ref or id {ref!r}")
-    return quote
 
 
 def _held_back_until(uow: UnitOfWork, document_id: str, now: dt.datetime) -> dt.datetime | None:
@@ -224,8 +193,8 @@ def _link_note(link: str | None) -> str:
 # ---- sending
 
 
-def send_invoice(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, clock: Clock,
-                 randomness: Randomness, base_url: str, ref: str, *,
+def send_invoice(uow: UnitOfWork, *, sender: EmailSender, templates: EmailTemplates, clock: Clock,
+                 randomness: Randomness, base_url: str, ref: str,
                  documents: DocumentRenderer | None = None) -> SendOutcome:
     """A draft becomes sent (issued today unless it has an issue date) and every contact is told; a sent or partly
     paid invoice is left as it is and its notice sent again, at most once per REMIND_EVERY. With a renderer, each
@@ -237,24 +206,14 @@ def send_invoice(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates
     now = clock.now()
     with uow:
         business = _business(uow)
-        invoice = _invoice_for_update(uow, ref)
-        company = _company(uow, invoice.company_id)
-        if invoice.status == InvoiceStatus.VOID:
-            raise InvalidTransition(f"invoice {invoice.number} is void: it cannot be sent")
-        if invoice.status == InvoiceStatus.PAID:
-            raise InvalidTransition(f"invoice {invoice.number} is paid in full: there is nothing to send "
-                                    "(its client still sees it in the portal)")
-        changed = invoice.status == InvoiceStatus.DRAFT
+        invoice = invoice_for_update(uow, ref)
+        company = company_of(uow, invoice.company_id)
+        changed = invoice.send(now.date())
         link = sign_in_link(base_url, company)
         if changed:
-            issued = invoice.issued_date or now.date()
-            if invoice.due_date is not None and invoice.due_date < issued:
-                raise InvalidTransition(f"invoice {invoice.number} is due {_day(invoice.due_date)}, before its issue "
-                                        f"date {_day(issued)}: set a later due date before sending it")
-            invoice.issued_date = issued
-            invoice.status = InvoiceStatus.SENT
             uow.invoices.update(invoice)
-            _audit(uow, randomness, clock, "invoice_sent", company_id=company.id, detail=f"invoice {invoice.number}")
+            records.audit(uow, randomness=randomness, clock=clock, action="invoice_sent", company_id=company.id,
+                          detail=f"invoice {invoice.number}")
         else:
             until = _held_back_until(uow, invoice.id, now)
             if until is not None:
@@ -279,8 +238,8 @@ def send_invoice(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates
                        deliveries=_deliver(uow, sender, clock, randomness, mails))
 
 
-def send_quote(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, clock: Clock,
-               randomness: Randomness, base_url: str, ref: str, *,
+def send_quote(uow: UnitOfWork, *, sender: EmailSender, templates: EmailTemplates, clock: Clock,
+               randomness: Randomness, base_url: str, ref: str,
                documents: DocumentRenderer | None = None) -> SendOutcome:
     """A draft quote becomes sent and every contact is told; a sent quote's notice is sent again (at most once per
     REMIND_EVERY). Accepted, declined and expired quotes, and quotes past their valid-until date, are refused. With a
@@ -292,24 +251,14 @@ def send_quote(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, 
     today = now.date()
     with uow:
         business = _business(uow)
-        quote = _quote(uow, ref)
-        company = _company(uow, quote.company_id)
-        if quote.status not in (QuoteStatus.DRAFT, QuoteStatus.SENT):
-            raise InvalidTransition(f"quote {quote.number} is {quote.status.value}: it cannot be sent")
-        if quote.valid_until is not None and quote.valid_until < today:
-            raise InvalidTransition(f"quote {quote.number} was valid until {_day(quote.valid_until)}: it cannot be "
-                                    "sent now (issue a new quote, or extend its validity first)")
-        changed = quote.status == QuoteStatus.DRAFT
+        quote = records.find_by_ref_or_id(uow.quotes, ref, "quote")
+        company = company_of(uow, quote.company_id)
+        changed = quote.send(today)
         link = sign_in_link(base_url, company)
         if changed:
-            issued = quote.issued_date or today
-            if quote.valid_until is not None and quote.valid_until < issued:
-                raise InvalidTransition(f"quote {quote.number} is valid until {_day(quote.valid_until)}, before its "
-                                        f"issue date {_day(issued)}: it cannot be sent")
-            quote.issued_date = issued
-            quote.status = QuoteStatus.SENT
             uow.quotes.update(quote)
-            _audit(uow, randomness, clock, "quote_sent", company_id=company.id, detail=f"quote {quote.number}")
+            records.audit(uow, randomness=randomness, clock=clock, action="quote_sent", company_id=company.id,
+                          detail=f"quote {quote.number}")
         else:
             until = _held_back_until(uow, quote.id, now)
             if until is not None:
@@ -343,7 +292,7 @@ def _overdue_line(invoice: Invoice, today: dt.date) -> OverdueLine:
                        total=invoice.total, outstanding=invoice.outstanding)
 
 
-def remind_overdue(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplates, clock: Clock,
+def remind_overdue(uow: UnitOfWork, *, sender: EmailSender, templates: EmailTemplates, clock: Clock,
                    randomness: Randomness, base_url: str, company_key: str | None = None) -> RemindReport:
     """One email per contact listing the company's overdue invoices not reminded (nor sent) in the last
     REMIND_EVERY; every company's, or only COMPANY's (ref or name). Raises UnknownCompany and PortalUnavailable."""
@@ -394,26 +343,3 @@ def remind_overdue(uow: UnitOfWork, sender: EmailSender, templates: EmailTemplat
 
 
 # ---- voiding
-
-
-def void_invoice(uow: UnitOfWork, clock: Clock, randomness: Randomness, ref: str) -> VoidOutcome:
-    """The invoice leaves the client's lists and can no longer be paid; voiding it again changes nothing.
-
-    An invoice with payments recorded (partially paid or paid) is refused: InvalidTransition. Pay Now attempts
-    still open are not cancelled at the provider; if one completes, the ledger records it for review and does not
-    apply it. No email is sent. Raises UnknownRecord and InvalidTransition.
-    """
-    with uow:
-        invoice = _invoice_for_update(uow, ref)
-        company = _company(uow, invoice.company_id)
-        if invoice.status == InvoiceStatus.VOID:
-            return VoidOutcome(invoice=invoice, company_name=company.name, changed=False)
-        if invoice.status in (InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID):
-            raise InvalidTransition(f"invoice {invoice.number} is {invoice.status.value.replace('_', ' ')} "
-                                    f"({invoice.amount_paid} received): it cannot be voided")
-        invoice.status = InvoiceStatus.VOID
-        uow.invoices.update(invoice)
-        attempts = sum(1 for p in uow.payments.list_for_invoice(invoice.id) if p.status == PaymentStatus.PENDING)
-        _audit(uow, randomness, clock, "invoice_voided", company_id=company.id, detail=f"invoice {invoice.number}")
-        uow.commit()
-    return VoidOutcome(invoice=invoice, company_name=company.name, changed=True, open_attempts=attempts)

@@ -9,8 +9,8 @@ import ipaddress
 
 import attrs
 
-from portal_core import languages, outbox, webhooks
-from portal_core.access import open_portal
+from portal_core import languages, outbox, records, webhooks
+from portal_core.companies import open_portal
 from portal_core.errors import (
     CodeRejected,
     DeliveryFailed,
@@ -20,8 +20,7 @@ from portal_core.errors import (
     PortalUnavailable,
     Throttled,
 )
-from portal_core.identity import new_id
-from portal_core.model.audit import AuditEntry
+from portal_core.ids import new_id
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact, email_key, normalise_email
@@ -136,12 +135,6 @@ class Viewer:
     session_id: str
 
 
-def _audit(uow: UnitOfWork, randomness: Randomness, clock: Clock, action: str, *, company_id: str | None,
-           contact_id: str | None = None, ip: str | None = None, detail: str = "") -> None:
-    uow.audit.append(AuditEntry(id=new_id(randomness), at=clock.now(), action=action, company_id=company_id,
-                                contact_id=contact_id, ip=ip, detail=detail))
-
-
 def new_flow(randomness: Randomness) -> str:
     """A sign-in flow: the sign-in page starts one, and the browser's form cookie carries it to every later step."""
     return randomness.token(FLOW_TOKEN_BYTES)
@@ -191,7 +184,8 @@ def request_sign_in_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomnes
         uow.login_requests.record_each([key for key, *_rest in limits], now)
         contact = uow.contacts.find(company.id, address_key)
         if contact is None:
-            _audit(uow, randomness, clock, "code_requested_unknown_email", company_id=company.id, ip=ip)
+            records.audit(uow, randomness=randomness, clock=clock, action="code_requested_unknown_email",
+                          company_id=company.id, ip=ip)
             uow.commit()
             return None
         flow_key = keys.flow_key(flow)
@@ -203,7 +197,8 @@ def request_sign_in_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomnes
         code = OneTimeCode.issue(id=new_id(randomness), contact_id=contact.id, company_id=company.id,
                                  flow_key=flow_key, code=plain, hasher=secrets.codes, now=now)
         uow.codes.add(code)
-        _audit(uow, randomness, clock, "code_issued", company_id=company.id, contact_id=contact.id, ip=ip)
+        records.audit(uow, randomness=randomness, clock=clock, action="code_issued", company_id=company.id,
+                      contact_id=contact.id, ip=ip)
         business = uow.business.get()
         if business is None:
             raise PortalUnavailable("the portal is not set up: no business")
@@ -260,14 +255,15 @@ def verify_code(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, secret
                                         access_generation=company.access_generation,
                                         created_at=now, last_seen_at=now)
                 uow.sessions.add(session)
-                _audit(uow, randomness, clock, "signed_in", company_id=company.id, contact_id=contact.id, ip=ip)
+                records.audit(uow, randomness=randomness, clock=clock, action="signed_in", company_id=company.id,
+                              contact_id=contact.id, ip=ip)
                 webhooks.emit(uow, clock=clock, randomness=randomness, event=EventType.CONTACT_SIGNED_IN,
                               data={"company": company.ref, "contact": contact.ref})
                 uow.commit()
                 return cookie, session
         uow.login_requests.record(wrong_k, now)
-        _audit(uow, randomness, clock, "code_failed", company_id=company.id,
-               contact_id=contact.id if contact is not None else None, ip=ip)
+        records.audit(uow, randomness=randomness, clock=clock, action="code_failed", company_id=company.id,
+                      contact_id=contact.id if contact is not None else None, ip=ip)
         uow.commit()
     raise CodeRejected(REJECTED_MESSAGE)
 
@@ -355,6 +351,6 @@ def sign_out(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, cookie: s
             return
         session.end(clock.now())
         uow.sessions.update(session)
-        _audit(uow, randomness, clock, "signed_out", company_id=session.company_id, contact_id=session.contact_id,
-               ip=ip)
+        records.audit(uow, randomness=randomness, clock=clock, action="signed_out", company_id=session.company_id,
+                      contact_id=session.contact_id, ip=ip)
         uow.commit()

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 import attrs
 
 from portal_core.errors import DeliveryFailed, InvalidInput, NotFound
-from portal_core.identity import new_id
+from portal_core.ids import new_id
 from portal_core.model.outbox import OutboxStatus
 from portal_core.model.webhook import Delivery, EventType, Webhook
 from portal_core.ports import Clock, Randomness, UnitOfWork, WebhookTransport

@@ -21,7 +21,7 @@ from entrypoints.bootstrap import Services, build_services
 from entrypoints.demo import demo_seed
 from entrypoints.settings import Settings
 from entrypoints.web import create_app
-from portal_core import access, file_sharing
+from portal_core import companies, file_sharing
 from portal_core.model.files import File
 from portal_core.ports import EmailSender
 from portal_core.seed import load_seed
@@ -69,7 +69,7 @@ class FilesPortal:
 
     def token(self, company: str) -> str:
         with self.services.uow() as uow:
-            return access.find_company(uow, company).link_token
+            return companies.find_company(uow, company).link_token
 
     def id_of(self, kind: str, ref: str) -> str:
         with self.services.uow() as uow:

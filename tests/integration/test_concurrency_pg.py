@@ -30,7 +30,7 @@ from adapters.sqlalchemy.migrate import upgrade
 from entrypoints.bootstrap import build_services
 from entrypoints.demo import demo_seed
 from entrypoints.settings import Settings
-from portal_core import access, payments
+from portal_core import companies, payments
 from portal_core.model.payment import PaymentStatus, Provider
 from portal_core.seed import load_seed
 from tests.support.fake_providers import FakeStripe, serve, stripe_event, stripe_signature
@@ -84,7 +84,7 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             try:
                 load_seed(services.uow(), randomness=services.randomness, clock=services.clock,
                           storage=services.files, document=demo_seed(services.clock.now().date()))
-                access.add_contact(services.uow(), services.randomness, "globex", "Bart Simpson", PAYER)
+                companies.add_contact(services.uow(), services.randomness, "globex", "Bart Simpson", PAYER)
                 payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
                                           randomness=services.randomness, provider=Provider.STRIPE,
                                           credentials={"secret_key": STRIPE_KEY, "webhook_secret": WEBHOOK_SECRET})

@@ -18,7 +18,7 @@ import pytest
 from pytest_httpserver import HTTPServer
 
 from entrypoints.demo import demo_seed
-from portal_core import access
+from portal_core import companies
 
 from .web_fixtures import TODAY, SignedIn, WebPortal, db_portal, homer, make_portal, portal
 
@@ -70,7 +70,7 @@ def _attachment_name(response: Any) -> str:
 
 
 def _audit(portal: WebPortal, company: str) -> list[tuple[str, str]]:
-    lines = access.audit_trail(portal.services.uow(), company)
+    lines = companies.audit_trail(portal.services.uow(), company)
     return [(line.entry.action, line.entry.detail) for line in lines]
 
 

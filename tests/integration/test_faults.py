@@ -22,7 +22,7 @@ from adapters.sqlalchemy.migrate import upgrade
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
 from entrypoints.web import create_app
-from portal_core import access, outbox, payments
+from portal_core import companies, outbox, payments
 from portal_core.model.one_time_code import CodeStatus
 from portal_core.model.outbox import OutboxMessage, OutboxStatus
 from portal_core.model.payment import PaymentStatus, Provider
@@ -64,7 +64,7 @@ def _timed_get(client: FlaskClient, path: str) -> tuple[Any, float]:
 
 def _request_count(services: Services) -> int:
     with services.uow() as uow:
-        company = access.find_company(uow, "globex")
+        company = companies.find_company(uow, "globex")
         return len(uow.requests.list_for_company(company.id))
 
 
@@ -155,7 +155,7 @@ def _verify(client: FlaskClient, token: str, code: str) -> Any:
 
 def _homers_codes(services: Services) -> list[Any]:
     with services.uow() as uow:
-        company = access.find_company(uow, "globex")
+        company = companies.find_company(uow, "globex")
         homer = uow.contacts.find(company.id, HOMER)
         assert homer is not None
     # The flow is the test client's own: read the store, every flow's codes.

@@ -13,7 +13,7 @@ from babel.messages.pofile import read_po
 
 from adapters.pdf import WeasyPrintDocuments
 from entrypoints.demo import demo_seed
-from portal_core import access, languages, printing, sending
+from portal_core import companies, languages, printing, sending
 
 from .test_documents_web import pdf_text
 from .web_fixtures import TODAY, SignedIn, WebPortal, _csrf, homer, make_portal, portal
@@ -231,7 +231,7 @@ def test_the_code_mail_is_in_the_pages_language_unless_the_contact_chose_one(por
     assert code.group(1) in arabic.html
     english = _ask_code(portal, "marge@globex.example", "en")
     assert english.subject.startswith("Your sign-in code") and "Hello Marge Simpson" in english.text
-    access.set_contact_language(portal.services.uow(), company_key="globex", email="marge@globex.example",
+    companies.set_contact_language(portal.services.uow(), company_key="globex", email="marge@globex.example",
                                 language="ar")
     saved = _ask_code(portal, "marge@globex.example", "en")  # the saved choice wins over the page's language
     assert saved.subject.startswith("رمز تسجيل الدخول")
@@ -239,11 +239,11 @@ def test_the_code_mail_is_in_the_pages_language_unless_the_contact_chose_one(por
 
 def test_document_notices_follow_each_contacts_language_and_staff_notices_the_business_default(
         portal: WebPortal, homer: SignedIn) -> None:
-    access.set_contact_language(portal.services.uow(), company_key="globex", email="marge@globex.example",
+    companies.set_contact_language(portal.services.uow(), company_key="globex", email="marge@globex.example",
                                 language="ar")
     s = portal.services
-    sending.send_invoice(s.uow(), s.email_sender, s.templates, s.clock, s.randomness, "https://portal.example",
-                         "globex-i4")
+    sending.send_invoice(s.uow(), sender=s.email_sender, templates=s.templates, clock=s.clock,
+                         randomness=s.randomness, base_url="https://portal.example", ref="globex-i4")
     marge, homer_mail = portal.sender.to("marge@globex.example")[-1], portal.sender.to("homer@globex.example")[-1]
     assert marge.subject.startswith("الفاتورة INV-2003") and "Hello" not in marge.text
     assert homer_mail.subject.startswith("Invoice INV-2003") and not re.search(r"[\u0600-\u06FF]", homer_mail.text)
@@ -276,11 +276,12 @@ def test_pdfs_are_in_the_readers_language_arabic_right_to_left(portal: WebPortal
 
 
 def test_a_notice_carries_the_pdf_in_each_contacts_language(portal: WebPortal) -> None:
-    access.set_contact_language(portal.services.uow(), company_key="globex", email="marge@globex.example",
+    companies.set_contact_language(portal.services.uow(), company_key="globex", email="marge@globex.example",
                                 language="ar")
     s = portal.services
-    sending.send_invoice(s.uow(), s.email_sender, s.templates, s.clock, s.randomness, "https://portal.example",
-                         "globex-i4", documents=s.documents)
+    sending.send_invoice(s.uow(), sender=s.email_sender, templates=s.templates, clock=s.clock,
+                         randomness=s.randomness, base_url="https://portal.example", ref="globex-i4",
+                         documents=s.documents)
     marge = portal.sender.to("marge@globex.example")[-1]
     homer_mail = portal.sender.to("homer@globex.example")[-1]
     assert "فاتورة" in pdf_text(marge.attachments[0].content)

@@ -17,7 +17,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from adapters.memory import FixedClock, RecordingEmailSender, SeededRandomness
 from entrypoints.bootstrap import Services
-from portal_core import access, browsing, policy, sending
+from portal_core import browsing, companies, policy, sending
 from portal_core.model.contact import email_key
 from portal_core.model.documents import InvoiceStatus
 from portal_core.model.money import Money
@@ -98,9 +98,9 @@ def test_what_the_crm_holds_maps_to_what_the_portal_may_show(make_crm_uow: UowFa
 
 def test_writes_to_crm_records_are_refused_with_a_clear_error(make_crm_uow: UowFactory) -> None:
     with pytest.raises(CrmOwnedRecord, match="change them in the CRM"):
-        access.set_portal_access(make_crm_uow(), "INITECH", enabled=True)
+        companies.set_portal_access(make_crm_uow(), "INITECH", enabled=True)
     with pytest.raises(CrmOwnedRecord):
-        access.add_contact(make_crm_uow(), SeededRandomness(), "GLOBEX", "Bart", "bart@globex.example")
+        companies.add_contact(make_crm_uow(), SeededRandomness(), "GLOBEX", "Bart", "bart@globex.example")
     with make_crm_uow() as uow:
         initech = uow.companies.get_by_ref("INITECH")
     assert initech is not None and not initech.portal_enabled
@@ -173,8 +173,9 @@ def test_the_crm_sends_an_issued_bill_through_the_portals_use_case(
         crm_portal: tuple[Flask, Services, RecordingEmailSender]) -> None:
     """The CRM marks the bill issued in its own table, then calls send_invoice: the portal mails every contact."""
     _app, services, sender = crm_portal
-    outcome = sending.send_invoice(services.uow(), services.email_sender, services.templates, services.clock,
-                                   services.randomness, "https://portal.acme.example", "B-1001")
+    outcome = sending.send_invoice(services.uow(), sender=services.email_sender, templates=services.templates,
+                                   clock=services.clock, randomness=services.randomness,
+                                   base_url="https://portal.acme.example", ref="B-1001")
     assert not outcome.changed  # the bill's state is the CRM's: nothing to write
     assert sorted((d.email, d.problem) for d in outcome.deliveries) == [("Marge@Globex.Example", None),
                                                                         ("homer@globex.example", None)]

@@ -13,7 +13,7 @@ from flask import g, url_for
 
 from entrypoints.demo import demo_seed
 from entrypoints.web.pages import NAV_ITEMS
-from portal_core import access
+from portal_core import companies
 
 from .web_fixtures import NOW, TODAY, SignedIn, WebPortal, homer, make_portal
 
@@ -108,7 +108,7 @@ def test_every_route_answers_404_once_portal_access_is_disabled(portal: WebPorta
     ids = {kind: portal.id_of(kind, ref) for kind, ref in
            [("invoices", "globex-i1"), ("quotes", "globex-q1"), ("jobs", "globex-j1"), ("projects", "globex-p1")]}
     assert homer.get("/").status_code == 200
-    access.set_portal_access(portal.services.uow(), "globex", enabled=False)
+    companies.set_portal_access(portal.services.uow(), "globex", enabled=False)
     paths = LIST_PAGES + [f"/invoices/{ids['invoices']}", f"/quotes/{ids['quotes']}", f"/jobs/{ids['jobs']}",
                           f"/projects/{ids['projects']}", "/invoices?page=2"]
     for path in paths:

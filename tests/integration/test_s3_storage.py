@@ -28,7 +28,7 @@ from adapters.sqlalchemy.migrate import upgrade
 from entrypoints.bootstrap import build_services
 from entrypoints.demo import demo_seed
 from entrypoints.settings import ConfigurationError, Settings
-from portal_core import access, file_sharing
+from portal_core import companies, file_sharing
 from portal_core.errors import InvalidInput, StorageError
 from portal_core.seed import load_seed
 from tests.support.served_portal import served_portal_process
@@ -394,7 +394,7 @@ def test_a_100_mb_download_streams_through_a_worker_whose_peak_rss_grows_less_th
             small = file_sharing.attach_file(services.uow(), services.files, services.clock, services.randomness,
                                              job_ref="globex-j1", name="note.txt", content_type="text/plain",
                                              stream=io.BytesIO(b"warm-up"))
-            token = access.get_company(services.uow(), "globex").link_token
+            token = companies.get_company(services.uow(), "globex").link_token
         finally:
             services.close()
         big.unlink()

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from adapters.memory import FixedClock
 from adapters.smtp import SmtpEmailSender
 from entrypoints.bootstrap import Services
-from portal_core import access, outbox, sending
+from portal_core import companies, invoices, outbox, sending
 from portal_core.model.outbox import OutboxStatus
 from portal_core.model.payment import Provider, ProviderConnection
 from tests.support.portal_app import NOW, build_portal, link_token, sign_in
@@ -50,7 +50,8 @@ def _invoice(services: Services, ref: str):  # type: ignore[no-untyped-def]
 
 def _send(services: Services, ref: str) -> sending.SendOutcome:
     s = services
-    return sending.send_invoice(s.uow(), s.email_sender, s.templates, s.clock, s.randomness, BASE, ref)
+    return sending.send_invoice(s.uow(), sender=s.email_sender, templates=s.templates, clock=s.clock,
+                                randomness=s.randomness, base_url=BASE, ref=ref)
 
 
 def _take_actions(html: str) -> str:
@@ -100,7 +101,7 @@ def test_a_voided_invoice_leaves_take_actions(demo: tuple[Flask, Services], smtp
     token = link_token(services, "globex")
     assert "INV-2001" in _take_actions(client.get(f"/p/{token}/").text)
 
-    sending.void_invoice(services.uow(), services.clock, services.randomness, "globex-i1")
+    invoices.void_invoice(services.uow(), clock=services.clock, randomness=services.randomness, ref="globex-i1")
 
     home = client.get(f"/p/{token}/").text
     assert "INV-2001" not in _take_actions(home) and "INV-2001" not in home
@@ -112,7 +113,8 @@ def test_overdue_reminders_through_smtp_list_the_outstanding_amounts(demo: tuple
                                                                      smtp: SmtpServer) -> None:
     _, services = demo
     s = services
-    report = sending.remind_overdue(s.uow(), s.email_sender, s.templates, s.clock, s.randomness, BASE)
+    report = sending.remind_overdue(s.uow(), sender=s.email_sender, templates=s.templates, clock=s.clock,
+                                    randomness=s.randomness, base_url=BASE)
     overdue = _invoice(services, "globex-i1")
     [globex] = [c for c in report.companies if c.invoices]
     assert [i.number for i in globex.invoices] == ["INV-2001"]
@@ -128,7 +130,7 @@ def test_overdue_reminders_through_smtp_list_the_outstanding_amounts(demo: tuple
 def test_with_access_disabled_the_notice_says_to_contact_the_business(demo: tuple[Flask, Services],
                                                                       smtp: SmtpServer) -> None:
     _, services = demo
-    access.set_portal_access(services.uow(), "globex", enabled=False)
+    companies.set_portal_access(services.uow(), "globex", enabled=False)
     outcome = _send(services, "globex-i4")
     assert outcome.portal_link is None and _invoice(services, "globex-i4").status.value == "sent"
     for address in (HOMER, MARGE):

@@ -14,7 +14,7 @@ from adapters.memory import RecordingEmailSender
 from adapters.smtp import SmtpEmailSender
 from entrypoints.bootstrap import Services
 from entrypoints.web import create_app
-from portal_core import access, outbox
+from portal_core import companies, outbox
 from portal_core.model.one_time_code import CodeStatus, OneTimeCode
 from portal_core.model.outbox import OutboxMessage, OutboxStatus
 from tests.support.portal_app import build_portal, csrf_of, link_token, outbox_code, sign_in
@@ -109,7 +109,7 @@ def test_a_slow_mail_relay_does_not_slow_the_answer_for_a_real_contact(smtp: Smt
 def _homers_code(services: Services) -> tuple[OneTimeCode, OutboxMessage]:
     """Homer's only code and its message in the outbox."""
     with services.uow() as uow:
-        company = access.find_company(uow, "globex")
+        company = companies.find_company(uow, "globex")
         homer = uow.contacts.find(company.id, HOMER)
         assert homer is not None
         # The flow is the test client's own: read the store, every flow's codes.
@@ -231,16 +231,16 @@ def test_access_changes_take_effect_on_the_next_request() -> None:
     client = app.test_client()
     sign_in(client, token, HOMER, outbox_code(sender))
     assert client.get(f"/p/{token}/").status_code == 200
-    access.set_portal_access(services.uow(), "globex", enabled=False)
+    companies.set_portal_access(services.uow(), "globex", enabled=False)
     for path in ("/", "/login", "/verify"):
         assert client.get(f"/p/{token}{path}").status_code == 404
-    access.set_portal_access(services.uow(), "globex", enabled=True)
+    companies.set_portal_access(services.uow(), "globex", enabled=True)
     back = client.get(f"/p/{token}/")  # access is back, the session is not: turning it off ended it for good
     assert back.status_code == 303 and back.headers["Location"].endswith(f"/p/{token}/login")
     services.clock.advance(minutes=2)  # type: ignore[attr-defined]
     sign_in(client, token, HOMER, outbox_code(sender))
     assert client.get(f"/p/{token}/").status_code == 200
-    access.remove_contact(services.uow(), "globex", HOMER)
+    companies.remove_contact(services.uow(), "globex", HOMER)
     assert client.get(f"/p/{token}/").status_code == 303
 
 
@@ -250,7 +250,7 @@ def test_a_rotated_link_is_404_and_ends_sessions_opened_under_it() -> None:
     token = link_token(services, "globex")
     client = app.test_client()
     sign_in(client, token, HOMER, outbox_code(sender))
-    new_token = access.rotate_link(services.uow(), services.randomness, "globex").link_token
+    new_token = companies.rotate_link(services.uow(), services.randomness, "globex").link_token
     assert client.get(f"/p/{token}/").status_code == 404
     assert client.get(f"/p/{token}/login").status_code == 404
     assert client.get(f"/p/{new_token}/").status_code == 303

@@ -34,7 +34,7 @@ from adapters.sqlalchemy.migrate import upgrade
 from entrypoints.bootstrap import build_services
 from entrypoints.demo import demo_seed
 from entrypoints.settings import Settings
-from portal_core import access
+from portal_core import companies
 from portal_core.seed import load_seed
 from tests.support.served_portal import served_portal_process
 from tests.support.smtp import SmtpServer, code_in
@@ -99,8 +99,8 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
                 load_seed(services.uow(), randomness=services.randomness, clock=services.clock,
                           storage=services.files, document=demo_seed(services.clock.now().date()))
                 for email in CLIENTS:
-                    access.add_contact(services.uow(), services.randomness, "globex", email.split("@")[0], email)
-                token = access.get_company(services.uow(), "globex").link_token
+                    companies.add_contact(services.uow(), services.randomness, "globex", email.split("@")[0], email)
+                token = companies.get_company(services.uow(), "globex").link_token
             finally:
                 services.close()
             env = {"PORTAL_DATABASE_URL": url, "PORTAL_SECRET_KEY": SECRET, "PORTAL_EMAIL_URL": smtp.url,

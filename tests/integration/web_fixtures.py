@@ -21,7 +21,7 @@ from entrypoints.bootstrap import Services, build_services
 from entrypoints.demo import demo_seed
 from entrypoints.settings import Settings
 from entrypoints.web import create_app
-from portal_core import access
+from portal_core import companies
 from portal_core.seed import load_seed
 
 SECRET = "web-test-secret-key-0123456789"
@@ -50,7 +50,7 @@ class WebPortal:
 
     def token(self, company: str) -> str:
         with self.services.uow() as uow:
-            return access.find_company(uow, company).link_token
+            return companies.find_company(uow, company).link_token
 
     def id_of(self, kind: str, ref: str) -> str:
         """The public id of a seeded record: kind is a unit-of-work attribute (invoices, quotes, jobs, ...)."""

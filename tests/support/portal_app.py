@@ -15,7 +15,7 @@ from entrypoints.bootstrap import Services, build_services
 from entrypoints.demo import demo_seed
 from entrypoints.settings import Settings
 from entrypoints.web import create_app
-from portal_core import access
+from portal_core import companies
 from portal_core.ports import EmailSender
 from portal_core.seed import load_seed
 
@@ -37,7 +37,7 @@ def build_portal(*, email_sender: EmailSender | None = None, clock: FixedClock |
 
 def link_token(services: Services, company: str) -> str:
     with services.uow() as uow:
-        return access.find_company(uow, company).link_token
+        return companies.find_company(uow, company).link_token
 
 
 def csrf_of(page: str) -> str:

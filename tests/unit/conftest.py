@@ -15,8 +15,8 @@ from adapters.memory import (
     RecordingEmailSender,
     SeededRandomness,
 )
-from portal_core import access
-from portal_core.identity import new_id
+from portal_core import companies
+from portal_core.ids import new_id
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
@@ -58,14 +58,14 @@ class Portal:
 
     def add_company(self, name: str, *, enabled: bool = True, ref: str | None = None) -> Company:
         company = Company(id=new_id(self.randomness), name=name, ref=ref, portal_enabled=enabled,
-                          link_token=access.new_link_token(self.randomness))
+                          link_token=companies.new_link_token(self.randomness))
         with self.uow:
             self.uow.companies.add(company)
             self.uow.commit()
         return company
 
     def add_contact(self, company: Company, name: str, email: str) -> Contact:
-        return access.add_contact(self.uow, self.randomness, company.name, name, email)
+        return companies.add_contact(self.uow, self.randomness, company.name, name, email)
 
     def company(self, company_id: str) -> Company:
         with self.uow:

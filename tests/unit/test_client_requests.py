@@ -504,7 +504,7 @@ def test_ids_never_start_with_a_dash_so_the_cli_can_take_them() -> None:
 
 
 def test_new_ids_never_start_with_a_dash() -> None:
-    from portal_core.identity import new_id
+    from portal_core.ids import new_id
 
     class Dashing:
         def token(self, nbytes: int) -> str:

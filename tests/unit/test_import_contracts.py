@@ -43,7 +43,7 @@ def test_the_unchanged_code_keeps_every_contract(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("module", "line", "contract"), [
     ("portal_core/policy.py", "import flask", "The core is pure"),
     ("portal_core/model/money.py", "from sqlalchemy import Numeric", "The core is pure"),
-    ("portal_core/access.py", "import adapters.memory", "The core is pure"),
+    ("portal_core/companies.py", "import adapters.memory", "The core is pure"),
     ("portal_core/seed.py", "import requests", "The core is pure"),  # any package not allowed, not a list's
     ("portal_core/browsing.py", "import hypothesis", "The core is pure"),  # only its test kit may
     ("portal_core/testing/strategies.py", "import sqlalchemy", "The core's test kit adds hypothesis and pytest"),

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from adapters.jinja import JinjaEmailTemplates
 from portal_core import payments
 from portal_core.errors import PaymentNotPossible
-from portal_core.identity import new_id
+from portal_core.ids import new_id
 from portal_core.model.company import Company
 from portal_core.model.documents import Invoice, InvoiceStatus, Line
 from portal_core.model.money import Money

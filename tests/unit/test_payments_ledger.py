@@ -26,7 +26,7 @@ from portal_core.errors import (
     PaymentsNotConfigured,
     UnknownRecord,
 )
-from portal_core.identity import new_id
+from portal_core.ids import new_id
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact

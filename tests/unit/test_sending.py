@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 
 from adapters.jinja import JinjaEmailTemplates
 from adapters.memory import FixedClock, InMemoryStore, InMemoryUnitOfWork, RecordingEmailSender, SeededRandomness
-from portal_core import access, outbox, payments, policy, sending
+from portal_core import companies, invoices, outbox, payments, policy, sending
 from portal_core.errors import DeliveryFailed, InvalidTransition, UnknownCompany, UnknownRecord
-from portal_core.identity import new_id
+from portal_core.ids import new_id
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
@@ -70,7 +70,7 @@ class World:
 
     def add_company(self, name: str, *, enabled: bool = True) -> Company:
         company = Company(id=new_id(self.randomness), name=name, ref=name.lower(), portal_enabled=enabled,
-                          link_token=access.new_link_token(self.randomness))
+                          link_token=companies.new_link_token(self.randomness))
         with self.uow:
             self.uow.companies.add(company)
             self.uow.commit()
@@ -111,20 +111,22 @@ class World:
         return found
 
     def send_invoice(self, ref: str) -> sending.SendOutcome:
-        return sending.send_invoice(self.uow, self.sender, self.templates, self.clock, self.randomness, BASE, ref)
+        return sending.send_invoice(self.uow, sender=self.sender, templates=self.templates, clock=self.clock,
+                                    randomness=self.randomness, base_url=BASE, ref=ref)
 
     def send_quote(self, ref: str) -> sending.SendOutcome:
-        return sending.send_quote(self.uow, self.sender, self.templates, self.clock, self.randomness, BASE, ref)
+        return sending.send_quote(self.uow, sender=self.sender, templates=self.templates, clock=self.clock,
+                                  randomness=self.randomness, base_url=BASE, ref=ref)
 
     def remind(self, company: str | None = None) -> sending.RemindReport:
-        return sending.remind_overdue(self.uow, self.sender, self.templates, self.clock, self.randomness, BASE,
-                                      company_key=company)
+        return sending.remind_overdue(self.uow, sender=self.sender, templates=self.templates, clock=self.clock,
+                                      randomness=self.randomness, base_url=BASE, company_key=company)
 
-    def void(self, ref: str) -> sending.VoidOutcome:
-        return sending.void_invoice(self.uow, self.clock, self.randomness, ref)
+    def void(self, ref: str) -> invoices.VoidOutcome:
+        return invoices.void_invoice(self.uow, clock=self.clock, randomness=self.randomness, ref=ref)
 
     def set_access(self, enabled: bool) -> None:
-        access.set_portal_access(self.uow, self.company.name, enabled=enabled)
+        companies.set_portal_access(self.uow, self.company.name, enabled=enabled)
         self.company = attrs.evolve(self.company, portal_enabled=enabled)
 
     def dispatch(self) -> list[outbox.Attempt]:
@@ -156,12 +158,12 @@ def make_world(seed: int = 0) -> World:
         uow.business.save(Business(name="Falcon Facilities", email="office@falcon.example"))
         uow.commit()
     company = Company(id=new_id(randomness), name="Globex LLC", ref="globex", portal_enabled=True,
-                      link_token=access.new_link_token(randomness))
+                      link_token=companies.new_link_token(randomness))
     with uow:
         uow.companies.add(company)
         uow.commit()
-    homer = access.add_contact(uow, randomness, "Globex LLC", "Homer Simpson", "homer@globex.example")
-    marge = access.add_contact(uow, randomness, "Globex LLC", "Marge Simpson", "marge@globex.example")
+    homer = companies.add_contact(uow, randomness, "Globex LLC", "Homer Simpson", "homer@globex.example")
+    marge = companies.add_contact(uow, randomness, "Globex LLC", "Marge Simpson", "marge@globex.example")
     return World(uow=uow, clock=FixedClock(START), randomness=randomness, sender=PickySender(),
                  templates=RecordingTemplates(), company=company, homer=homer, marge=marge)
 
@@ -418,7 +420,7 @@ def test_a_resent_invoice_is_not_reminded_again_the_same_day_and_vice_versa(worl
 def test_reminders_for_one_company_only(world: World) -> None:
     _overdue_world(world)
     initech = world.add_company("Initech")
-    access.add_contact(world.uow, world.randomness, "Initech", "Peter", "peter@initech.example")
+    companies.add_contact(world.uow, world.randomness, "Initech", "Peter", "peter@initech.example")
     world.invoice("init-late", company=initech, status=InvoiceStatus.SENT, issued=TODAY - dt.timedelta(days=40),
                   due=TODAY - dt.timedelta(days=2))
     report = world.remind("initech")

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from portal_core import access, outbox
+from portal_core import companies, outbox
 from portal_core.errors import (
     CodeRejected,
     DeliveryFailed,
@@ -511,7 +511,7 @@ def test_a_code_only_ever_goes_to_a_contact_of_the_portals_company(typed: str, v
 
 def test_a_disabled_or_unknown_portal_does_not_send_codes(globex: Globex) -> None:
     portal = globex.portal
-    access.set_portal_access(portal.uow, globex.company.name, enabled=False)
+    companies.set_portal_access(portal.uow, globex.company.name, enabled=False)
     with pytest.raises(PortalUnavailable):
         request(portal, globex.company, HOMER)
     with pytest.raises(PortalUnavailable):
@@ -526,10 +526,10 @@ def test_disabling_access_ends_the_session_at_once(globex: Globex) -> None:
     portal = globex.portal
     cookie = globex.sign_in()
     assert viewer(portal, globex.company, cookie)
-    access.set_portal_access(portal.uow, globex.company.name, enabled=False)
+    companies.set_portal_access(portal.uow, globex.company.name, enabled=False)
     with pytest.raises((PortalUnavailable, NotSignedIn)):
         viewer(portal, globex.company, cookie)
-    access.set_portal_access(portal.uow, globex.company.name, enabled=True)
+    companies.set_portal_access(portal.uow, globex.company.name, enabled=True)
     with pytest.raises(NotSignedIn):  # turned back on, the old session stays dead: a new sign-in is needed
         viewer(portal, globex.company, cookie)
     portal.clock.advance(seconds=61)
@@ -553,7 +553,7 @@ def test_a_disable_by_anyone_else_who_moves_the_generation_ends_sessions_too(glo
 def test_removing_the_contact_ends_the_session_at_once(globex: Globex) -> None:
     portal = globex.portal
     cookie = globex.sign_in()
-    access.remove_contact(portal.uow, globex.company.name, HOMER)
+    companies.remove_contact(portal.uow, globex.company.name, HOMER)
     with pytest.raises(NotSignedIn):
         viewer(portal, globex.company, cookie)
     portal.add_contact(globex.company, "Homer Simpson", HOMER)  # a new contact record with the same email
@@ -564,7 +564,7 @@ def test_removing_the_contact_ends_the_session_at_once(globex: Globex) -> None:
 def test_changing_the_contacts_email_ends_the_session_at_once(globex: Globex) -> None:
     portal = globex.portal
     cookie = globex.sign_in()
-    access.change_contact_email(portal.uow, globex.homer.id, "homer.j@globex.example")
+    companies.change_contact_email(portal.uow, globex.homer.id, "homer.j@globex.example")
     with pytest.raises(NotSignedIn):
         viewer(portal, globex.company, cookie)
 
@@ -572,14 +572,14 @@ def test_changing_the_contacts_email_ends_the_session_at_once(globex: Globex) ->
 def test_changing_only_the_case_of_the_email_keeps_the_session(globex: Globex) -> None:
     portal = globex.portal
     cookie = globex.sign_in()
-    access.change_contact_email(portal.uow, globex.homer.id, "Homer@Globex.example")
+    companies.change_contact_email(portal.uow, globex.homer.id, "Homer@Globex.example")
     assert viewer(portal, globex.company, cookie).contact.email == "Homer@Globex.example"
 
 
 def test_rotating_the_link_ends_the_session_at_once(globex: Globex) -> None:
     portal = globex.portal
     cookie = globex.sign_in()
-    rotated = access.rotate_link(portal.uow, portal.randomness, globex.company.name)
+    rotated = companies.rotate_link(portal.uow, portal.randomness, globex.company.name)
     assert rotated.link_token != globex.company.link_token
     with pytest.raises(PortalUnavailable):
         viewer(portal, globex.company, cookie)  # the old link is dead

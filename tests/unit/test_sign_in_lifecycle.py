@@ -12,7 +12,7 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from portal_core import access, outbox
+from portal_core import companies, outbox
 from portal_core.errors import CodeRejected, NotSignedIn, PortalUnavailable, Throttled
 from portal_core.model.one_time_code import CodeStatus
 from portal_core.sign_in import SignInPolicy, current_viewer, request_sign_in_code, verify_code
@@ -135,7 +135,7 @@ class CodeLifecycle(RuleBasedStateMachine):
 
     @rule(enabled=st.sampled_from([True, True, False]))
     def set_access(self, enabled: bool) -> None:
-        access.set_portal_access(self.portal.uow, self.company.name, enabled=enabled)
+        companies.set_portal_access(self.portal.uow, self.company.name, enabled=enabled)
         if self.enabled and not enabled:
             self.revoked |= set(self.sessions)
         self.enabled = enabled

@@ -7,23 +7,23 @@ import argparse
 
 from entrypoints.cli.common import services
 from entrypoints.settings import Settings
-from portal_core import access
+from portal_core import companies
 
 
 def cmd_company_list(args: argparse.Namespace, settings: Settings) -> int:
-    for company in access.list_companies(services(settings).uow()):
+    for company in companies.list_companies(services(settings).uow()):
         print(f"{company.ref or company.id}\t{company.name}\tportal {'on' if company.portal_enabled else 'off'}")
     return 0
 
 
 def cmd_access(args: argparse.Namespace, settings: Settings) -> int:
-    company = access.set_portal_access(services(settings).uow(), args.company, enabled=args.action == "enable")
+    company = companies.set_portal_access(services(settings).uow(), args.company, enabled=args.action == "enable")
     print(f"portal access for {company.name} is {'on' if company.portal_enabled else 'off'}")
     return 0
 
 
 def cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    for line in access.audit_trail(services(settings).uow(), args.company, limit=args.limit):
+    for line in companies.audit_trail(services(settings).uow(), args.company, limit=args.limit):
         entry, who = line.entry, line.who
         print(f"{entry.at.isoformat(timespec='seconds')}\t{entry.action}\t{who}\t{entry.ip or '-'}\t{entry.detail}")
     return 0

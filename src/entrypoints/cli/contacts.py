@@ -6,20 +6,20 @@ import argparse
 
 from entrypoints.cli.common import services
 from entrypoints.settings import Settings
-from portal_core import access
+from portal_core import companies
 
 
 def cmd_contact(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
     if args.action == "add":
-        contact = access.add_contact(s.uow(), s.randomness, args.company, args.name, args.email)
+        contact = companies.add_contact(s.uow(), s.randomness, args.company, args.name, args.email)
         print(f"added {contact.name} <{contact.email}>")
     elif args.action == "language":
-        contact = access.set_contact_language(s.uow(), company_key=args.company, email=args.email,
+        contact = companies.set_contact_language(s.uow(), company_key=args.company, email=args.email,
                                               language=args.language)
         print(f"{contact.name} reads the portal and its mail in {contact.language}")
     else:
-        contact = access.remove_contact(s.uow(), args.company, args.email)
+        contact = companies.remove_contact(s.uow(), args.company, args.email)
         print(f"removed {contact.name}; their sessions end on their next request")
     return 0
 

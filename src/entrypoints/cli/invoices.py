@@ -7,19 +7,20 @@ import argparse
 from entrypoints.cli.common import services
 from entrypoints.cli.sending import DELIVERY_FAILED, delivery_lines, no_link_line, print_send, when
 from entrypoints.settings import Settings
-from portal_core import sending
+from portal_core import invoices, sending
 
 
 def cmd_invoice_send(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
-    return print_send(sending.send_invoice(s.uow(), s.email_sender, s.templates, s.clock, s.randomness,
-                                           settings.base_url, args.ref, documents=s.documents))
+    return print_send(sending.send_invoice(s.uow(), sender=s.email_sender, templates=s.templates, clock=s.clock,
+                                           randomness=s.randomness, base_url=settings.base_url, ref=args.ref,
+                                           documents=s.documents))
 
 
 def cmd_invoice_remind(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
-    report = sending.remind_overdue(s.uow(), s.email_sender, s.templates, s.clock, s.randomness, settings.base_url,
-                                    company_key=args.company)
+    report = sending.remind_overdue(s.uow(), sender=s.email_sender, templates=s.templates, clock=s.clock,
+                                    randomness=s.randomness, base_url=settings.base_url, company_key=args.company)
     reminded = held = 0
     for company in report.companies:
         if not company.invoices and not company.held_back:
@@ -43,7 +44,7 @@ def cmd_invoice_remind(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_invoice_void(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
-    outcome = sending.void_invoice(s.uow(), s.clock, s.randomness, args.ref)
+    outcome = invoices.void_invoice(s.uow(), clock=s.clock, randomness=s.randomness, ref=args.ref)
     number = outcome.invoice.number
     if not outcome.changed:
         print(f"invoice {number} ({outcome.company_name}) was already void; unchanged")

@@ -7,21 +7,21 @@ import sys
 
 from entrypoints.cli.common import UsageError, services
 from entrypoints.settings import Settings
-from portal_core import access
+from portal_core import companies
 
 
 def cmd_link(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
     words = list(args.words)
     if len(words) == 2 and words[0] == "rotate":
-        company = access.rotate_link(s.uow(), s.randomness, words[1])
-        print(access.portal_link(settings.base_url, company))
+        company = companies.rotate_link(s.uow(), s.randomness, words[1])
+        print(companies.portal_link(settings.base_url, company))
         print("the previous link no longer works", file=sys.stderr)
         return 0
     if len(words) != 1:
         raise UsageError("usage: portal link COMPANY | portal link rotate COMPANY")
-    company = access.get_company(s.uow(), words[0])
-    print(access.portal_link(settings.base_url, company))
+    company = companies.get_company(s.uow(), words[0])
+    print(companies.portal_link(settings.base_url, company))
     if not company.portal_enabled:
         print(f"note: portal access for {company.name} is off; the link answers 404 until it is enabled",
               file=sys.stderr)

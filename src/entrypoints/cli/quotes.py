@@ -12,8 +12,9 @@ from portal_core import sending
 
 def cmd_quote_send(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
-    return print_send(sending.send_quote(s.uow(), s.email_sender, s.templates, s.clock, s.randomness,
-                                         settings.base_url, args.ref, documents=s.documents))
+    return print_send(sending.send_quote(s.uow(), sender=s.email_sender, templates=s.templates, clock=s.clock,
+                                         randomness=s.randomness, base_url=settings.base_url, ref=args.ref,
+                                         documents=s.documents))
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from entrypoints.web.openapi import Operation, document, record_schema
 from entrypoints.web.services import portal_services
-from portal_core import access, api_keys, crm_sync, errors, file_sharing, sending
+from portal_core import api_keys, companies, crm_sync, errors, file_sharing, invoices, sending
 from portal_core.model.money import Money
 from portal_core.seed import (
     SeedCompany,
@@ -225,7 +225,8 @@ def _company_by_ref(ref: str) -> Any:
 
 @operation("/companies", "GET", "Every company, in name order", response=_page_of(COMPANY))
 def list_companies() -> Response:
-    return jsonify({"data": [_company(c) for c in access.list_companies(portal_services().uow())], "next_cursor": None})
+    found = companies.list_companies(portal_services().uow())
+    return jsonify({"data": [_company(c) for c in found], "next_cursor": None})
 
 
 @operation("/companies/<ref>", "GET", "One company", response=COMPANY, errors=(401, 404, 429))
@@ -246,7 +247,7 @@ def put_company(ref: str) -> tuple[Response, int]:
 
 @operation("/companies/<ref>/link", "GET", "The company's portal link", response=LINK, errors=(401, 404, 429))
 def get_link(ref: str) -> Response:
-    return jsonify({"url": access.portal_link(portal_services().settings.base_url, _company_by_ref(ref))})
+    return jsonify({"url": companies.portal_link(portal_services().settings.base_url, _company_by_ref(ref))})
 
 
 @operation("/companies/<ref>/link/rotate", "POST", "A new portal link; the previous one stops working",
@@ -254,8 +255,8 @@ def get_link(ref: str) -> Response:
 def rotate_link(ref: str) -> Response:
     services = portal_services()
     _company_by_ref(ref)  # by ref only: a company's name is not a key here
-    company = access.rotate_link(services.uow(), services.randomness, ref)
-    return jsonify({"url": access.portal_link(services.settings.base_url, company)})
+    company = companies.rotate_link(services.uow(), services.randomness, ref)
+    return jsonify({"url": companies.portal_link(services.settings.base_url, company)})
 
 
 # ---- a company's records -----------------------------------------------------------------------------------------
@@ -321,8 +322,8 @@ SENT = {"type": "object", "required": ["ref", "number", "status", "changed", "no
 def _send(ref: str, send: Callable[..., sending.SendOutcome]) -> Response:
     """send_invoice or send_quote, with the same rules as `portal invoice send` / `portal quote send`."""
     s = portal_services()
-    outcome = send(s.uow(), s.email_sender, s.templates, s.clock, s.randomness, s.settings.base_url, ref,
-                   documents=s.documents)
+    outcome = send(s.uow(), sender=s.email_sender, templates=s.templates, clock=s.clock, randomness=s.randomness,
+                   base_url=s.settings.base_url, ref=ref, documents=s.documents)
     document_ = outcome.document
     return jsonify({"ref": ref, "number": document_.number, "status": document_.status.value,
                     "changed": outcome.changed, "notified": sum(1 for d in outcome.deliveries if d.delivered),
@@ -348,7 +349,7 @@ def send_quote(ref: str) -> Response:
            errors=(401, 404, 422, 429))
 def void_invoice(ref: str) -> Response:
     s = portal_services()
-    outcome = sending.void_invoice(s.uow(), s.clock, s.randomness, ref)
+    outcome = invoices.void_invoice(s.uow(), clock=s.clock, randomness=s.randomness, ref=ref)
     return jsonify({"ref": ref, "number": outcome.invoice.number, "status": outcome.invoice.status.value,
                     "changed": outcome.changed})
 

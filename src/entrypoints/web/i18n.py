@@ -21,7 +21,7 @@ from flask_babel import lazy_gettext as _l
 
 from entrypoints.web.context import business, portal_blueprint, session_cookie_name
 from entrypoints.web.services import portal_services
-from portal_core import access, languages
+from portal_core import companies, languages
 from portal_core.browsing import open_page
 from portal_core.errors import InvalidInput, NotSignedIn, PortalError
 from portal_core.model.money import Money, exponent
@@ -118,5 +118,5 @@ def choose_language() -> ResponseReturnValue:
     except (NotSignedIn, PortalError):  # not signed in, or a link that opens nothing: the cookie keeps the choice
         context = None
     if context is not None:
-        access.set_contact_language(services.uow(), contact_id=context.viewer.contact.id, language=chosen)
+        companies.set_contact_language(services.uow(), contact_id=context.viewer.contact.id, language=chosen)
     return redirect(_back_to(g.link_token), 303)

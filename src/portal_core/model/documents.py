@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import attrs
 
-from portal_core.errors import InvalidInput
+from portal_core.errors import InvalidInput, InvalidTransition
 from portal_core.model.money import Money, exponent, total_of
 
 
@@ -82,6 +82,15 @@ def _lines_total(lines: tuple[Line, ...], currency: str) -> Money:
     return total_of([line.amount for line in lines], currency)
 
 
+def day_text(value: dt.date) -> str:
+    """A date as staff read it in messages: 5 Dec 2026."""
+    return f"{value.day} {value:%b %Y}"
+
+
+# The statuses a confirmed payment may be credited to (a paid invoice too: the amount check refuses an overpayment).
+CREDITABLE = (InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID)
+
+
 @attrs.define(kw_only=True)
 class Invoice:
     id: str
@@ -122,6 +131,49 @@ class Invoice:
     def is_overdue(self, today: dt.date) -> bool:
         return self.is_open and self.due_date is not None and self.due_date < today
 
+    # ---- transitions: the only places the status changes -----------------------------------------------------
+
+    def send(self, today: dt.date) -> bool:
+        """A draft becomes sent, issued today unless it has an issue date; returns True. A sent or partly paid
+        invoice stays as it is (its notice may go again); returns False. Raises InvalidTransition for a void or paid
+        invoice, and for a due date before the issue date."""
+        if self.status == InvoiceStatus.VOID:
+            raise InvalidTransition(f"invoice {self.number} is void: it cannot be sent")
+        if self.status == InvoiceStatus.PAID:
+            raise InvalidTransition(f"invoice {self.number} is paid in full: there is nothing to send "
+                                    "(its client still sees it in the portal)")
+        if self.status != InvoiceStatus.DRAFT:
+            return False
+        issued = self.issued_date or today
+        if self.due_date is not None and self.due_date < issued:
+            raise InvalidTransition(f"invoice {self.number} is due {day_text(self.due_date)}, before its issue "
+                                    f"date {day_text(issued)}: set a later due date before sending it")
+        self.issued_date, self.status = issued, InvoiceStatus.SENT
+        return True
+
+    def void(self) -> bool:
+        """The invoice leaves the client's lists and can no longer be paid; returns False when it already was void.
+        Raises InvalidTransition once money was received (partly paid or paid)."""
+        if self.status == InvoiceStatus.VOID:
+            return False
+        if self.status in (InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID):
+            raise InvalidTransition(f"invoice {self.number} is {self.status.value.replace('_', ' ')} "
+                                    f"({self.amount_paid} received): it cannot be voided")
+        self.status = InvoiceStatus.VOID
+        return True
+
+    def apply_payment(self, share: Money) -> None:
+        """Credits a confirmed payment: the amount paid grows, and the invoice is paid or partly paid. Raises
+        InvalidTransition for an invoice not sent (or void), and for a share past the total: the ledger checks both
+        for every invoice of a payment before it applies any, so a payment of several is all or nothing."""
+        if self.status not in CREDITABLE:
+            raise InvalidTransition(f"invoice {self.number} is {self.status.value}")
+        if self.amount_paid + share > self.total:
+            raise InvalidTransition(f"would take the amount paid past the total of invoice {self.number} "
+                                    f"({self.total})")
+        self.amount_paid = self.amount_paid + share
+        self.status = InvoiceStatus.PAID if self.amount_paid >= self.total else InvoiceStatus.PARTIALLY_PAID
+
 
 @attrs.define(kw_only=True)
 class Quote:
@@ -146,6 +198,24 @@ class Quote:
 
     def awaiting_review(self, today: dt.date) -> bool:
         return self.status == QuoteStatus.SENT and (self.valid_until is None or self.valid_until >= today)
+
+    def send(self, today: dt.date) -> bool:
+        """A draft becomes sent, issued today unless it has an issue date; returns True. A sent quote stays as it is
+        (its notice may go again); returns False. Raises InvalidTransition for an accepted, declined or expired
+        quote, and for one whose validity ended (or ends before it is issued)."""
+        if self.status not in (QuoteStatus.DRAFT, QuoteStatus.SENT):
+            raise InvalidTransition(f"quote {self.number} is {self.status.value}: it cannot be sent")
+        if self.valid_until is not None and self.valid_until < today:
+            raise InvalidTransition(f"quote {self.number} was valid until {day_text(self.valid_until)}: it cannot "
+                                    "be sent now (issue a new quote, or extend its validity first)")
+        if self.status != QuoteStatus.DRAFT:
+            return False
+        issued = self.issued_date or today
+        if self.valid_until is not None and self.valid_until < issued:
+            raise InvalidTransition(f"quote {self.number} is valid until {day_text(self.valid_until)}, before its "
+                                    f"issue date {day_text(issued)}: it cannot be sent")
+        self.issued_date, self.status = issued, QuoteStatus.SENT
+        return True
 
 
 @attrs.define(kw_only=True)

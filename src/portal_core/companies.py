@@ -1,11 +1,12 @@
-"""Staff-side access management: finding companies, the portal toggle, links, and contacts."""
+"""Staff-side company management: finding companies, turning their portal on and off, their links, contacts and
+audit trail. (What a client may see is the access policy, policy.py.)"""
 
 from __future__ import annotations
 
 import attrs
 
 from portal_core.errors import InvalidInput, PortalUnavailable, UnknownCompany, UnknownContact
-from portal_core.identity import new_id
+from portal_core.ids import new_id
 from portal_core.languages import parse_language
 from portal_core.model.audit import AuditEntry
 from portal_core.model.company import LINK_TOKEN_BYTES, Company
