@@ -41,6 +41,7 @@ from adapters.filesystem import LocalFileStorage
 from adapters.sqlalchemy import tables as t
 from adapters.sqlalchemy.engine import create_engine_from_url
 from adapters.sqlalchemy.migrate import upgrade
+from adapters.sqlalchemy.schema import SqlAlchemySchemaStatus
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from entrypoints.bootstrap import build_services
 from entrypoints.settings import Settings
@@ -337,7 +338,8 @@ def statement_counts(url: str, paths: dict[str, str], cookie: tuple[str, str], f
     try:
         settings = Settings.from_env({}, database_url=url, secret_key=os.environ["PORTAL_SECRET_KEY"],
                                      file_dir=str(file_dir))
-        services = build_services(settings, uow=lambda: SqlAlchemyUnitOfWork(engine))
+        services = build_services(settings, uow=lambda: SqlAlchemyUnitOfWork(engine),
+                                  schema_status=SqlAlchemySchemaStatus(engine))
         client = create_app(services=services, synchronous_mail=True).test_client()
         client.set_cookie(cookie[0], cookie[1])
         counts = {}

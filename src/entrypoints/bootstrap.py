@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -59,19 +60,21 @@ class Services:
     webhook_transport: WebhookTransport = attrs.Factory(HttpWebhookTransport)
     close: Callable[[], None] = lambda: None
 
-    @property
+    # Derived from PORTAL_SECRET_KEY on first use, once per process (a command that needs none never asks for the
+    # secret, so it runs without one).
+    @functools.cached_property
     def sign_in_secrets(self) -> SignInSecrets:
         return SignInSecrets.from_secret(self.settings.require_secret())
 
-    @property
+    @functools.cached_property
     def api_key_secrets(self) -> ApiKeySecrets:
         return ApiKeySecrets.from_secret(self.settings.require_secret())
 
-    @property
+    @functools.cached_property
     def webhook_secrets(self) -> WebhookSecrets:
         return WebhookSecrets.from_secret(self.settings.require_secret())
 
-    @property
+    @functools.cached_property
     def credential_vault(self) -> CredentialVault:
         return FernetCredentialVault.from_secret(self.settings.require_secret())
 
@@ -163,8 +166,12 @@ def build_services(settings: Settings, *, email_sender: EmailSender | None = Non
                    gateways: Mapping[Provider, GatewayFactory] | None = None,
                    schema_status: SchemaStatus | None = None,
                    webhook_transport: WebhookTransport | None = None) -> Services:
-    """Real adapters from settings; tests and embedders pass their own for any port."""
+    """Real adapters from settings; tests and embedders pass their own for any port. An embedder passing its own
+    unit of work passes its schema status too: without one, /readyz could not tell a database that is not ready."""
     close: Callable[[], None] = _nothing_to_close
+    if uow is not None and schema_status is None:
+        raise ConfigurationError("build_services(uow=...) needs schema_status=... as well (a SchemaStatus over the "
+                                 "same database, e.g. adapters.sqlalchemy.schema.SqlAlchemySchemaStatus(engine))")
     schema: SchemaStatus = schema_status or InMemorySchemaStatus()
     if uow is None:
         uow, database_schema, close = _database(settings)

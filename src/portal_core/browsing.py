@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Generic, TypeVar
+from typing import TypeVar
 
 import attrs
 
-from portal_core import ordering, policy
+from portal_core import ordering, paging, policy
 from portal_core.errors import UnknownRecord
 from portal_core.model.business import Business
 from portal_core.model.documents import (
@@ -30,14 +30,12 @@ from portal_core.model.documents import (
 )
 from portal_core.model.files import File
 from portal_core.model.payment import Provider
+from portal_core.paging import PAGE_SIZE, Page
 from portal_core.ports import Clock, UnitOfWork
 from portal_core.sign_in import SignInPolicy, Viewer, read_page_rows, viewer_from
 
 T = TypeVar("T")
 
-PAGE_SIZE = 25
-# Past this page nothing is fetched: an absurd ?page= must not become an absurd OFFSET in the database.
-MAX_PAGE = 10_000
 # Quotes awaiting review that expire within this many days are urgent (Take Actions).
 EXPIRING_SOON_DAYS = 7
 # The home page summarises; each of its sections fetches at most this many records and shows fewer.
@@ -46,19 +44,6 @@ HOME_FETCH = HOME_SHOWN + 1  # what a section shows, and one row more to know wh
 
 OPEN_INVOICE_STATUSES = frozenset({InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID})
 NOT_FOUND = "no such record"
-
-
-@attrs.frozen(kw_only=True)
-class Page(Generic[T]):
-    """One page of a list: its items, its 1-based number, and whether a next page exists."""
-
-    items: tuple[T, ...]
-    number: int
-    has_next: bool
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
 
 
 @attrs.frozen(kw_only=True)
@@ -178,30 +163,15 @@ def _files_of(viewer: Viewer, files: list[File], attached_to: Job | Invoice) -> 
 # ---- pagination
 
 
-def page_number(raw: object) -> int:
-    """?page= as typed by anyone: a whole number of at least 1 in ASCII digits, else page 1. Other scripts' digits
-    ("٣") and look-alikes that str.isdigit() accepts but int() refuses ("²") are page 1 too; a huge number is
-    capped just past MAX_PAGE (an empty page, read without a query)."""
-    text = str(raw).strip()
-    if not (text.isascii() and text.isdigit()):
-        return 1
-    digits = text.lstrip("0")
-    number = int(digits) if 0 < len(digits) <= 8 else (0 if not digits else MAX_PAGE + 1)
-    return min(max(number, 1), MAX_PAGE + 1)
-
-
-def _page(items: list[T], number: int) -> Page[T]:
-    return Page(items=tuple(items[:PAGE_SIZE]), number=number, has_next=len(items) > PAGE_SIZE)
-
-
 def _fetch_page(uow: UnitOfWork, number: int, fetch: Callable[[int, int], list[T]]) -> Page[T]:
     """Page `number` of what fetch(offset, limit) reads in one transaction; it is asked for one row more than is
     shown, to know whether a next page exists. Past MAX_PAGE the page is empty without a query."""
-    if number > MAX_PAGE:
-        return _page([], number)
+    wanted = paging.window(number)
+    if wanted is None:
+        return paging.page_of([], number)
     with uow:
-        rows = fetch((number - 1) * PAGE_SIZE, PAGE_SIZE + 1)
-    return _page(rows, number)
+        rows = fetch(*wanted)
+    return paging.page_of(rows, number)
 
 
 # ---- the home page
@@ -282,7 +252,7 @@ def list_tasks(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Page[TaskVi
 def list_products(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Page[Product]:
     """The business's catalogue: the same for every client, shown only inside a portal the viewer may use."""
     if not policy.may_use_portal(viewer.company, viewer.contact):
-        return _page([], page)
+        return paging.page_of([], page)
     return _fetch_page(uow, page, lambda offset, limit: uow.products.list(offset=offset, limit=limit))
 
 

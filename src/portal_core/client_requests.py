@@ -27,13 +27,12 @@ from portal_core.model.documents import ClientRequest, RequestStatus
 from portal_core.model.mail import NewRequestNotice
 from portal_core.model.outbox import MailPurpose
 from portal_core.model.webhook import EventType
+from portal_core.paging import Page, page_of, window
 from portal_core.ports import Clock, EmailTemplates, Randomness, UnitOfWork
 from portal_core.sign_in import ThrottleKeys, Viewer
 
 TITLE_MAX = 200
 DETAILS_MAX = 5000
-PAGE_SIZE = 25
-MAX_PAGE = 10_000
 FORM_TOKEN_BYTES = 16
 # What a one-time form token may look like: url-safe, long enough to be unguessable, short enough to hash cheaply.
 _FORM_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,64}\.[A-Za-z0-9_-]{22}$")
@@ -83,17 +82,6 @@ class RequestIds:
 class RequestView:
     request: ClientRequest
     submitted_by_name: str | None
-
-
-@attrs.frozen(kw_only=True)
-class RequestPage:
-    items: tuple[RequestView, ...]
-    number: int
-    has_next: bool
-
-    @property
-    def has_previous(self) -> bool:
-        return self.number > 1
 
 
 def validate_request(title: str, details: str) -> tuple[str, str]:
@@ -180,15 +168,17 @@ def _same_sender(existing: ClientRequest, viewer: Viewer) -> ClientRequest:
     return existing
 
 
-def list_requests(uow: UnitOfWork, viewer: Viewer, page: int = 1) -> RequestPage:
-    """The company's requests from all its contacts, newest first (the company shares one portal)."""
-    page = max(1, min(page, MAX_PAGE))
+def list_requests(uow: UnitOfWork, viewer: Viewer, page: int = 1) -> Page[RequestView]:
+    """The company's requests from all its contacts, newest first (the company shares one portal); past MAX_PAGE,
+    none."""
+    wanted = window(page)
+    if wanted is None:
+        return page_of([], page)
     with uow:
-        rows = uow.requests.list_for_company(viewer.company.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
+        offset, limit = wanted
+        rows = uow.requests.list_for_company(viewer.company.id, offset=offset, limit=limit)
         contacts = {c.id: c for c in uow.contacts.list_for_company(viewer.company.id)}
-    rows = [r for r in rows if r.company_id == viewer.company.id]
-    return RequestPage(items=tuple(_view(r, contacts) for r in rows[:PAGE_SIZE]), number=page,
-                       has_next=len(rows) > PAGE_SIZE)
+    return page_of([_view(r, contacts) for r in rows if r.company_id == viewer.company.id], page)
 
 
 def request_detail(uow: UnitOfWork, viewer: Viewer, request_id: str) -> RequestView:

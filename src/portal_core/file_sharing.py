@@ -11,13 +11,13 @@ from typing import BinaryIO
 import attrs
 
 from portal_core import policy, records, webhooks
-from portal_core.browsing import MAX_PAGE, PAGE_SIZE, Page
 from portal_core.companies import find_company
 from portal_core.errors import InvalidInput, UnknownRecord
 from portal_core.ids import new_id
 from portal_core.model.documents import Invoice, Job
 from portal_core.model.files import File
 from portal_core.model.webhook import EventType
+from portal_core.paging import Page, page_of, window
 from portal_core.ports import Clock, FileStorage, Randomness, UnitOfWork
 from portal_core.sign_in import Viewer
 
@@ -133,11 +133,13 @@ def list_visible_files(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Pag
     grouped by their job or invoice (jobs first, then invoices, in the order their newest file was attached). A file
     on a record the viewer may not see (a draft invoice) is left out, so such a page shows fewer. Three repository
     calls a page, whatever the number of files; past MAX_PAGE, none."""
-    if page > MAX_PAGE:
-        return Page(items=(), number=page, has_next=False)
+    wanted = window(page)
+    if wanted is None:
+        return page_of([], page)
     with uow:
-        fetched = uow.files.list_for_company(viewer.company.id, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE + 1)
-        files = fetched[:PAGE_SIZE]
+        offset, limit = wanted
+        fetched = page_of(uow.files.list_for_company(viewer.company.id, offset=offset, limit=limit), page)
+        files = list(fetched.items)
         parents = _parents(uow, files)
     groups: dict[tuple[str, str], list[File]] = {}
     for file in files:  # newest first, so each group is too
@@ -147,7 +149,7 @@ def list_visible_files(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Pag
         groups.setdefault(("job" if isinstance(parent, Job) else "invoice", parent.id), []).append(file)
     ordered = sorted(groups, key=lambda key: 0 if key[0] == "job" else 1)  # stable: keeps the newest-first order
     return Page(items=tuple(FileGroup(parent=parents[key], files=tuple(groups[key])) for key in ordered),
-                number=page, has_next=len(fetched) > PAGE_SIZE)
+                number=page, has_next=fetched.has_next)
 
 
 def open_visible_file(uow: UnitOfWork, storage: FileStorage, clock: Clock, randomness: Randomness, viewer: Viewer,

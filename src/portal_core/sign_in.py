@@ -275,13 +275,13 @@ def current_viewer(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_
     Raises PortalUnavailable (the link itself is dead) or NotSignedIn.
     """
     with uow:
-        viewer = viewer_in(uow, clock=clock, policy=policy, link_token=link_token, cookie=cookie)
+        viewer = recheck_viewer(uow, clock=clock, policy=policy, link_token=link_token, cookie=cookie)
         uow.commit()
     return viewer
 
 
-def viewer_in(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_token: str,
-              cookie: str | None) -> Viewer:
+def recheck_viewer(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_token: str,
+                   cookie: str | None) -> Viewer:
     """current_viewer inside a unit of work the caller has open, so a page can read the rest of what it needs in
     the same transaction. It may record the session's last-seen time: the caller commits."""
     return viewer_from(uow, read_page_rows(uow, link_token, cookie), clock=clock, policy=policy, cookie=cookie)

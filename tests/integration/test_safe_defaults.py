@@ -141,3 +141,23 @@ def test_access_turned_off_in_the_table_itself_ends_sessions_for_good(database_u
         assert client.get(f"/p/{token}/").status_code == 200
     finally:
         services.close()
+
+
+def test_an_embedders_unit_of_work_comes_with_its_schema_status(sqlite_url: str) -> None:
+    """Without one, /readyz would say ready over a database that is not (issue 17): build_services refuses."""
+    from adapters.memory import InMemoryUnitOfWork
+    from entrypoints.settings import ConfigurationError
+
+    settings = Settings.from_env({}, database_url=sqlite_url, file_dir="memory://", secret_key="x" * 32)
+    with pytest.raises(ConfigurationError, match="needs schema_status"):
+        build_services(settings, uow=InMemoryUnitOfWork)
+
+
+def test_the_secrets_are_derived_once_per_process(sqlite_url: str) -> None:
+    services = build_services(Settings.from_env({}, database_url=sqlite_url, file_dir="memory://",
+                                                secret_key="y" * 32))
+    try:
+        for name in ("sign_in_secrets", "api_key_secrets", "webhook_secrets", "credential_vault"):
+            assert getattr(services, name) is getattr(services, name), name
+    finally:
+        services.close()

@@ -29,6 +29,7 @@ from portal_core.model.contact import Contact
 from portal_core.model.documents import ClientRequest, RequestStatus
 from portal_core.model.mail import Email, NewRequestNotice, Notice
 from portal_core.model.outbox import MailPurpose, OutboxMessage, OutboxStatus
+from portal_core.paging import PAGE_SIZE
 from portal_core.sign_in import ThrottleKeys, Viewer
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
@@ -450,12 +451,12 @@ def test_the_company_sees_every_contacts_requests_and_only_its_own(portal: Porta
 
 
 def test_requests_are_paged(portal: Portal) -> None:
-    for n in range(client_requests.PAGE_SIZE + 1):
+    for n in range(PAGE_SIZE + 1):
         portal.clock.advance(minutes=10)  # under the hourly limit of new requests
         portal.submit(title=f"r{n}")
     first = client_requests.list_requests(portal.uow, portal.viewer(), 1)
     second = client_requests.list_requests(portal.uow, portal.viewer(), 2)
-    assert len(first.items) == client_requests.PAGE_SIZE and first.has_next
+    assert len(first.items) == PAGE_SIZE and first.has_next
     assert [v.request.title for v in second.items] == ["r0"] and not second.has_next and second.has_previous
     assert client_requests.list_requests(portal.uow, portal.viewer(), 10**9).items == ()
 

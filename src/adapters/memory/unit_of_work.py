@@ -40,7 +40,7 @@ from portal_core.model.webhook import Delivery, Webhook
 T = TypeVar("T")
 
 
-def _page(items: list[T], offset: int, limit: int | None) -> list[T]:
+def _slice(items: list[T], offset: int, limit: int | None) -> list[T]:
     return items[offset:] if limit is None else items[offset:offset + limit]
 
 
@@ -133,14 +133,14 @@ class InMemoryInvoiceRepository(_Rows[Invoice]):
     def list_for_company(self, company_id: str, *, statuses: frozenset[InvoiceStatus], today: dt.date,
                          offset: int = 0, limit: int | None = None) -> list[Invoice]:
         rows = self._where(lambda i: i.company_id == company_id and i.status in statuses)
-        return _page(sorted(rows, key=lambda i: ordering.invoice_key(i, today)), offset, limit)
+        return _slice(sorted(rows, key=lambda i: ordering.invoice_key(i, today)), offset, limit)
 
 
 class InMemoryQuoteRepository(_Rows[Quote]):
     def list_for_company(self, company_id: str, *, statuses: frozenset[QuoteStatus], offset: int = 0,
                          limit: int | None = None) -> list[Quote]:
         rows = self._where(lambda q: q.company_id == company_id and q.status in statuses)
-        return _page(sorted(rows, key=ordering.quote_key), offset, limit)
+        return _slice(sorted(rows, key=ordering.quote_key), offset, limit)
 
     def list_awaiting(self, company_id: str, *, today: dt.date, expiring_by: dt.date, limit: int) -> list[Quote]:
         return ordering.awaiting_quotes(self._where(lambda q: q.company_id == company_id), today, expiring_by, limit)
@@ -148,7 +148,8 @@ class InMemoryQuoteRepository(_Rows[Quote]):
 
 class InMemoryProjectRepository(_Rows[Project]):
     def list_for_company(self, company_id: str, *, offset: int = 0, limit: int | None = None) -> list[Project]:
-        return _page(sorted(self._where(lambda p: p.company_id == company_id), key=ordering.project_key), offset, limit)
+        mine = self._where(lambda p: p.company_id == company_id)
+        return _slice(sorted(mine, key=ordering.project_key), offset, limit)
 
 
 class InMemoryJobRepository(_Rows[Job]):
@@ -156,14 +157,14 @@ class InMemoryJobRepository(_Rows[Job]):
                          project_id: str | None = None, offset: int = 0, limit: int | None = None) -> list[Job]:
         rows = self._where(lambda j: j.company_id == company_id and (statuses is None or j.status in statuses)
                            and (project_id is None or j.project_id == project_id))
-        return _page(sorted(rows, key=ordering.job_key), offset, limit)
+        return _slice(sorted(rows, key=ordering.job_key), offset, limit)
 
 
 class InMemoryTaskRepository(_Rows[Task]):
     def list_for_company(self, company_id: str, *, job_id: str | None = None, offset: int = 0,
                          limit: int | None = None) -> list[Task]:
         rows = self._where(lambda t: t.company_id == company_id and (job_id is None or t.job_id == job_id))
-        return _page(sorted(rows, key=ordering.task_key), offset, limit)
+        return _slice(sorted(rows, key=ordering.task_key), offset, limit)
 
 
 class InMemoryRequestRepository(_Rows[ClientRequest]):
@@ -172,7 +173,7 @@ class InMemoryRequestRepository(_Rows[ClientRequest]):
         return sorted(rows, key=lambda r: (r.created_at, r.id))[:limit]
 
     def list_for_company(self, company_id: str, *, offset: int = 0, limit: int | None = None) -> list[ClientRequest]:
-        return _page(sorted(self._where(lambda r: r.company_id == company_id), key=ordering.request_key),
+        return _slice(sorted(self._where(lambda r: r.company_id == company_id), key=ordering.request_key),
                      offset, limit)
 
 
@@ -181,12 +182,12 @@ class InMemoryFileRepository(_Rows[File]):
                          offset: int = 0, limit: int | None = None) -> list[File]:
         rows = self._where(lambda f: f.company_id == company_id and (job_id is None or f.job_id == job_id)
                            and (invoice_id is None or f.invoice_id == invoice_id))
-        return _page(sorted(rows, key=ordering.file_key), offset, limit)
+        return _slice(sorted(rows, key=ordering.file_key), offset, limit)
 
 
 class InMemoryProductRepository(_Rows[Product]):
     def list(self, *, offset: int = 0, limit: int | None = None) -> list[Product]:
-        return _page(sorted(self._where(lambda p: True), key=lambda p: (p.name, p.id)), offset, limit)
+        return _slice(sorted(self._where(lambda p: True), key=lambda p: (p.name, p.id)), offset, limit)
 
 
 def _prune(rows: dict[str, T], dead: Any) -> int:

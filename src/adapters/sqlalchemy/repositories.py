@@ -71,7 +71,7 @@ def _lines_from_json(data: list[dict[str, Any]], currency: str) -> tuple[Line, .
                  for item in data)
 
 
-def _page(query: sa.Select[Any], offset: int, limit: int | None) -> sa.Select[Any]:
+def _offset_limit(query: sa.Select[Any], offset: int, limit: int | None) -> sa.Select[Any]:
     if offset:
         query = query.offset(offset)
     return query if limit is None else query.limit(limit)
@@ -116,7 +116,7 @@ class _Records(Generic[T]):
 
     def _all(self, *where: sa.ColumnElement[bool], order_by: Sequence[sa.ColumnElement[Any]],
              offset: int = 0, limit: int | None = None, lock: bool = False) -> list[T]:
-        query = _page(self._select().where(*where).order_by(*order_by), offset, limit)
+        query = _offset_limit(self._select().where(*where).order_by(*order_by), offset, limit)
         if lock:
             query = query.with_for_update()
         return [self._from_row(row) for row in self._execute(query).mappings()]
@@ -377,7 +377,7 @@ class SqlAlchemyInvoiceRepository(_Records[Invoice]):
         order = [due, self._text(c.number), self._text(c.id)]
         wanted = None if limit is None else offset + limit
         mine = [c.company_id == company_id, c.status.in_(sorted(statuses))]
-        parts = [_page(self._select().add_columns(sa.literal(rank).label("overdue_rank"))
+        parts = [_offset_limit(self._select().add_columns(sa.literal(rank).label("overdue_rank"))
                        .where(*mine, condition).order_by(*order), 0, wanted).subquery()
                  for rank, condition in ((0, overdue), (1, sa.not_(overdue)))]
         query = sa.union_all(*(sa.select(part) for part in parts))

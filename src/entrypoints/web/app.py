@@ -15,9 +15,9 @@ from entrypoints.bootstrap import Services, build_services
 from entrypoints.mail_dispatcher import Dispatcher
 from entrypoints.settings import Settings
 from entrypoints.web import api, auth, client_requests, documents, files, ops, pages, payments
-from entrypoints.web.context import log_refusal
 from entrypoints.web.i18n import install_languages
 from entrypoints.web.metrics import install_metrics
+from entrypoints.web.refusals import log_refusal
 from entrypoints.web.services import MAIL, SERVICES, portal_services
 from portal_core import errors
 

@@ -6,8 +6,9 @@ from flask import g, make_response, redirect, render_template, request, session,
 from flask.typing import ResponseReturnValue
 
 from entrypoints.web import metrics
-from entrypoints.web.context import client_ip, log_refusal, portal_blueprint, session_cookie_name
 from entrypoints.web.i18n import current_language
+from entrypoints.web.portal import portal_blueprint, session_cookie_name
+from entrypoints.web.refusals import client_ip, log_refusal
 from entrypoints.web.services import mail, portal_services
 from portal_core import sign_in
 from portal_core.errors import CodeRejected, DeliveryFailed, InvalidEmail, Throttled

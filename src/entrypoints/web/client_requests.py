@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import flash, get_flashed_messages, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from entrypoints.web.context import log_refusal, portal_blueprint, signed_in, viewer
+from entrypoints.web.portal import portal_blueprint, requested_page, signed_in, viewer
+from entrypoints.web.refusals import log_refusal
 from entrypoints.web.services import mail, portal_services
-from portal_core import browsing, client_requests
+from portal_core import client_requests
 from portal_core.errors import InvalidInput, RequestFormInvalid, Throttled
 
 blueprint = portal_blueprint("client_requests", __name__)
@@ -30,7 +31,7 @@ def _form(title: str = "", details: str = "", form_token: str | None = None,
 @blueprint.get("/requests")
 @signed_in
 def index() -> ResponseReturnValue:
-    number = browsing.page_number(request.args.get("page", "1"))
+    number = requested_page()
     page = client_requests.list_requests(portal_services().uow(), viewer(), number)
     return render_template("requests/index.html", page=page)
 

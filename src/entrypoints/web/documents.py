@@ -5,9 +5,10 @@ from __future__ import annotations
 from flask import Response, render_template
 from flask.typing import ResponseReturnValue
 
-from entrypoints.web.context import client_ip, portal_blueprint, signed_in, viewer
 from entrypoints.web.files import content_disposition
 from entrypoints.web.i18n import current_language
+from entrypoints.web.portal import portal_blueprint, signed_in, viewer
+from entrypoints.web.refusals import client_ip
 from entrypoints.web.services import portal_services
 from portal_core import printing
 

@@ -14,9 +14,10 @@ from urllib.parse import quote
 from flask import render_template, request, send_file
 from flask.typing import ResponseReturnValue
 
-from entrypoints.web.context import client_ip, portal_blueprint, signed_in, viewer
+from entrypoints.web.portal import portal_blueprint, requested_page, signed_in, viewer
+from entrypoints.web.refusals import client_ip
 from entrypoints.web.services import portal_services
-from portal_core import browsing, file_sharing
+from portal_core import file_sharing
 from portal_core.model.files import File
 
 blueprint = portal_blueprint("files", __name__)
@@ -44,7 +45,7 @@ _FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sand
 @signed_in
 def index() -> ResponseReturnValue:
     page = file_sharing.list_visible_files(portal_services().uow(), viewer(),
-                                           page=browsing.page_number(request.args.get("page", "1")))
+                                           page=requested_page())
     return render_template("files/index.html", page=page, groups=page.items, inline_types=INLINE_TYPES)
 
 

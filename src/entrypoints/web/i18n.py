@@ -19,7 +19,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import Babel
 from flask_babel import lazy_gettext as _l
 
-from entrypoints.web.context import business, portal_blueprint, session_cookie_name
+from entrypoints.web.portal import business, portal_blueprint, session_cookie_name
 from entrypoints.web.services import portal_services
 from portal_core import companies, languages
 from portal_core.browsing import open_page

@@ -13,7 +13,7 @@ from flask_babel import get_locale, pgettext
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
-from entrypoints.web.context import portal_blueprint, signed_in, viewer
+from entrypoints.web.portal import portal_blueprint, requested_page, signed_in, viewer
 from entrypoints.web.services import portal_services
 from portal_core import browsing
 from portal_core.model.money import quantity_text
@@ -106,10 +106,6 @@ def _today() -> dt.date:
     return portal_services().clock.now().date()
 
 
-def _page() -> int:
-    return browsing.page_number(request.args.get("page", "1"))
-
-
 def _uow() -> UnitOfWork:
     return portal_services().uow()
 
@@ -124,7 +120,7 @@ def home() -> ResponseReturnValue:
 @blueprint.get("/quotes")
 @signed_in
 def quotes() -> ResponseReturnValue:
-    page = browsing.list_quotes(_uow(), viewer(), today=_today(), page=_page())
+    page = browsing.list_quotes(_uow(), viewer(), today=_today(), page=requested_page())
     return render_template("pages/quotes.html", page=page)
 
 
@@ -138,7 +134,7 @@ def quote(quote_id: str) -> ResponseReturnValue:
 @blueprint.get("/invoices")
 @signed_in
 def invoices() -> ResponseReturnValue:
-    page = browsing.list_invoices(_uow(), viewer(), today=_today(), page=_page())
+    page = browsing.list_invoices(_uow(), viewer(), today=_today(), page=requested_page())
     return render_template("pages/invoices.html", page=page)
 
 
@@ -152,13 +148,13 @@ def invoice(invoice_id: str) -> ResponseReturnValue:
 @blueprint.get("/tasks")
 @signed_in
 def tasks() -> ResponseReturnValue:
-    return render_template("pages/tasks.html", page=browsing.list_tasks(_uow(), viewer(), page=_page()))
+    return render_template("pages/tasks.html", page=browsing.list_tasks(_uow(), viewer(), page=requested_page()))
 
 
 @blueprint.get("/projects")
 @signed_in
 def projects() -> ResponseReturnValue:
-    return render_template("pages/projects.html", page=browsing.list_projects(_uow(), viewer(), page=_page()))
+    return render_template("pages/projects.html", page=browsing.list_projects(_uow(), viewer(), page=requested_page()))
 
 
 @blueprint.get("/projects/<project_id>")
@@ -170,7 +166,7 @@ def project(project_id: str) -> ResponseReturnValue:
 @blueprint.get("/jobs")
 @signed_in
 def jobs() -> ResponseReturnValue:
-    return render_template("pages/jobs.html", page=browsing.list_jobs(_uow(), viewer(), page=_page()))
+    return render_template("pages/jobs.html", page=browsing.list_jobs(_uow(), viewer(), page=requested_page()))
 
 
 @blueprint.get("/jobs/<job_id>")
@@ -182,7 +178,7 @@ def job(job_id: str) -> ResponseReturnValue:
 @blueprint.get("/products")
 @signed_in
 def products() -> ResponseReturnValue:
-    return render_template("pages/products.html", page=browsing.list_products(_uow(), viewer(), page=_page()))
+    return render_template("pages/products.html", page=browsing.list_products(_uow(), viewer(), page=requested_page()))
 
 
 @blueprint.get("/about")

@@ -7,7 +7,8 @@ from typing import Any
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
-from entrypoints.web.context import business, client_ip, portal_blueprint, signed_in, viewer
+from entrypoints.web.portal import business, portal_blueprint, signed_in, viewer
+from entrypoints.web.refusals import client_ip
 from entrypoints.web.services import mail, portal_services
 from portal_core import payments
 from portal_core.errors import InvalidSignature, PaymentError, PaymentNotPossible, PaymentsNotConfigured

@@ -1,22 +1,22 @@
-"""What every portal page shares: blueprints under /p/<token>, the signed-in viewer, the client's address, branding."""
+"""What every portal page shares: its blueprint under /p/<token>, the signed-in viewer (access re-checked on every
+request), the business's branding, the session cookie's name, and the ?page= of a list."""
 
 from __future__ import annotations
 
 import functools
-import logging
-import threading
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from flask import Blueprint, g, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 
+from entrypoints.web.refusals import log_refusal
 from entrypoints.web.services import portal_services
 from portal_core.branding import business_profile
 from portal_core.browsing import open_page
 from portal_core.errors import DatabaseUnavailable, NotSignedIn
 from portal_core.model.business import Business
+from portal_core.paging import page_number
 from portal_core.sign_in import Viewer
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
@@ -57,34 +57,6 @@ def business() -> Business | None:
     return g.business  # type: ignore[no-any-return]
 
 
-def client_ip() -> str:
-    return request.remote_addr or "unknown"
-
-
-access_log = logging.getLogger("portal.access")
-_LOG_EVERY = 60.0  # seconds: at most one line per client address and kind of refusal in that time
-_last_logged: dict[tuple[str, str], float] = {}
-_last_logged_lock = threading.Lock()
-
-
-def log_refusal(kind: str) -> None:
-    """One WARNING line for a refused request: the kind, the route (its rule: never the link token), the company
-    when known, and a keyed hash of the client address; never an email, code, token or cookie. A client that keeps
-    being refused makes one line a minute per kind in each worker, so the log cannot be flooded either."""
-    client = portal_services().sign_in_secrets.throttle.for_ip(client_ip())[3:19]
-    now = time.monotonic()
-    with _last_logged_lock:
-        if now - _last_logged.get((client, kind), -_LOG_EVERY) < _LOG_EVERY:
-            return
-        if len(_last_logged) > 10_000:  # forget the quiet ones rather than grow without bound
-            _last_logged.clear()
-        _last_logged[(client, kind)] = now
-    found = getattr(g, "viewer", None)
-    company = found.company.id if found is not None else "-"
-    route = request.url_rule.rule if request.url_rule is not None else "-"
-    access_log.warning("refused %s: %s %s company=%s client=%s", kind, request.method, route, company, client)
-
-
 def signed_in(view: F) -> F:
     """Loads the viewer (access re-checked on every request) or sends the client to the sign-in page."""
 
@@ -108,3 +80,8 @@ def signed_in(view: F) -> F:
 
 def viewer() -> Viewer:
     return g.viewer  # type: ignore[no-any-return]
+
+
+def requested_page() -> int:
+    """The page of a list the client asked for (?page=), page 1 for anything that is not a page number."""
+    return page_number(request.args.get("page", "1"))
