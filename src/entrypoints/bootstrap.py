@@ -24,6 +24,7 @@ from adapters.webhook_http import HttpWebhookTransport
 from entrypoints.settings import ConfigurationError, Settings
 from portal_core.api_keys import ApiKeySecrets
 from portal_core.model.payment import Provider
+from portal_core.payment_providers import CredentialCheck
 from portal_core.ports import (
     Clock,
     CredentialVault,
@@ -56,6 +57,10 @@ class Services:
     sign_in_policy: SignInPolicy
     documents: DocumentRenderer = attrs.Factory(WeasyPrintDocuments)
     payment_gateways: Mapping[Provider, GatewayFactory] = attrs.Factory(dict)
+    # Each provider's adapter's check of what its credentials look like (portal payments connect).
+    credential_checks: Mapping[Provider, CredentialCheck] = attrs.Factory(
+        lambda: {Provider.STRIPE: StripePaymentGateway.check_credentials,
+                 Provider.TELR: TelrPaymentGateway.check_credentials})
     schema_status: SchemaStatus = attrs.Factory(InMemorySchemaStatus)
     webhook_transport: WebhookTransport = attrs.Factory(HttpWebhookTransport)
     close: Callable[[], None] = lambda: None

@@ -30,7 +30,7 @@ from adapters.sqlalchemy.migrate import upgrade
 from entrypoints.bootstrap import build_services
 from entrypoints.demo import demo_seed
 from entrypoints.settings import Settings
-from portal_core import companies, payments
+from portal_core import companies, payment_providers
 from portal_core.model.payment import PaymentStatus, Provider
 from portal_core.seed import load_seed
 from tests.support.fake_providers import FakeStripe, serve, stripe_event, stripe_signature
@@ -85,9 +85,11 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
                 load_seed(services.uow(), randomness=services.randomness, clock=services.clock,
                           storage=services.files, document=demo_seed(services.clock.now().date()))
                 companies.add_contact(services.uow(), services.randomness, "globex", "Bart Simpson", PAYER)
-                payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
-                                          randomness=services.randomness, provider=Provider.STRIPE,
-                                          credentials={"secret_key": STRIPE_KEY, "webhook_secret": WEBHOOK_SECRET})
+                payment_providers.connect_provider(services.uow(), vault=services.credential_vault,
+                                                   clock=services.clock, randomness=services.randomness,
+                                                   provider=Provider.STRIPE,
+                                                   credentials={"secret_key": STRIPE_KEY,
+                                                                "webhook_secret": WEBHOOK_SECRET})
             finally:
                 services.close()
             env = {"PORTAL_DATABASE_URL": url, "PORTAL_SECRET_KEY": SECRET, "PORTAL_EMAIL_URL": smtp.url,

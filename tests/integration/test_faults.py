@@ -22,7 +22,7 @@ from adapters.sqlalchemy.migrate import upgrade
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.settings import Settings
 from entrypoints.web import create_app
-from portal_core import companies, outbox, payments
+from portal_core import companies, outbox, payment_providers
 from portal_core.model.one_time_code import CodeStatus
 from portal_core.model.outbox import OutboxMessage, OutboxStatus
 from portal_core.model.payment import PaymentStatus, Provider
@@ -259,10 +259,10 @@ def test_a_payment_provider_down_or_talking_garbage_changes_nothing(broken_strip
     sender = RecordingEmailSender()
     app, services = build_portal(email_sender=sender, clock=FixedClock(NOW), stripe_api_base=broken_stripe,
                                  payment_timeout_seconds=2)
-    payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
-                              randomness=services.randomness, provider=Provider.STRIPE,
-                              credentials={"secret_key": "sk_test_portal_0123456789",
-                                           "webhook_secret": "whsec_test_portal_secret"})
+    payment_providers.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
+                                       randomness=services.randomness, provider=Provider.STRIPE,
+                                       credentials={"secret_key": "sk_test_portal_0123456789",
+                                                    "webhook_secret": "whsec_test_portal_secret"})
     client = app.test_client()
     token = link_token(services, "globex")
     sign_in(client, token, HOMER, outbox_code(sender))

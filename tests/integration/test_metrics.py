@@ -23,7 +23,7 @@ from adapters.sqlalchemy.migrate import upgrade
 from entrypoints.bootstrap import Services, build_services
 from entrypoints.demo import demo_seed
 from entrypoints.settings import Settings
-from portal_core import outbox, payments
+from portal_core import outbox, payment_providers
 from portal_core.model.outbox import OutboxStatus
 from portal_core.model.payment import Provider
 from portal_core.seed import load_seed
@@ -256,9 +256,9 @@ def _invoice_id(services: Services, ref: str) -> str:
 def test_a_payment_is_counted_once_however_it_is_confirmed(fake_stripe: FakeStripe, stripe_base: str) -> None:
     sender = RecordingEmailSender()
     app, services = build_portal(email_sender=sender, stripe_api_base=stripe_base, metrics_token=TOKEN)
-    payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
-                              randomness=services.randomness, provider=Provider.STRIPE,
-                              credentials={"secret_key": STRIPE_KEY, "webhook_secret": WEBHOOK_SECRET})
+    payment_providers.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
+                                       randomness=services.randomness, provider=Provider.STRIPE,
+                                       credentials={"secret_key": STRIPE_KEY, "webhook_secret": WEBHOOK_SECRET})
     client = app.test_client()
     token = link_token(services, "globex")
     sign_in(client, token, HOMER, outbox_code(sender))

@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from adapters.memory import FixedClock, RecordingEmailSender
 from entrypoints.bootstrap import Services
 from entrypoints.demo import demo_seed
-from portal_core import payments
+from portal_core import payment_providers
 from portal_core.model.payment import PaymentStatus, Provider
 from tests.support.fake_providers import FakeStripe, FakeTelr, serve, stripe_event, stripe_signature
 from tests.support.portal_app import NOW, build_portal, csrf_of, link_token, outbox_code, sign_in
@@ -53,9 +53,9 @@ def stripe_portal(stripe_base: str, database_url: str) -> Iterator[tuple[Flask, 
     sender = RecordingEmailSender()
     app, services = build_portal(email_sender=sender, clock=FixedClock(NOW), stripe_api_base=stripe_base,
                                  database_url=database_url, seed=_seed())
-    payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
-                              randomness=services.randomness, provider=Provider.STRIPE,
-                              credentials={"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET})
+    payment_providers.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
+                                       randomness=services.randomness, provider=Provider.STRIPE,
+                                       credentials={"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET})
     yield app, services, sender
     services.close()
 
@@ -180,10 +180,10 @@ def test_telr_gets_one_order_for_the_total() -> None:
     with serve(fake) as telr_url:
         sender = RecordingEmailSender()
         app, services = build_portal(email_sender=sender, clock=FixedClock(NOW), telr_api_url=telr_url, seed=_seed())
-        payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
-                                  randomness=services.randomness, provider=Provider.TELR,
-                                  credentials={"store_id": "12345", "auth_key": "telr-auth-KEY-4321",
-                                               "test_mode": "1"})
+        payment_providers.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
+                                           randomness=services.randomness, provider=Provider.TELR,
+                                           credentials={"store_id": "12345", "auth_key": "telr-auth-KEY-4321",
+                                                        "test_mode": "1"})
         client, token = _signed_in(app, services, sender)
         first, second = _ids(services, "globex-i1", "globex-i2")
         response = _pay_selected(client, token, [first, second])

@@ -22,7 +22,7 @@ from adapters.memory import FixedClock, InMemoryPaymentGateway, SeededRandomness
 from adapters.memory.payments import SIGNATURE_HEADER
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system import SecretsRandomness
-from portal_core import payments
+from portal_core import ledger, payment_providers, payments
 from portal_core.errors import Conflict
 from portal_core.model.business import Business
 from portal_core.model.company import Company
@@ -137,10 +137,10 @@ def test_parallel_duplicate_confirmations_credit_once(engine: sa.Engine) -> None
     outcome = PaymentOutcome(provider_ref="cs_test_parallel", kind=OutcomeKind.PAID, paid_minor=37800,
                              paid_currency="AED")
 
-    def confirm(_index: int) -> payments.Confirmation:
-        return payments.confirm_payment(SqlAlchemyUnitOfWork(engine), clock=FixedClock(NOW),
-                                        randomness=SecretsRandomness(), templates=JinjaEmailTemplates(),
-                                        provider=Provider.STRIPE, outcome=outcome, source="parallel test")
+    def confirm(_index: int) -> ledger.Confirmation:
+        return ledger.confirm_payment(SqlAlchemyUnitOfWork(engine), clock=FixedClock(NOW),
+                                      randomness=SecretsRandomness(), templates=JinjaEmailTemplates(),
+                                      provider=Provider.STRIPE, outcome=outcome, source="parallel test")
 
     results = _in_parallel(confirm)
     assert sum(r.applied for r in results) == 1
@@ -155,17 +155,17 @@ def test_parallel_webhooks_credit_once(engine: sa.Engine, same_event: bool) -> N
     invoice, payment = _world(SqlAlchemyUnitOfWork(engine))
     gateway = InMemoryPaymentGateway(name="stripe")
     vault = FernetCredentialVault.from_secret("parallel-test-secret-key")
-    payments.connect_provider(SqlAlchemyUnitOfWork(engine), vault=vault, clock=FixedClock(NOW),
-                              randomness=SecretsRandomness(), provider=Provider.STRIPE,
-                              credentials={"secret_key": "sk_test_1234", "webhook_secret": "whsec_1234"})
+    payment_providers.connect_provider(SqlAlchemyUnitOfWork(engine), vault=vault, clock=FixedClock(NOW),
+                                       randomness=SecretsRandomness(), provider=Provider.STRIPE,
+                                       credentials={"secret_key": "sk_test_1234", "webhook_secret": "whsec_1234"})
 
-    def deliver(index: int) -> payments.Confirmation:
+    def deliver(index: int) -> ledger.Confirmation:
         payload = json.dumps({"id": "evt_same" if same_event else f"evt_{index}", "ref": "cs_test_parallel",
                               "kind": "paid", "paid_minor": 37800, "paid_currency": "AED"}).encode()
-        return payments.handle_webhook(SqlAlchemyUnitOfWork(engine), gateways={Provider.STRIPE: gateway.factory},
-                                       vault=vault, clock=FixedClock(NOW), randomness=SecretsRandomness(),
-                                       templates=JinjaEmailTemplates(), provider=Provider.STRIPE, payload=payload,
-                                       headers={SIGNATURE_HEADER: gateway.sign(payload)})
+        return ledger.handle_webhook(SqlAlchemyUnitOfWork(engine), gateways={Provider.STRIPE: gateway.factory},
+                                     vault=vault, clock=FixedClock(NOW), randomness=SecretsRandomness(),
+                                     templates=JinjaEmailTemplates(), provider=Provider.STRIPE, payload=payload,
+                                     headers={SIGNATURE_HEADER: gateway.sign(payload)})
 
     results = _in_parallel(deliver)
     assert sum(r.applied for r in results) == 1
@@ -205,9 +205,9 @@ def _pay_now(engine: sa.Engine, gateway: InMemoryPaymentGateway, vault: FernetCr
 def _pay_now_world(engine: sa.Engine) -> tuple[Invoice, Payment, Viewer, FernetCredentialVault]:
     invoice, payment = _world(SqlAlchemyUnitOfWork(engine))
     vault = FernetCredentialVault.from_secret("pay-now-test-secret-key")
-    payments.connect_provider(SqlAlchemyUnitOfWork(engine), vault=vault, clock=FixedClock(NOW),
-                              randomness=SecretsRandomness(), provider=Provider.STRIPE,
-                              credentials={"secret_key": "sk_test_1234", "webhook_secret": "whsec_1234"})
+    payment_providers.connect_provider(SqlAlchemyUnitOfWork(engine), vault=vault, clock=FixedClock(NOW),
+                                       randomness=SecretsRandomness(), provider=Provider.STRIPE,
+                                       credentials={"secret_key": "sk_test_1234", "webhook_secret": "whsec_1234"})
     with SqlAlchemyUnitOfWork(engine) as uow:
         company, contact = uow.companies.get("c" * 16), uow.contacts.get("k" * 16)
     assert company is not None and contact is not None

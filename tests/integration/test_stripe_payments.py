@@ -23,7 +23,7 @@ from adapters.memory import FixedClock, RecordingEmailSender
 from adapters.stripe import StripePaymentGateway
 from entrypoints.bootstrap import Services
 from entrypoints.settings import Settings
-from portal_core import outbox, payments
+from portal_core import ledger, outbox, payment_providers
 from portal_core.errors import InvalidSignature, PaymentError
 from portal_core.model.documents import InvoiceStatus
 from portal_core.model.money import Money
@@ -223,9 +223,9 @@ def _portal(stripe_base: str, *, connect: bool = True, clock: FixedClock | None 
     app, services = build_portal(email_sender=sender, clock=clock or FixedClock(NOW), stripe_api_base=stripe_base,
                                  **settings)
     if connect:
-        payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
-                                  randomness=services.randomness, provider=Provider.STRIPE,
-                                  credentials={"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET})
+        payment_providers.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
+                                           randomness=services.randomness, provider=Provider.STRIPE,
+                                           credentials={"secret_key": SECRET_KEY, "webhook_secret": WEBHOOK_SECRET})
     return app, services, sender
 
 
@@ -538,9 +538,9 @@ def test_a_cancel_return_changes_nothing_and_a_payment_made_after_all_is_credite
     elif credited_by == "return page":
         assert "Payment received" in client.get(f"/p/{token}/invoices/{invoice_id}/paid").text
     else:
-        report = payments.reconcile_pending(services.uow(), gateways=services.payment_gateways,
-                                            vault=services.credential_vault, clock=services.clock,
-                                            randomness=services.randomness, templates=services.templates)
+        report = ledger.reconcile_pending(services.uow(), gateways=services.payment_gateways,
+                                          vault=services.credential_vault, clock=services.clock,
+                                          randomness=services.randomness, templates=services.templates)
         assert (report.checked, report.settled, report.failed_checks) == (1, 1, ())
         # Queued with the payment; delivered as `portal payments reconcile` does before it exits.
         attempts = outbox.dispatch(services.uow(), sender=services.email_sender, clock=services.clock,

@@ -17,7 +17,7 @@ from adapters.memory import FixedClock, RecordingEmailSender
 from adapters.telr import TelrPaymentGateway
 from entrypoints.bootstrap import Services
 from entrypoints.settings import Settings
-from portal_core import outbox, payments
+from portal_core import ledger, outbox, payment_providers
 from portal_core.errors import PaymentError
 from portal_core.model.money import Money
 from portal_core.model.outbox import OutboxStatus
@@ -125,9 +125,9 @@ def test_errors_garbage_and_timeouts_become_clear_payment_errors(fake: FakeTelr,
 def _portal(telr_url: str, **settings: Any) -> tuple[Flask, Services, RecordingEmailSender]:
     sender = RecordingEmailSender()
     app, services = build_portal(email_sender=sender, clock=FixedClock(NOW), telr_api_url=telr_url, **settings)
-    payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
-                              randomness=services.randomness, provider=Provider.TELR,
-                              credentials={"store_id": STORE_ID, "auth_key": AUTH_KEY, "test_mode": "1"})
+    payment_providers.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
+                                       randomness=services.randomness, provider=Provider.TELR,
+                                       credentials={"store_id": STORE_ID, "auth_key": AUTH_KEY, "test_mode": "1"})
     return app, services, sender
 
 
@@ -260,10 +260,10 @@ def test_reconcile_settles_orders_whose_client_never_came_back(fake: FakeTelr, t
     fake.status[first] = (3, "A")
     fake.status[second] = (-1, "")
 
-    def reconcile() -> payments.ReconcileReport:
-        return payments.reconcile_pending(services.uow(), gateways=services.payment_gateways,
-                                          vault=services.credential_vault, clock=services.clock,
-                                          randomness=services.randomness, templates=services.templates)
+    def reconcile() -> ledger.ReconcileReport:
+        return ledger.reconcile_pending(services.uow(), gateways=services.payment_gateways,
+                                        vault=services.credential_vault, clock=services.clock,
+                                        randomness=services.randomness, templates=services.templates)
 
     report = reconcile()
     assert (report.checked, report.settled, report.failed_checks) == (2, 2, ())
@@ -315,9 +315,10 @@ def test_another_provider_opens_its_own_page_and_each_is_handed_out_again(fake: 
     stripe = FakeStripe()
     with serve(stripe) as stripe_base:
         app, services, sender = _portal(telr_url, stripe_api_base=stripe_base)
-        payments.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
-                                  randomness=services.randomness, provider=Provider.STRIPE,
-                                  credentials={"secret_key": "sk_test_both_0123", "webhook_secret": "whsec_both"})
+        payment_providers.connect_provider(services.uow(), vault=services.credential_vault, clock=services.clock,
+                                           randomness=services.randomness, provider=Provider.STRIPE,
+                                           credentials={"secret_key": "sk_test_both_0123",
+                                                        "webhook_secret": "whsec_both"})
         client, token = _signed_in(app, services, sender)
         invoice_id = _invoice_id(services, "globex-i1")
         telr_page = _location(client, token, invoice_id, "telr")
@@ -346,9 +347,9 @@ def test_a_cancel_return_changes_nothing_and_an_order_paid_after_all_is_credited
     if credited_by == "return page":
         assert "Payment received" in client.get(f"/p/{token}/invoices/{invoice_id}/paid").text
     else:
-        report = payments.reconcile_pending(services.uow(), gateways=services.payment_gateways,
-                                            vault=services.credential_vault, clock=services.clock,
-                                            randomness=services.randomness, templates=services.templates)
+        report = ledger.reconcile_pending(services.uow(), gateways=services.payment_gateways,
+                                          vault=services.credential_vault, clock=services.clock,
+                                          randomness=services.randomness, templates=services.templates)
         assert (report.checked, report.settled, len(report.receipts)) == (1, 1, 1)
         # Queued with the payment; delivered as `portal payments reconcile` does before it exits.
         [attempt] = outbox.dispatch(services.uow(), sender=services.email_sender, clock=services.clock,

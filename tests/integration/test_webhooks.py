@@ -28,7 +28,7 @@ from adapters.sqlalchemy.migrate import upgrade
 from adapters.webhook_http import HttpWebhookTransport
 from entrypoints.bootstrap import build_services
 from entrypoints.settings import Settings
-from portal_core import payments, webhooks
+from portal_core import ledger, webhooks
 from portal_core.errors import DeliveryFailed
 from portal_core.model.money import Money
 from portal_core.model.outbox import OutboxStatus
@@ -93,10 +93,10 @@ def pay(portal: WebPortal, invoice_ref: str, minor: int, n: int) -> None:
             provider=Provider.STRIPE, amount=Money(minor, invoice.total.currency), status=PaymentStatus.PENDING,
             attempt_key=f"attempt-{n}", created_at=s.clock.now(), provider_ref=f"cs_test_{n}"))
         uow.commit()
-    payments.confirm_payment(s.uow(), clock=s.clock, randomness=s.randomness, templates=JinjaEmailTemplates(),
-                             provider=Provider.STRIPE, source="test", outcome=PaymentOutcome(
-                                 provider_ref=f"cs_test_{n}", kind=OutcomeKind.PAID, paid_minor=minor,
-                                 paid_currency=invoice.total.currency))
+    ledger.confirm_payment(s.uow(), clock=s.clock, randomness=s.randomness, templates=JinjaEmailTemplates(),
+                           provider=Provider.STRIPE, source="test",
+                           outcome=PaymentOutcome(provider_ref=f"cs_test_{n}", kind=OutcomeKind.PAID, paid_minor=minor,
+                                                  paid_currency=invoice.total.currency))
 
 
 def test_every_event_reaches_the_receiver_signed_and_naming_its_record(portal: WebPortal,

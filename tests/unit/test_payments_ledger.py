@@ -16,7 +16,9 @@ from adapters.crypto import FernetCredentialVault
 from adapters.jinja import JinjaEmailTemplates
 from adapters.memory import FixedClock, InMemoryPaymentGateway, InMemoryStore, InMemoryUnitOfWork, SeededRandomness
 from adapters.memory.payments import SIGNATURE_HEADER
-from portal_core import payments
+from adapters.stripe import StripePaymentGateway
+from adapters.telr import TelrPaymentGateway
+from portal_core import ledger, payment_providers, payments
 from portal_core.errors import (
     CredentialsUnreadable,
     InvalidInput,
@@ -64,14 +66,14 @@ class World:
     invoice_id: str
 
     @property
-    def gateways(self) -> payments.Gateways:
+    def gateways(self) -> payment_providers.Gateways:
         return {Provider.STRIPE: self.stripe.factory, Provider.TELR: self.telr.factory}
 
     def connect(self, *providers: Provider) -> None:
         for provider in providers:
             credentials = STRIPE_CREDENTIALS if provider == Provider.STRIPE else TELR_CREDENTIALS
-            payments.connect_provider(self.uow, vault=self.vault, clock=self.clock, randomness=self.randomness,
-                                      provider=provider, credentials=credentials)
+            payment_providers.connect_provider(self.uow, vault=self.vault, clock=self.clock, randomness=self.randomness,
+                                               provider=provider, credentials=credentials)
 
     def start(self, provider: str | None = None) -> payments.StartedPayment:
         return payments.start_payment(self.uow, gateways=self.gateways, vault=self.vault, clock=self.clock,
@@ -79,10 +81,10 @@ class World:
                                       viewer=self.viewer, invoice_id=self.invoice_id,
                                       provider=provider, urls=URLS, ip="203.0.113.9")
 
-    def confirm(self, provider: Provider, outcome: PaymentOutcome) -> payments.Confirmation:
-        return payments.confirm_payment(self.uow, clock=self.clock, randomness=self.randomness,
-                                        templates=JinjaEmailTemplates(), provider=provider, outcome=outcome,
-                                        source="test")
+    def confirm(self, provider: Provider, outcome: PaymentOutcome) -> ledger.Confirmation:
+        return ledger.confirm_payment(self.uow, clock=self.clock, randomness=self.randomness,
+                                      templates=JinjaEmailTemplates(), provider=provider, outcome=outcome,
+                                      source="test")
 
     def invoice(self) -> Invoice:
         with self.uow:
@@ -306,10 +308,10 @@ def test_reusable_for_needs_the_same_provider_and_amount_a_page_and_time_left() 
     assert not payment.reusable_for(Provider.STRIPE, amount, START, margin)
 
 
-def _back(world: World, *, cancelled: bool) -> payments.ReturnView:
-    return payments.payment_return(world.uow, gateways=world.gateways, vault=world.vault, clock=world.clock,
-                                   randomness=world.randomness, templates=JinjaEmailTemplates(), viewer=world.viewer,
-                                   invoice_id=world.invoice_id, cancelled=cancelled)
+def _back(world: World, *, cancelled: bool) -> ledger.ReturnView:
+    return ledger.payment_return(world.uow, gateways=world.gateways, vault=world.vault, clock=world.clock,
+                                 randomness=world.randomness, templates=JinjaEmailTemplates(), viewer=world.viewer,
+                                 invoice_id=world.invoice_id, cancelled=cancelled)
 
 
 def test_the_cancel_return_changes_nothing_and_the_next_pay_now_finds_the_same_page() -> None:
@@ -320,14 +322,14 @@ def test_the_cancel_return_changes_nothing_and_the_next_pay_now_finds_the_same_p
     world.stripe.fail_with = "the provider must not be asked"  # a call to it would show as a problem
     for _ in range(2):
         view = _back(world, cancelled=True)
-        assert view.state == payments.ReturnState.CANCELLED and view.problem == "" and view.receipts == ()
+        assert view.state == ledger.ReturnState.CANCELLED and view.problem == "" and view.receipts == ()
     assert world.payments() == before and world.audit_actions() == actions
     world.stripe.fail_with = None
     assert world.start().url == started.url and len(world.stripe.checkouts) == 1
     # Paid on that page after all: the return page credits it.
     world.stripe.outcomes[started.payment.provider_ref or ""] = paid(started.payment)
     view = _back(world, cancelled=False)
-    assert view.state == payments.ReturnState.RECEIVED and len(view.receipts) == 1
+    assert view.state == ledger.ReturnState.RECEIVED and len(view.receipts) == 1
     assert world.invoice().status == InvoiceStatus.PAID
 
 
@@ -583,11 +585,10 @@ def _event(event_id: str, payment: Payment, kind: str = "paid") -> bytes:
                        "paid_minor": payment.amount.minor, "paid_currency": payment.amount.currency}).encode()
 
 
-def _webhook(world: World, payload: bytes, signature: str) -> payments.Confirmation:
-    return payments.handle_webhook(world.uow, gateways=world.gateways, vault=world.vault, clock=world.clock,
-                                   randomness=world.randomness, templates=JinjaEmailTemplates(),
-                                   provider=Provider.STRIPE, payload=payload,
-                                   headers={SIGNATURE_HEADER: signature})
+def _webhook(world: World, payload: bytes, signature: str) -> ledger.Confirmation:
+    return ledger.handle_webhook(world.uow, gateways=world.gateways, vault=world.vault, clock=world.clock,
+                                 randomness=world.randomness, templates=JinjaEmailTemplates(), provider=Provider.STRIPE,
+                                 payload=payload, headers={SIGNATURE_HEADER: signature})
 
 
 def test_a_webhook_event_is_processed_once_and_a_forged_one_changes_nothing() -> None:
@@ -622,14 +623,14 @@ def test_credentials_are_stored_encrypted_and_shown_by_their_last_four_character
     with world.uow:
         sealed = [c.sealed_credentials for c in world.uow.payment_providers.list()]
     assert all("sk_test" not in s and "telr-auth" not in s and "whsec" not in s for s in sealed)
-    shown = {s.provider: dict(s.shown) for s in payments.provider_status(world.uow, vault=world.vault)}
+    shown = {s.provider: dict(s.shown) for s in payment_providers.provider_status(world.uow, vault=world.vault)}
     assert shown[Provider.STRIPE] == {"secret_key": "…3456", "webhook_secret": "…9876"}
     assert shown[Provider.TELR] == {"store_id": "12345", "auth_key": "…4321", "test_mode": "1"}
-    assert payments.disconnect_provider(world.uow, clock=world.clock, randomness=world.randomness,
-                                        provider=Provider.TELR)
-    assert payments.connected_providers(world.uow) == (Provider.STRIPE,)
-    assert not payments.disconnect_provider(world.uow, clock=world.clock, randomness=world.randomness,
-                                            provider=Provider.TELR)
+    assert payment_providers.disconnect_provider(world.uow, clock=world.clock, randomness=world.randomness,
+                                                 provider=Provider.TELR)
+    assert payment_providers.connected_providers(world.uow) == (Provider.STRIPE,)
+    assert not payment_providers.disconnect_provider(world.uow, clock=world.clock, randomness=world.randomness,
+                                                     provider=Provider.TELR)
 
 
 @pytest.mark.parametrize("provider,credentials", [
@@ -639,11 +640,27 @@ def test_credentials_are_stored_encrypted_and_shown_by_their_last_four_character
     (Provider.TELR, {"store_id": "1", "auth_key": "", "test_mode": "0"}),
 ])
 def test_malformed_credentials_are_refused(provider: Provider, credentials: dict[str, str]) -> None:
+    """The shape of a provider's keys is its adapter's knowledge (the core knows only which fields there are)."""
     world = make_world()
+    check = {Provider.STRIPE: StripePaymentGateway.check_credentials,
+             Provider.TELR: TelrPaymentGateway.check_credentials}[provider]
     with pytest.raises(InvalidInput):
-        payments.connect_provider(world.uow, vault=world.vault, clock=world.clock, randomness=world.randomness,
-                                  provider=provider, credentials=credentials)
-    assert payments.connected_providers(world.uow) == ()
+        payment_providers.connect_provider(world.uow, vault=world.vault, clock=world.clock, randomness=world.randomness,
+                                           provider=provider, credentials=credentials, check=check)
+    assert payment_providers.connected_providers(world.uow) == ()
+
+
+@pytest.mark.parametrize("provider,credentials", [
+    (Provider.STRIPE, {"secret_key": "sk_test_1"}),
+    (Provider.TELR, {"store_id": "1", "auth_key": "k", "test_mode": "0", "extra": "x"}),
+])
+def test_credentials_without_the_providers_fields_are_refused_by_the_core(provider: Provider,
+                                                                          credentials: dict[str, str]) -> None:
+    world = make_world()
+    with pytest.raises(InvalidInput, match="needs exactly"):
+        payment_providers.connect_provider(world.uow, vault=world.vault, clock=world.clock, randomness=world.randomness,
+                                           provider=provider, credentials=credentials)
+    assert payment_providers.connected_providers(world.uow) == ()
 
 
 def test_the_vault_round_trips_and_a_different_key_cannot_read_it() -> None:

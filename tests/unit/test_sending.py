@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from adapters.jinja import JinjaEmailTemplates
 from adapters.memory import FixedClock, InMemoryStore, InMemoryUnitOfWork, RecordingEmailSender, SeededRandomness
-from portal_core import companies, invoices, outbox, payments, policy, sending
+from portal_core import companies, invoices, ledger, outbox, policy, sending
 from portal_core.errors import DeliveryFailed, InvalidTransition, UnknownCompany, UnknownRecord
 from portal_core.ids import new_id
 from portal_core.model.business import Business
@@ -525,7 +525,7 @@ def _pay(world: World, minor: int) -> None:
             provider=Provider.STRIPE, amount=amount, status=PaymentStatus.PENDING, attempt_key=payment_id,
             created_at=world.clock.now(), provider_ref=f"cs_{payment_id}"))
         world.uow.commit()
-    confirmed = payments.confirm_payment(
+    confirmed = ledger.confirm_payment(
         world.uow, clock=world.clock, randomness=world.randomness, templates=JinjaEmailTemplates(),
         provider=Provider.STRIPE, source="test", outcome=PaymentOutcome(
             provider_ref=f"cs_{payment_id}", kind=OutcomeKind.PAID, paid_minor=amount.minor,

@@ -5,29 +5,33 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from adapters.sqlalchemy.errors import database_errors
+from adapters.sqlalchemy.outbox import SqlAlchemyOutbox
+from adapters.sqlalchemy.payments import (
+    SqlAlchemyPaymentRepository,
+    SqlAlchemyProcessedEventLog,
+    SqlAlchemyProviderConnectionRepository,
+)
 from adapters.sqlalchemy.repositories import (
-    SqlAlchemyApiKeyRepository,
-    SqlAlchemyAuditLog,
     SqlAlchemyBusinessRepository,
     SqlAlchemyCompanyRepository,
     SqlAlchemyContactRepository,
     SqlAlchemyFileRepository,
     SqlAlchemyInvoiceRepository,
     SqlAlchemyJobRepository,
-    SqlAlchemyLoginRequestLog,
     SqlAlchemyNoticeLog,
-    SqlAlchemyOneTimeCodeStore,
-    SqlAlchemyOutbox,
-    SqlAlchemyPaymentRepository,
-    SqlAlchemyProcessedEventLog,
     SqlAlchemyProductRepository,
     SqlAlchemyProjectRepository,
-    SqlAlchemyProviderConnectionRepository,
     SqlAlchemyQuoteRepository,
     SqlAlchemyRequestRepository,
+    SqlAlchemyTaskRepository,
+)
+from adapters.sqlalchemy.sign_in import (
+    SqlAlchemyApiKeyRepository,
+    SqlAlchemyAuditLog,
+    SqlAlchemyLoginRequestLog,
+    SqlAlchemyOneTimeCodeStore,
     SqlAlchemySessionStore,
     SqlAlchemySignedInReads,
-    SqlAlchemyTaskRepository,
 )
 from adapters.sqlalchemy.webhooks import SqlAlchemyWebhookDeliveries, SqlAlchemyWebhookRepository
 

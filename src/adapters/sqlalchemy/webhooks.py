@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from adapters.sqlalchemy import tables as t
-from adapters.sqlalchemy.repositories import _delete, _Records, claim_due
+from adapters.sqlalchemy.records import _delete, _Records, claim_due
 from portal_core.model.outbox import OutboxStatus
 from portal_core.model.webhook import Delivery, Webhook
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import stripe
 
-from portal_core.errors import InvalidSignature, PaymentError
+from portal_core.errors import InvalidInput, InvalidSignature, PaymentError
 from portal_core.model.money import Money, exponent
 from portal_core.model.payment import (
     Checkout,
@@ -70,6 +70,15 @@ class StripePaymentGateway:
     def __init__(self, client: stripe.StripeClient, *, webhook_secret: str) -> None:
         self._client = client
         self._webhook_secret = webhook_secret
+
+    @staticmethod
+    def check_credentials(credentials: Mapping[str, str]) -> None:
+        """What Stripe's keys look like, so a key pasted into the wrong field is refused when it is connected.
+        Raises InvalidInput."""
+        if not credentials["secret_key"].startswith(("sk_", "rk_")):
+            raise InvalidInput("the Stripe secret key starts with sk_ (or rk_ for a restricted key)")
+        if not credentials["webhook_secret"].startswith("whsec_"):
+            raise InvalidInput("the Stripe webhook signing secret starts with whsec_")
 
     @classmethod
     def from_settings(cls, settings: Any, credentials: Mapping[str, str]) -> StripePaymentGateway:

@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from portal_core.errors import InvalidAmount, PaymentError, UnknownCurrency
+from portal_core.errors import InvalidAmount, InvalidInput, PaymentError, UnknownCurrency
 from portal_core.model.money import Money
 from portal_core.model.payment import Checkout, CheckoutRequest, OutcomeKind, PaymentOutcome, ProviderEvent
 
@@ -31,6 +31,16 @@ class TelrPaymentGateway:
         self._auth_key = auth_key
         self._test_mode = test_mode
         self._timeout = timeout
+
+    @staticmethod
+    def check_credentials(credentials: Mapping[str, str]) -> None:
+        """What Telr's store id and auth key look like. Raises InvalidInput."""
+        if not credentials["store_id"].isdigit():
+            raise InvalidInput("the Telr store id is a number")
+        if not credentials["auth_key"] or any(c.isspace() for c in credentials["auth_key"]):
+            raise InvalidInput("the Telr auth key must be given, without spaces")
+        if credentials["test_mode"] not in ("0", "1"):
+            raise InvalidInput("test_mode is 0 or 1")
 
     @classmethod
     def from_settings(cls, settings: Any, credentials: Mapping[str, str]) -> TelrPaymentGateway:

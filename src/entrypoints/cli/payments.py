@@ -7,7 +7,7 @@ import sys
 
 from entrypoints.cli.common import services
 from entrypoints.settings import Settings
-from portal_core import outbox, payments
+from portal_core import ledger, outbox, payment_providers
 from portal_core.model.payment import Provider
 
 
@@ -19,8 +19,9 @@ def cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
     else:
         credentials = {"store_id": args.store_id, "auth_key": args.auth_key,
                        "test_mode": "1" if args.test_mode else "0"}
-    status = payments.connect_provider(s.uow(), vault=s.credential_vault, clock=s.clock,
-                                       randomness=s.randomness, provider=provider, credentials=credentials)
+    status = payment_providers.connect_provider(s.uow(), vault=s.credential_vault, clock=s.clock,
+                                                randomness=s.randomness, provider=provider, credentials=credentials,
+                                                check=s.credential_checks[provider])
     print(status.describe())
     if provider == Provider.STRIPE:
         print(f"webhook endpoint for Stripe: {settings.base_url}/webhooks/stripe (events: checkout.session.*)",
@@ -30,16 +31,15 @@ def cmd_connect(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_disconnect(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
-    provider = payments.parse_provider(args.provider)
-    removed = payments.disconnect_provider(s.uow(), clock=s.clock, randomness=s.randomness,
-                                           provider=provider)
+    provider = payment_providers.parse_provider(args.provider)
+    removed = payment_providers.disconnect_provider(s.uow(), clock=s.clock, randomness=s.randomness, provider=provider)
     print(f"{provider.value}: disconnected" if removed else f"{provider.value}: was not connected")
     return 0
 
 
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
-    found = {s.provider: s for s in payments.provider_status(s.uow(), vault=s.credential_vault)}
+    found = {p.provider: p for p in payment_providers.provider_status(s.uow(), vault=s.credential_vault)}
     for provider in Provider:
         print(found[provider].describe() if provider in found else f"{provider.value}: not connected")
     return 0
@@ -47,9 +47,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_reconcile(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
-    report = payments.reconcile_pending(s.uow(), gateways=s.payment_gateways,
-                                        vault=s.credential_vault, clock=s.clock,
-                                        randomness=s.randomness, templates=s.templates)
+    report = ledger.reconcile_pending(s.uow(), gateways=s.payment_gateways, vault=s.credential_vault, clock=s.clock,
+                                      randomness=s.randomness, templates=s.templates)
     if report.receipts:  # queued with their payments; delivered now when the relay answers, else later
         for attempt in outbox.dispatch(s.uow(), sender=s.email_sender, clock=s.clock,
                                        randomness=s.randomness, ids=report.receipts,

@@ -23,7 +23,7 @@ from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from entrypoints.settings import ConfigurationError
-from portal_core import outbox, payments
+from portal_core import ledger, outbox
 from portal_core.errors import DatabaseUnavailable
 from portal_core.ports import UnitOfWork
 
@@ -141,7 +141,7 @@ class _DatabaseCollector:
     def collect(self) -> Iterator[Metric]:
         try:
             mail = outbox.mail_status(self._uow())
-            paid = payments.confirmed_counts(self._uow())
+            paid = ledger.confirmed_counts(self._uow())
         except DatabaseUnavailable:
             return  # the request metrics still answer; alert on absent(portal_outbox_messages)
         messages = GaugeMetricFamily("portal_outbox_messages", "Messages in the mail outbox, by state.",

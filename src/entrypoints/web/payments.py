@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from entrypoints.web.portal import business, portal_blueprint, signed_in, viewer
 from entrypoints.web.refusals import client_ip
 from entrypoints.web.services import mail, portal_services
-from portal_core import payments
+from portal_core import ledger, payment_providers, payments
 from portal_core.errors import InvalidSignature, PaymentError, PaymentNotPossible, PaymentsNotConfigured
 from portal_core.model.payment import Provider
 
@@ -25,7 +25,7 @@ def _send_receipts(receipts: tuple[str, ...]) -> None:
 
 def _connected() -> tuple[Provider, ...]:
     if "payment_providers" not in g:
-        g.payment_providers = payments.connected_providers(portal_services().uow())
+        g.payment_providers = payment_providers.connected_providers(portal_services().uow())
     return g.payment_providers  # type: ignore[no-any-return]
 
 
@@ -49,7 +49,7 @@ def pay_several_providers(views: Any) -> tuple[Provider, ...]:
 
 @blueprint.app_template_filter("provider_name")
 def provider_name(provider: Provider) -> str:
-    return payments.PROVIDER_NAMES.get(Provider(provider), str(provider))
+    return payment_providers.PROVIDER_NAMES.get(Provider(provider), str(provider))
 
 
 def _urls(invoice_id: str) -> payments.ReturnUrls:
@@ -107,12 +107,11 @@ def _problem(invoice_id: str | None, message: str, status: int) -> ResponseRetur
 
 def _return(invoice_id: str, *, cancelled: bool) -> ResponseReturnValue:
     services = portal_services()
-    view = payments.payment_return(
-        services.uow(), gateways=services.payment_gateways, vault=services.credential_vault, clock=services.clock,
-        randomness=services.randomness, templates=services.templates, viewer=viewer(), invoice_id=invoice_id,
-        cancelled=cancelled)
+    view = ledger.payment_return(services.uow(), gateways=services.payment_gateways, vault=services.credential_vault,
+                                 clock=services.clock, randomness=services.randomness, templates=services.templates,
+                                 viewer=viewer(), invoice_id=invoice_id, cancelled=cancelled)
     _send_receipts(view.receipts)
-    return render_template("payments/return.html", view=view, states=payments.ReturnState)
+    return render_template("payments/return.html", view=view, states=ledger.ReturnState)
 
 
 @blueprint.get("/invoices/<invoice_id>/paid")
@@ -131,10 +130,11 @@ def cancelled(invoice_id: str) -> ResponseReturnValue:
 def stripe_webhook() -> ResponseReturnValue:
     services = portal_services()
     try:
-        done = payments.handle_webhook(
-            services.uow(), gateways=services.payment_gateways, vault=services.credential_vault,
-            clock=services.clock, randomness=services.randomness, templates=services.templates,
-            provider=Provider.STRIPE, payload=request.get_data(cache=False), headers=dict(request.headers))
+        done = ledger.handle_webhook(services.uow(), gateways=services.payment_gateways,
+                                     vault=services.credential_vault, clock=services.clock,
+                                     randomness=services.randomness, templates=services.templates,
+                                     provider=Provider.STRIPE, payload=request.get_data(cache=False),
+                                     headers=dict(request.headers))
     except InvalidSignature:
         return {"error": "invalid signature"}, 400
     except PaymentsNotConfigured:

@@ -1,0 +1,171 @@
+"""What every repository over SQLAlchemy Core shares: the explicit row-domain mapping, paging, lookups by id or
+ref, the outboxes' claim, and deletes."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+import cattrs
+import sqlalchemy as sa
+
+from adapters.sqlalchemy.errors import database_errors
+from portal_core.model.documents import (
+    InvoiceStatus,
+    Line,
+)
+from portal_core.model.money import Money
+from portal_core.model.outbox import OutboxStatus
+
+T = TypeVar("T")
+
+# The ordering functions sort None dates as date.max; coalescing to the same value keeps ties identical.
+_OPEN_INVOICE_STATUSES = (InvoiceStatus.SENT.value, InvoiceStatus.PARTIALLY_PAID.value)
+
+
+def _rows_converter() -> cattrs.Converter:
+    """Maps entities whose attributes are exactly their columns; the driver already returns dates and datetimes."""
+    converter = cattrs.Converter(forbid_extra_keys=True)
+    converter.register_structure_hook(dt.datetime, lambda value, _type: value)
+    converter.register_structure_hook(dt.date, lambda value, _type: value)
+    return converter
+
+
+_rows = _rows_converter()
+
+
+def _lines_to_json(lines: Sequence[Line]) -> list[dict[str, Any]]:
+    # Quantities as decimal strings: JSON numbers would go through float and lose exactness.
+    return [{"description": line.description, "quantity": str(line.quantity),
+             "unit_price_minor": line.unit_price.minor} for line in lines]
+
+
+def _lines_from_json(data: list[dict[str, Any]], currency: str) -> tuple[Line, ...]:
+    return tuple(Line(item["description"], Decimal(item["quantity"]), Money(item["unit_price_minor"], currency))
+                 for item in data)
+
+
+def _offset_limit(query: sa.Select[Any], offset: int, limit: int | None) -> sa.Select[Any]:
+    if offset:
+        query = query.offset(offset)
+    return query if limit is None else query.limit(limit)
+
+
+class _Records(Generic[T]):
+    """What every repository shares: the connection, the mapping, and insert/update/lookup by id or ref."""
+
+    table: ClassVar[sa.Table]
+    kind: ClassVar[type]
+
+    def __init__(self, connection: sa.Connection) -> None:
+        self._connection = connection
+
+    def _to_row(self, item: T) -> dict[str, Any]:
+        return dict(_rows.unstructure(item))
+
+    def _from_row(self, row: sa.RowMapping) -> T:
+        return _rows.structure(dict(row), self.kind)
+
+    def _execute(self, statement: sa.Executable) -> sa.CursorResult[Any]:
+        with database_errors():
+            return self._connection.execute(statement)
+
+    def _text(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        # Python orders strings by code point; PostgreSQL by the database's locale unless told "C" (byte order,
+        # which for UTF-8 is code point order). SQLite's default BINARY collation already is.
+        return column.collate("C") if self._connection.dialect.name == "postgresql" else column
+
+    def _last_day(self, column: sa.ColumnElement[dt.date]) -> sa.ColumnElement[dt.date]:
+        # "Unscheduled last": written as a literal, not a bound parameter, so that PostgreSQL sees the very
+        # expression its index holds (migration 0007) and reads the index in order.
+        last = "DATE '9999-12-31'" if self._connection.dialect.name == "postgresql" else "'9999-12-31'"
+        return sa.func.coalesce(column, sa.literal_column(last, sa.Date()))
+
+    def _select(self) -> sa.Select[Any]:
+        return sa.select(self.table)
+
+    def _one(self, *where: sa.ColumnElement[bool], order_by: Sequence[sa.ColumnElement[Any]] = ()) -> T | None:
+        row = self._execute(self._select().where(*where).order_by(*order_by).limit(1)).mappings().first()
+        return self._from_row(row) if row is not None else None
+
+    def _all(self, *where: sa.ColumnElement[bool], order_by: Sequence[sa.ColumnElement[Any]],
+             offset: int = 0, limit: int | None = None, lock: bool = False) -> list[T]:
+        query = _offset_limit(self._select().where(*where).order_by(*order_by), offset, limit)
+        if lock:
+            query = query.with_for_update()
+        return [self._from_row(row) for row in self._execute(query).mappings()]
+
+    def add(self, item: T) -> None:
+        self._execute(self.table.insert().values(self._to_row(item)))
+
+    def update(self, item: T) -> None:
+        row = self._to_row(item)
+        result = self._execute(self.table.update().where(self.table.c.id == row.pop("id")).values(row))
+        if result.rowcount == 0:
+            raise KeyError(f"no {self.table.name} row {item.id}")  # type: ignore[attr-defined]
+
+    def get(self, id_: str) -> T | None:
+        return self._one(self.table.c.id == id_)
+
+    def get_by_ref(self, ref: str) -> T | None:
+        return self._one(self.table.c.ref == ref)
+
+    def _get_many(self, ids: list[str]) -> list[T]:
+        wanted = list(dict.fromkeys(ids))
+        if not wanted:
+            return []
+        found = {item.id: item for item in self._all(self.table.c.id.in_(wanted), order_by=())}  # type: ignore[attr-defined]
+        return [found[key] for key in wanted if key in found]
+
+    def _remove(self, id_: str) -> None:
+        self._execute(self.table.delete().where(self.table.c.id == id_))
+
+
+
+class _Tried(Protocol):
+    id: str
+    claimed_until: dt.datetime | None
+
+    def claim(self, now: dt.datetime) -> None: ...
+
+
+Tried = TypeVar("Tried", bound=_Tried)
+
+
+def claim_due(records: _Records[Tried], now: dt.datetime, *, limit: int,
+              ids: Sequence[str] | None = None) -> list[Tried]:
+    """Leases up to limit due entries of an outbox table (mail or webhook deliveries) to the caller: oldest due
+    first, only those of ids when given, none that another dispatcher holds."""
+    c = records.table.c
+    if ids is not None and not ids:
+        return []
+    query = (sa.select(records.table)
+             .where(c.status == OutboxStatus.PENDING.value, c.next_attempt_at <= now,
+                    sa.or_(c.claimed_until.is_(None), c.claimed_until <= now))
+             .order_by(c.next_attempt_at, records._text(c.id)).limit(limit))
+    if ids is not None:
+        query = query.where(c.id.in_(list(ids)))
+    if records._connection.dialect.name == "postgresql":
+        # Another dispatcher's claimed rows are skipped, not waited for: any number can run at once.
+        query = query.with_for_update(skip_locked=True)
+    claimed = [records._from_row(row) for row in records._execute(query).mappings()]
+    for entry in claimed:
+        entry.claim(now)
+    if claimed:
+        records._execute(records.table.update().where(c.id.in_([e.id for e in claimed]))
+                         .values(claimed_until=claimed[0].claimed_until))
+    return claimed
+
+
+
+def _delete(connection: sa.Connection, table: sa.Table, where: sa.ColumnElement[bool]) -> int:
+    with database_errors():
+        return int(connection.execute(table.delete().where(where)).rowcount)
+
+
+def _advisory_lock_id(key: str) -> int:
+    """A signed 64-bit number for pg_advisory_xact_lock, from the (already keyed-hash) throttle key."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
