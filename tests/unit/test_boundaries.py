@@ -57,3 +57,10 @@ def test_the_layer_packages_import_from_this_projects_src(package: str) -> None:
     location = pathlib.Path(module.__file__).resolve()
     assert location.is_relative_to(SRC.resolve()), location
     assert location == (SRC / package / "__init__.py").resolve()
+
+
+def test_no_source_file_is_longer_than_450_lines() -> None:
+    """A module that long does more than one job (issue 17): split it where the jobs part."""
+    long = {str(p.relative_to(SRC)): n for p in SRC.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 450}
+    assert long == {}

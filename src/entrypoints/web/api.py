@@ -18,11 +18,12 @@ import attrs
 from flask import Blueprint, Response, g, jsonify, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from entrypoints.web.openapi import Operation, document, record_schema
+from entrypoints.web.openapi import COMPANY, LINK, PAYMENT, REQUEST, SENT, Operation, document, page_of, record_schema
 from entrypoints.web.services import portal_services
 from portal_core import api_keys, companies, crm_sync, errors, file_sharing, invoices, sending
 from portal_core.model.money import Money
-from portal_core.seed import (
+from portal_core.seed import load_company_records, load_seed
+from portal_core.seed_format import (
     SeedCompany,
     SeedContact,
     SeedInvoice,
@@ -31,8 +32,6 @@ from portal_core.seed import (
     SeedProject,
     SeedQuote,
     SeedTask,
-    load_company_records,
-    load_seed,
 )
 
 log = logging.getLogger("portal.api")
@@ -203,18 +202,6 @@ def _created_or_updated(created: bool, payload: dict[str, Any]) -> tuple[Respons
 
 # ---- companies ---------------------------------------------------------------------------------------------------
 
-COMPANY = {"type": "object", "required": ["ref", "name", "portal_enabled"],
-           "properties": {"ref": {"type": ["string", "null"]}, "name": {"type": "string"},
-                          "portal_enabled": {"type": "boolean"}}}
-LINK = {"type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}}
-
-
-def _page_of(items: dict[str, Any]) -> dict[str, Any]:
-    return {"type": "object", "required": ["data", "next_cursor"],
-            "properties": {"data": {"type": "array", "items": items},
-                           "next_cursor": {"type": ["string", "null"]}}}
-
-
 def _company(company: Any) -> dict[str, Any]:
     return {"ref": company.ref, "name": company.name, "portal_enabled": company.portal_enabled}
 
@@ -223,7 +210,7 @@ def _company_by_ref(ref: str) -> Any:
     return crm_sync.company_by_ref(portal_services().uow(), ref)
 
 
-@operation("/companies", "GET", "Every company, in name order", response=_page_of(COMPANY))
+@operation("/companies", "GET", "Every company, in name order", response=page_of(COMPANY))
 def list_companies() -> Response:
     found = companies.list_companies(portal_services().uow())
     return jsonify({"data": [_company(c) for c in found], "next_cursor": None})
@@ -313,12 +300,6 @@ def put_product(ref: str) -> tuple[Response, int]:
 
 # ---- sending and voiding -----------------------------------------------------------------------------------------
 
-SENT = {"type": "object", "required": ["ref", "number", "status", "changed", "notified", "not_delivered"],
-        "properties": {"ref": {"type": "string"}, "number": {"type": "string"}, "status": {"type": "string"},
-                       "changed": {"type": "boolean"}, "notified": {"type": "integer"},
-                       "not_delivered": {"type": "integer"}}}
-
-
 def _send(ref: str, send: Callable[..., sending.SendOutcome]) -> Response:
     """send_invoice or send_quote, with the same rules as `portal invoice send` / `portal quote send`."""
     s = portal_services()
@@ -394,18 +375,6 @@ def delete_file(file_id: str) -> tuple[str, int]:
 
 # ---- what clients did: requests and payments ---------------------------------------------------------------------
 
-REQUEST = {"type": "object",
-           "required": ["id", "company", "title", "details", "status", "created_at", "submitted_by"],
-           "properties": {"id": {"type": "string"}, "company": {"type": ["string", "null"]},
-                          "title": {"type": "string"}, "details": {"type": "string"}, "status": {"type": "string"},
-                          "created_at": {"type": "string", "format": "date-time"},
-                          "submitted_by": {"type": ["string", "null"]}}}
-PAYMENT = {"type": "object",
-           "required": ["invoice", "number", "amount", "currency", "provider", "provider_reference", "paid_at"],
-           "properties": {"invoice": {"type": ["string", "null"]}, "number": {"type": "string"},
-                          "amount": {"type": "string"}, "currency": {"type": "string"},
-                          "provider": {"type": "string"}, "provider_reference": {"type": ["string", "null"]},
-                          "paid_at": {"type": "string", "format": "date-time"}}}
 SINCE = (("since", "the next_cursor of the previous page; without it the feed starts from the beginning"),)
 
 
@@ -417,7 +386,7 @@ def _request(entry: crm_sync.RequestEntry) -> dict[str, Any]:
 
 
 @operation("/requests", "GET", "Requests clients sent, oldest first, read on from a cursor",
-           response=_page_of(REQUEST), query=SINCE, errors=(401, 422, 429))
+           response=page_of(REQUEST), query=SINCE, errors=(401, 422, 429))
 def list_requests() -> Response:
     services = portal_services()
     page = crm_sync.requests_since(services.uow(), request.args.get("since"), clock=services.clock)
@@ -453,7 +422,7 @@ def _payment(entry: crm_sync.PaymentEntry) -> dict[str, Any]:
 
 
 @operation("/payments", "GET", "Confirmed payments, oldest first (one entry per invoice paid), from a cursor",
-           response=_page_of(PAYMENT), query=SINCE, errors=(401, 422, 429))
+           response=page_of(PAYMENT), query=SINCE, errors=(401, 422, 429))
 def list_payments() -> Response:
     services = portal_services()
     page = crm_sync.payments_since(services.uow(), request.args.get("since"), clock=services.clock)

@@ -126,3 +126,35 @@ def _error_response(status: int) -> dict[str, Any]:
 
 def _path_names(path: str) -> list[str]:
     return [part[1:-1] for part in path.split("/") if part.startswith("{") and part.endswith("}")]
+
+
+# ---- the response bodies' schemas (the request bodies' are derived from the seed's attrs classes above) ----------
+
+COMPANY = {"type": "object", "required": ["ref", "name", "portal_enabled"],
+           "properties": {"ref": {"type": ["string", "null"]}, "name": {"type": "string"},
+                          "portal_enabled": {"type": "boolean"}}}
+LINK = {"type": "object", "required": ["url"], "properties": {"url": {"type": "string"}}}
+
+
+def page_of(items: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": ["data", "next_cursor"],
+            "properties": {"data": {"type": "array", "items": items},
+                           "next_cursor": {"type": ["string", "null"]}}}
+
+SENT = {"type": "object", "required": ["ref", "number", "status", "changed", "notified", "not_delivered"],
+        "properties": {"ref": {"type": "string"}, "number": {"type": "string"}, "status": {"type": "string"},
+                       "changed": {"type": "boolean"}, "notified": {"type": "integer"},
+                       "not_delivered": {"type": "integer"}}}
+
+REQUEST = {"type": "object",
+           "required": ["id", "company", "title", "details", "status", "created_at", "submitted_by"],
+           "properties": {"id": {"type": "string"}, "company": {"type": ["string", "null"]},
+                          "title": {"type": "string"}, "details": {"type": "string"}, "status": {"type": "string"},
+                          "created_at": {"type": "string", "format": "date-time"},
+                          "submitted_by": {"type": ["string", "null"]}}}
+PAYMENT = {"type": "object",
+           "required": ["invoice", "number", "amount", "currency", "provider", "provider_reference", "paid_at"],
+           "properties": {"invoice": {"type": ["string", "null"]}, "number": {"type": "string"},
+                          "amount": {"type": "string"}, "currency": {"type": "string"},
+                          "provider": {"type": "string"}, "provider_reference": {"type": ["string", "null"]},
+                          "paid_at": {"type": "string", "format": "date-time"}}}
