@@ -11,6 +11,12 @@ import os
 from collections.abc import Generator
 
 import pytest
+from hypothesis import settings
+
+# Properties without settings of their own, and the repository contract suite, run at the profile's count: a quick
+# one on a developer's machine, 100 or more in CI. HYPOTHESIS_PROFILE=ci runs CI's anywhere.
+settings.register_profile("dev", max_examples=20)
+settings.register_profile("ci", max_examples=100)
 
 
 def in_ci() -> bool:
@@ -26,5 +32,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         report.outcome = "failed"
         report.longrepr = f"skipped under CI=true, where nothing may be missing: {reason}"
 
+
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE") or ("ci" if in_ci() else "dev"))
 
 pytest_plugins = ["pytester"]  # tests/unit/test_ci_skips.py runs a small suite of its own through this hook

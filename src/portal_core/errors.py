@@ -125,5 +125,15 @@ class Conflict(PortalError):
     """
 
 
+class RecordMissing(PortalError, KeyError):
+    """An update of a record that is not stored (a programming error in the caller, or a record deleted meanwhile).
+
+    Also a KeyError, as it was before it had a name, so that callers catching KeyError keep working.
+    """
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
 class DatabaseUnavailable(PortalError):
     """The database cannot be reached right now; retry later."""

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import attrs
 
-from portal_core.ports import Clock, UnitOfWork
+from portal_core.ports import Clock, Progress, UnitOfWork
 from portal_core.sign_in import SignInPolicy
 
 # Codes live 10 minutes; a day later they are of no use, not even to read back the sign-in that used one.
@@ -36,9 +36,10 @@ class RetentionPolicy:
     webhook_deliveries: dt.timedelta = WEBHOOK_DELIVERY_RETENTION
 
 
-def prune(uow: UnitOfWork, *, clock: Clock, sign_in_policy: SignInPolicy,
-          retention: RetentionPolicy) -> list[tuple[str, int]]:
-    """Deletes what has expired; returns (kind, rows removed) for every kind, in a fixed order."""
+def prune(uow: UnitOfWork, *, clock: Clock, sign_in_policy: SignInPolicy, retention: RetentionPolicy,
+          progress: Progress | None = None) -> list[tuple[str, int]]:
+    """Deletes what has expired, a transaction per kind; returns (kind, rows removed) for every kind, in a fixed
+    order. `progress` is told of each kind done."""
     now = clock.now()
     steps: list[tuple[str, Callable[[], int]]] = [
         ("one-time codes", lambda: uow.codes.prune(now - retention.codes)),
@@ -56,4 +57,6 @@ def prune(uow: UnitOfWork, *, clock: Clock, sign_in_policy: SignInPolicy,
             count = step()
             uow.commit()
         removed.append((kind, count))
+        if progress is not None:
+            progress(len(removed), len(steps))
     return removed

@@ -43,7 +43,7 @@ from portal_core.model.documents import (
 )
 from portal_core.model.files import File
 from portal_core.model.money import Money, exponent, parse_decimal
-from portal_core.ports import Clock, FileStorage, Randomness, UnitOfWork
+from portal_core.ports import Clock, FileStorage, Progress, Randomness, UnitOfWork
 from portal_core.seed_format import (
     Seed,
     SeedCompany,
@@ -127,8 +127,10 @@ def _lines(lines: list[SeedLine], currency: str, where: str) -> tuple[Line, ...]
 class _Loader:
     """Upserts one seed inside one unit of work; refs are matched per kind across the whole database."""
 
-    def __init__(self, uow: UnitOfWork, randomness: Randomness, clock: Clock, storage: FileStorage) -> None:
+    def __init__(self, uow: UnitOfWork, randomness: Randomness, clock: Clock, storage: FileStorage,
+                 progress: Progress | None = None) -> None:
         self.uow = uow
+        self.progress = progress
         self.randomness = randomness
         self.clock = clock
         self.storage = storage
@@ -189,6 +191,8 @@ class _Loader:
         for ci, c in enumerate(seed.companies):
             self.load_company(c, f"$.companies[{ci}]")
             contacts += len(c.contacts)
+            if self.progress is not None:
+                self.progress(ci + 1, len(seed.companies))
         return self.report(companies=len(seed.companies), contacts=contacts)
 
     def report(self, *, companies: int, contacts: int) -> SeedReport:
@@ -298,10 +302,11 @@ class _Loader:
 
 
 def load_seed(uow: UnitOfWork, *, randomness: Randomness, clock: Clock, storage: FileStorage,
-              document: object) -> SeedReport:
-    """Loads the whole seed or nothing. Raises InvalidSeed (or another InvalidInput) naming where it went wrong."""
+              document: object, progress: Progress | None = None) -> SeedReport:
+    """Loads the whole seed or nothing. Raises InvalidSeed (or another InvalidInput) naming where it went wrong.
+    `progress` is told of each company loaded (before the one commit at the end)."""
     seed = parse_seed(document)
-    return _in_one_transaction(uow, lambda: _Loader(uow, randomness, clock, storage).load(seed))
+    return _in_one_transaction(uow, lambda: _Loader(uow, randomness, clock, storage, progress).load(seed))
 
 
 def load_company_records(uow: UnitOfWork, *, randomness: Randomness, clock: Clock, storage: FileStorage,

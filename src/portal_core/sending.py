@@ -28,7 +28,15 @@ from portal_core.model.documents import Invoice, InvoiceStatus, Quote
 from portal_core.model.mail import Attachment, DocumentKind, DocumentNotice, Notice, OverdueLine, OverdueReminder
 from portal_core.model.outbox import MailPurpose
 from portal_core.model.printable import Document, InvoiceDocument, QuoteDocument
-from portal_core.ports import Clock, DocumentRenderer, EmailSender, EmailTemplates, Randomness, UnitOfWork
+from portal_core.ports import (
+    Clock,
+    DocumentRenderer,
+    EmailSender,
+    EmailTemplates,
+    Progress,
+    Randomness,
+    UnitOfWork,
+)
 
 REMIND_EVERY = dt.timedelta(hours=24)
 # Kinds of notice in the NoticeLog. Both count toward the limit on repeat notices.
@@ -293,9 +301,11 @@ def _overdue_line(invoice: Invoice, today: dt.date) -> OverdueLine:
 
 
 def remind_overdue(uow: UnitOfWork, *, sender: EmailSender, templates: EmailTemplates, clock: Clock,
-                   randomness: Randomness, base_url: str, company_key: str | None = None) -> RemindReport:
+                   randomness: Randomness, base_url: str, company_key: str | None = None,
+                   progress: Progress | None = None) -> RemindReport:
     """One email per contact listing the company's overdue invoices not reminded (nor sent) in the last
-    REMIND_EVERY; every company's, or only COMPANY's (ref or name). Raises UnknownCompany and PortalUnavailable."""
+    REMIND_EVERY; every company's, or only COMPANY's (ref or name). Raises UnknownCompany and PortalUnavailable.
+    `progress` is told of each company's reminders handed to the relay (the slow part, after the commit)."""
     now = clock.now()
     today = now.date()
     batches: list[tuple[CompanyReminder, tuple[_Mail, ...]]] = []
@@ -337,9 +347,13 @@ def remind_overdue(uow: UnitOfWork, *, sender: EmailSender, templates: EmailTemp
                                              subject_ref=f"company:{company.id}",
                                              detail=f"overdue invoices {numbers}{_link_note(link)}")))
         uow.commit()
-    return RemindReport(companies=tuple(
-        attrs.evolve(reminder, deliveries=_deliver(uow, sender, clock, randomness, mails)) if mails else reminder
-        for reminder, mails in batches))
+    reminders = []
+    for done, (reminder, mails) in enumerate(batches, start=1):
+        reminders.append(attrs.evolve(reminder, deliveries=_deliver(uow, sender, clock, randomness, mails))
+                         if mails else reminder)
+        if progress is not None:
+            progress(done, len(batches))
+    return RemindReport(companies=tuple(reminders))
 
 
 # ---- voiding

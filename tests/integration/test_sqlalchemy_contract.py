@@ -6,10 +6,27 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from portal_core.testing.contract import RepositoryContract, UowFactory
+from portal_core.testing.contract import (
+    RepositoryContract,
+    RepositoryReadContract,
+    UowFactory,
+    cross_linked_world,
+    store_world,
+)
 
 
 class TestSqlAlchemyRepositories(RepositoryContract):
     @pytest.fixture
     def make_uow(self, engine: sa.Engine) -> UowFactory:  # `engine`: a migrated database, SQLite and PostgreSQL
         return lambda: SqlAlchemyUnitOfWork(engine)
+
+
+class TestSqlAlchemyReadRulesOverCrossLinkedData(RepositoryReadContract):
+    """The read rules over data whose links cross companies, as a CRM's own data may."""
+
+    @pytest.fixture
+    def make_uow(self, engine: sa.Engine) -> UowFactory:
+        return lambda: SqlAlchemyUnitOfWork(engine)
+
+    def prepare_store(self, make_uow: UowFactory) -> None:
+        store_world(make_uow, cross_linked_world())

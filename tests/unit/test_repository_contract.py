@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from portal_core.testing.contract import RepositoryContract, UowFactory
+from portal_core.testing.contract import (
+    RepositoryContract,
+    RepositoryReadContract,
+    UowFactory,
+    cross_linked_world,
+    store_world,
+)
 
 
 class TestInMemoryRepositories(RepositoryContract):
@@ -13,3 +19,15 @@ class TestInMemoryRepositories(RepositoryContract):
     def make_uow(self) -> UowFactory:
         store = InMemoryStore()
         return lambda: InMemoryUnitOfWork(store)
+
+
+class TestInMemoryReadRulesOverCrossLinkedData(RepositoryReadContract):
+    """The read rules over data whose links cross companies, as a CRM's own data may."""
+
+    @pytest.fixture
+    def make_uow(self) -> UowFactory:
+        store = InMemoryStore()
+        return lambda: InMemoryUnitOfWork(store)
+
+    def prepare_store(self, make_uow: UowFactory) -> None:
+        store_world(make_uow, cross_linked_world())

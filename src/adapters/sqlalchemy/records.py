@@ -13,6 +13,7 @@ import cattrs
 import sqlalchemy as sa
 
 from adapters.sqlalchemy.errors import database_errors
+from portal_core.errors import RecordMissing
 from portal_core.model.documents import (
     InvoiceStatus,
     Line,
@@ -105,7 +106,7 @@ class _Records(Generic[T]):
         row = self._to_row(item)
         result = self._execute(self.table.update().where(self.table.c.id == row.pop("id")).values(row))
         if result.rowcount == 0:
-            raise KeyError(f"no {self.table.name} row {item.id}")  # type: ignore[attr-defined]
+            raise RecordMissing(f"no {self.table.name} row {item.id}")  # type: ignore[attr-defined]
 
     def get(self, id_: str) -> T | None:
         return self._one(self.table.c.id == id_)

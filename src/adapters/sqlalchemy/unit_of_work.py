@@ -34,6 +34,7 @@ from adapters.sqlalchemy.sign_in import (
     SqlAlchemySignedInReads,
 )
 from adapters.sqlalchemy.webhooks import SqlAlchemyWebhookDeliveries, SqlAlchemyWebhookRepository
+from portal_core.ports import close_repositories
 
 
 class SqlAlchemyUnitOfWork:
@@ -45,6 +46,7 @@ class SqlAlchemyUnitOfWork:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._connection: sa.Connection | None = None
+        close_repositories(self, "signed_in")
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         if self._connection is not None:
@@ -87,6 +89,7 @@ class SqlAlchemyUnitOfWork:
         connection, self._connection = self._connection, None
         if connection is None:
             return
+        close_repositories(self, "signed_in")
         try:
             with database_errors():
                 connection.rollback()  # a no-op after commit()

@@ -7,7 +7,7 @@ import argparse
 import datetime as dt
 
 from entrypoints.bootstrap import upgrade_database
-from entrypoints.cli.common import read_json, services
+from entrypoints.cli.common import ProgressBar, read_json, services
 from entrypoints.settings import Settings
 from portal_core import retention
 from portal_core.seed import load_seed
@@ -22,16 +22,19 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_seed(args: argparse.Namespace, settings: Settings) -> int:
     document = read_json(args.file)
     s = services(settings)
-    report = load_seed(s.uow(), randomness=s.randomness, clock=s.clock, storage=s.files, document=document)
+    with ProgressBar("loading companies") as bar:
+        report = load_seed(s.uow(), randomness=s.randomness, clock=s.clock, storage=s.files, document=document,
+                           progress=bar)
     print(f"seeded {report.companies} companies, {report.contacts} contacts, {report.records} records")
     return 0
 
 
 def cmd_prune(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
-    removed = retention.prune(s.uow(), clock=s.clock, sign_in_policy=s.sign_in_policy,
-                              retention=retention.RetentionPolicy(
-                                  audit=dt.timedelta(days=settings.audit_retention_days)))
+    with ProgressBar("pruning") as bar:
+        removed = retention.prune(s.uow(), clock=s.clock, sign_in_policy=s.sign_in_policy,
+                                  retention=retention.RetentionPolicy(
+                                      audit=dt.timedelta(days=settings.audit_retention_days)), progress=bar)
     for kind, count in removed:
         print(f"{kind}: {count} removed")
     return 0

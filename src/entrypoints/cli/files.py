@@ -7,7 +7,7 @@ import mimetypes
 import sys
 from pathlib import Path
 
-from entrypoints.cli.common import services
+from entrypoints.cli.common import add_json_flag, print_json, services
 from entrypoints.settings import Settings
 from portal_core import file_sharing, policy
 from portal_core.errors import InvalidInput
@@ -42,8 +42,15 @@ def cmd_file_detach(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_file_list(args: argparse.Namespace, settings: Settings) -> int:
-    s = services(settings)
-    for row in file_sharing.list_company_files(s.uow(), args.company):
+    rows = file_sharing.list_company_files(services(settings).uow(), args.company)
+    if args.json:
+        print_json({"files": [{"id": r.file.id, "ref": r.file.ref, "attached_at": r.file.attached_at,
+                               "name": r.file.name, "content_type": r.file.content_type, "size": r.file.size,
+                               "on": ({"job": r.parent.ref or r.parent.id} if isinstance(r.parent, Job)
+                                      else {"invoice": r.parent.number}),
+                               "shown": policy.is_client_visible(r.parent)} for r in rows]})
+        return 0
+    for row in rows:
         file, parent = row.file, row.parent
         where = (f"job {parent.ref or parent.id} ({parent.title})" if isinstance(parent, Job)
                  else f"invoice {parent.number}")
@@ -69,5 +76,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     detach.set_defaults(run=cmd_file_detach)
     listing = file_sub.add_parser("list", help="list a company's files")
     listing.add_argument("company", metavar="COMPANY")
+    add_json_flag(listing)
     listing.set_defaults(run=cmd_file_list)
 

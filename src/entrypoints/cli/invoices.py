@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from entrypoints.cli.common import services
+from entrypoints.cli.common import ProgressBar, services
 from entrypoints.cli.sending import DELIVERY_FAILED, delivery_lines, no_link_line, print_send, when
 from entrypoints.settings import Settings
 from portal_core import invoices, sending
@@ -19,8 +19,10 @@ def cmd_invoice_send(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_invoice_remind(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
-    report = sending.remind_overdue(s.uow(), sender=s.email_sender, templates=s.templates, clock=s.clock,
-                                    randomness=s.randomness, base_url=settings.base_url, company_key=args.company)
+    with ProgressBar("sending reminders") as bar:
+        report = sending.remind_overdue(s.uow(), sender=s.email_sender, templates=s.templates, clock=s.clock,
+                                        randomness=s.randomness, base_url=settings.base_url,
+                                        company_key=args.company, progress=bar)
     reminded = held = 0
     for company in report.companies:
         if not company.invoices and not company.held_back:

@@ -8,14 +8,18 @@ import signal
 import sys
 from types import FrameType
 
-from entrypoints.cli.common import services
+from entrypoints.cli.common import add_json_flag, print_json, services
 from entrypoints.mail_dispatcher import Dispatcher
 from entrypoints.settings import Settings
 from portal_core import outbox
 
 
 def cmd_mail_status(args: argparse.Namespace, settings: Settings) -> int:
-    for status, count in outbox.mail_status(services(settings).uow()).items():
+    counts = outbox.mail_status(services(settings).uow())
+    if args.json:
+        print_json({"mail": {status.value: count for status, count in counts.items()}})
+        return 0
+    for status, count in counts.items():
         print(f"{status.value} {count}")
     return 0
 
@@ -45,8 +49,9 @@ def cmd_mail_run(args: argparse.Namespace, settings: Settings) -> int:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     mail = sub.add_parser("mail", help="the mail outbox").add_subparsers(dest="mail_command", required=True)
-    mail.add_parser("status", help="pending, sent and failed messages, one count per line").set_defaults(
-        run=cmd_mail_status)
+    status = mail.add_parser("status", help="pending, sent and failed messages, one count per line")
+    add_json_flag(status)
+    status.set_defaults(run=cmd_mail_status)
     mail.add_parser("retry", help="put failed messages back in the queue").set_defaults(run=cmd_mail_retry)
     mail.add_parser("run", help="send queued mail and webhook deliveries until SIGTERM (a host that serves no "
                     "pages)").set_defaults(run=cmd_mail_run)

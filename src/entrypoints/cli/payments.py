@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from entrypoints.cli.common import services
+from entrypoints.cli.common import add_json_flag, print_json, services
 from entrypoints.settings import Settings
 from portal_core import ledger, outbox, payment_providers
 from portal_core.model.payment import Provider
@@ -40,6 +40,12 @@ def cmd_disconnect(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
     found = {p.provider: p for p in payment_providers.provider_status(s.uow(), vault=s.credential_vault)}
+    if args.json:
+        print_json({"providers": [
+            {"provider": provider.value, "connected": provider in found,
+             "connected_at": found[provider].connected_at if provider in found else None,
+             "credentials": dict(found[provider].shown) if provider in found else {}} for provider in Provider]})
+        return 0
     for provider in Provider:
         print(found[provider].describe() if provider in found else f"{provider.value}: not connected")
     return 0
@@ -82,7 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     disconnect.add_argument("provider", metavar="PROVIDER", help="stripe or telr")
     disconnect.set_defaults(run=cmd_disconnect)
 
-    commands.add_parser("status", help="which providers are connected (secrets: last 4 characters)").set_defaults(
-        run=cmd_status)
+    status = commands.add_parser("status", help="which providers are connected (secrets: last 4 characters)")
+    add_json_flag(status)
+    status.set_defaults(run=cmd_status)
     commands.add_parser("reconcile", help="ask the providers about payments still pending").set_defaults(
         run=cmd_reconcile)

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import argparse
 
-from entrypoints.cli.common import services
+from entrypoints.cli.common import add_json_flag, print_json, services
 from entrypoints.settings import Settings
 from portal_core import client_requests
 
 
 def cmd_request_list(args: argparse.Namespace, settings: Settings) -> int:
-    s = services(settings)
-    for view in client_requests.list_company_requests(s.uow(), args.company):
+    views = client_requests.list_company_requests(services(settings).uow(), args.company)
+    if args.json:
+        print_json({"requests": [{"id": v.request.id, "ref": v.request.ref, "created_at": v.request.created_at,
+                                  "status": v.request.status.value, "title": v.request.title,
+                                  "details": v.request.details, "submitted_by": v.submitted_by_name}
+                                 for v in views]})
+        return 0
+    for view in views:
         request = view.request
         print(f"{request.id}\t{request.created_at.isoformat(timespec='minutes')}\t{request.status.value}\t"
               f"{request.title}\t{view.submitted_by_name or '-'}")
@@ -30,6 +36,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     req_sub = req.add_subparsers(dest="request_command", required=True)
     req_list = req_sub.add_parser("list", help="list a company's requests: id, date, status, title, sent by")
     req_list.add_argument("company", metavar="COMPANY")
+    add_json_flag(req_list)
     req_list.set_defaults(run=cmd_request_list)
     status = req_sub.add_parser("status", help="change a request's status (new, open, in_progress, closed)")
     status.add_argument("request_id", metavar="REQUEST_ID")

@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import attrs
 
-from portal_core.errors import InvalidInput, InvalidTransition
+from portal_core.errors import InvalidAmount, InvalidInput, InvalidTransition
 from portal_core.model.money import Money, exponent, total_of
 
 
@@ -110,6 +110,9 @@ class Invoice:
         for money in (self.tax, self.amount_paid, *(line.unit_price for line in self.lines)):
             if money.currency != self.currency:
                 raise InvalidInput(f"invoice {self.number}: amounts must all be in {self.currency}")
+        for what, money in (("tax", self.tax), ("amount paid", self.amount_paid)):
+            if money.minor < 0:
+                raise InvalidAmount(f"invoice {self.number}: the {what} cannot be below zero")
         if self.issued_date and self.due_date and self.due_date < self.issued_date:
             raise InvalidInput(f"invoice {self.number}: due date {self.due_date} is before issue date "
                                f"{self.issued_date}")

@@ -7,6 +7,7 @@ receivers, the schema's state). Import them from here: `from portal_core.ports i
 
 from __future__ import annotations
 
+from portal_core.errors import RecordMissing
 from portal_core.ports.outside import (
     Clock,
     CredentialVault,
@@ -16,14 +17,17 @@ from portal_core.ports.outside import (
     FileStorage,
     GatewayFactory,
     PaymentGateway,
+    Progress,
     Randomness,
     SchemaStatus,
     WebhookTransport,
 )
 from portal_core.ports.repositories import (
+    REPOSITORY_NAMES,
     ApiKeyRepository,
     AuditLog,
     BusinessRepository,
+    ClosedRepository,
     CompanyRepository,
     ContactRepository,
     FileRepository,
@@ -47,6 +51,7 @@ from portal_core.ports.repositories import (
     UnitOfWork,
     WebhookDeliveries,
     WebhookRepository,
+    close_repositories,
 )
 
 __all__ = [
@@ -54,6 +59,7 @@ __all__ = [
     "AuditLog",
     "BusinessRepository",
     "Clock",
+    "ClosedRepository",
     "CompanyRepository",
     "ContactRepository",
     "CredentialVault",
@@ -73,10 +79,13 @@ __all__ = [
     "PaymentGateway",
     "PaymentRepository",
     "ProcessedEventLog",
+    "Progress",
     "ProductRepository",
     "ProjectRepository",
     "ProviderConnectionRepository",
     "QuoteRepository",
+    "REPOSITORY_NAMES",
+    "RecordMissing",
     "Randomness",
     "RequestRepository",
     "SchemaStatus",
@@ -87,4 +96,5 @@ __all__ = [
     "WebhookDeliveries",
     "WebhookRepository",
     "WebhookTransport",
+    "close_repositories",
 ]

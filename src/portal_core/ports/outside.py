@@ -18,6 +18,12 @@ from portal_core.model.payment import (
 from portal_core.model.printable import Document
 
 
+class Progress(Protocol):
+    """Told how far long work has got (`done` of `total` steps): a progress bar, a log line, or nothing at all."""
+
+    def __call__(self, done: int, total: int) -> None: ...
+
+
 class Clock(Protocol):
     def now(self) -> dt.datetime:
         """The current time, timezone-aware UTC."""

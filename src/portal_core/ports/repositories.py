@@ -1,5 +1,7 @@
 """The ports to the database: a repository per aggregate, and the unit of work, one transaction over all of them.
-Every error from the database surfaces as DatabaseUnavailable (unreachable) or Conflict (a unique key taken)."""
+Every error from the database surfaces as DatabaseUnavailable (unreachable) or Conflict (a unique key taken); an
+update of a record that is not stored raises RecordMissing. Outside its `with` block a unit of work refuses any use
+(RuntimeError), and entering one that is open raises RuntimeError too."""
 
 from __future__ import annotations
 
@@ -419,3 +421,21 @@ class UnitOfWork(Protocol):
     def __exit__(self, *exc: object) -> None: ...
     def commit(self) -> None: ...
     def rollback(self) -> None: ...
+
+
+#: The repositories every unit of work holds, by attribute name.
+REPOSITORY_NAMES: tuple[str, ...] = tuple(UnitOfWork.__annotations__)
+
+
+class ClosedRepository:
+    """What a unit of work holds in place of its repositories outside its `with` block: any use raises RuntimeError
+    (the work would belong to no transaction, and be lost)."""
+
+    def __getattr__(self, name: str) -> object:
+        raise RuntimeError("the unit of work is used outside its `with` block")
+
+
+def close_repositories(uow: object, *extra: str) -> None:
+    """Puts a ClosedRepository in place of each of the unit of work's repositories (and of the `extra` names)."""
+    for name in (*REPOSITORY_NAMES, *extra):
+        setattr(uow, name, ClosedRepository())

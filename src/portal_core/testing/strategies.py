@@ -1,8 +1,10 @@
 """Hypothesis strategies that build consistent worlds: a business, its client companies and everything they own.
 
 Every link (job -> project, task -> job, invoice -> job, request -> contact, file -> job or invoice) stays inside the
-company that owns the record, as the seed loader and the use cases guarantee. Amounts come in currencies with 0, 2
-and 3 decimals (JPY, AED, KWD, ...), including zero and very large amounts.
+company that owns the record, as the seed loader and the use cases guarantee, unless `cross_links=True`: then links
+may point at another company's records, as a CRM's own data may (the read contract must hold over it too). Names
+mix cases and scripts (Zoë, ÅSA, Ωmega, 日本); amounts come in currencies with 0, 2 and 3 decimals (JPY, AED, KWD,
+...), including zero and very large amounts. `refused_amounts` and `refused_invoices` are what the model refuses.
 """
 
 from __future__ import annotations
@@ -71,11 +73,24 @@ class World:
     def company(self, company_id: str) -> Company:
         return next(c for c in self.companies if c.id == company_id)
 
+    @property
+    def links_across_companies(self) -> bool:
+        """Whether some record links to a record of another company (only with `worlds(cross_links=True)`)."""
+        owner = {item.id: item.company_id for item in (*self.records, *self.contacts)}
+        links = [(j.company_id, j.project_id) for j in self.jobs] + [(t.company_id, t.job_id) for t in self.tasks]
+        links += [(i.company_id, i.job_id) for i in self.invoices] + [(r.company_id, r.submitted_by)
+                                                                      for r in self.requests]
+        links += [(f.company_id, f.job_id or f.invoice_id) for f in self.files]
+        return any(target is not None and owner[target] != company_id for company_id, target in links)
+
 
 dates = st.dates(min_value=dt.date(2025, 1, 1), max_value=dt.date(2027, 12, 31))
-names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz ", min_size=1, max_size=12).filter(lambda s: s.strip() != "")
+# Lower and upper case, Latin with accents, Greek, Arabic and CJK: orders compare code points, never a locale's rules.
+names = st.text(alphabet="abcxyzABCXYZ éÉåÅßñÑøΩωαΣعربي日本語-'0", min_size=1, max_size=12).filter(
+    lambda s: s.strip() != "")
 emails = st.sampled_from(["homer@globex.example", "Marge@Globex.example", "bart@school.example",
-                          "lisa@school.example", "ned@leftorium.example", "shared@both.example"])
+                          "lisa@school.example", "ned@leftorium.example", "shared@both.example", "Zoë@Globex.example",
+                          "ÅSA.Lind@school.example"])
 # Zero, small, and past 2**53 (where a float would start losing minor units).
 minor_amounts = st.one_of(st.just(0), st.integers(min_value=0, max_value=10**7),
                           st.integers(min_value=2**53 - 10, max_value=2**53 + 10))
@@ -83,6 +98,10 @@ minor_amounts = st.one_of(st.just(0), st.integers(min_value=0, max_value=10**7),
 
 def money(currency: str) -> st.SearchStrategy[Money]:
     return st.builds(Money, minor_amounts, st.just(currency))
+
+
+# Amounts an invoice or quote refuses as its tax or amount paid: below zero, down to the smallest a column holds.
+refused_amounts = st.integers(max_value=-1, min_value=-(2**63 - 1))
 
 
 def _lines(draw: st.DrawFn, currency: str) -> tuple[Line, ...]:
@@ -94,12 +113,16 @@ def _lines(draw: st.DrawFn, currency: str) -> tuple[Line, ...]:
 
 
 @st.composite
-def worlds(draw: st.DrawFn, max_companies: int = 4, prefix: str = "") -> World:
+def worlds(draw: st.DrawFn, max_companies: int = 4, prefix: str = "", cross_links: bool = False) -> World:
     """A business, several companies (portal on or off) and, per company, contacts and records of every kind.
 
     `prefix` goes in front of every id, ref, number and link token, so several worlds can share one database.
+    `cross_links` lets links point at the records of companies drawn before (a CRM's data may).
     """
     serial = itertools.count(1)
+
+    def linkable(own: list[str], everyone: list[str]) -> list[str]:
+        return list(dict.fromkeys([*own, *everyone])) if cross_links else own
 
     def new_id(kind: str) -> str:
         return f"{prefix}{kind}-{next(serial)}"
@@ -118,7 +141,7 @@ def worlds(draw: st.DrawFn, max_companies: int = 4, prefix: str = "") -> World:
     requests: list[ClientRequest] = []
     files: list[File] = []
     for c in range(draw(st.integers(min_value=1, max_value=max_companies))):
-        company = Company(id=new_id("company"), name=f"Company {c}", ref=f"{prefix}co{c}",
+        company = Company(id=new_id("company"), name=f"{draw(names)} {c}", ref=f"{prefix}co{c}",
                           portal_enabled=draw(st.booleans()), link_token=f"{prefix}link-token-{c:02d}-" + "x" * 20)
         companies.append(company)
         cid = company.id
@@ -130,16 +153,16 @@ def worlds(draw: st.DrawFn, max_companies: int = 4, prefix: str = "") -> World:
                                     status=draw(st.sampled_from(ProjectStatus)), ref=ref("project"))
                             for _ in range(draw(st.integers(min_value=0, max_value=2)))]
         projects += company_projects
+        project_ids = linkable([p.id for p in company_projects], [p.id for p in projects])
         company_jobs = []
         for _ in range(draw(st.integers(min_value=0, max_value=3))):
             start = draw(st.none() | dates)
             company_jobs.append(Job(
                 id=new_id("job"), company_id=cid, title=draw(names), status=draw(st.sampled_from(JobStatus)),
                 scheduled_start=start, scheduled_end=start and start + dt.timedelta(days=draw(st.integers(0, 30))),
-                project_id=draw(st.none() | st.sampled_from([p.id for p in company_projects]))
-                if company_projects else None, ref=ref("job")))
+                project_id=draw(st.none() | st.sampled_from(project_ids)) if project_ids else None, ref=ref("job")))
         jobs += company_jobs
-        job_ids = [j.id for j in company_jobs]
+        job_ids = linkable([j.id for j in company_jobs], [j.id for j in jobs])
         tasks += [Task(id=new_id("task"), company_id=cid, title=draw(names), status=draw(st.sampled_from(TaskStatus)),
                        job_id=draw(st.none() | st.sampled_from(job_ids)) if job_ids else None,
                        due_date=draw(st.none() | dates), ref=ref("task"))
@@ -161,14 +184,15 @@ def worlds(draw: st.DrawFn, max_companies: int = 4, prefix: str = "") -> World:
                 lines=_lines(draw, currency), tax=draw(money(currency)), amount_paid=draw(money(currency)),
                 job_id=draw(st.none() | st.sampled_from(job_ids)) if job_ids else None, ref=ref("invoice")))
         invoices += company_invoices
-        contact_ids = [k.id for k in company_contacts]
+        contact_ids = linkable([k.id for k in company_contacts], [k.id for k in contacts])
         requests += [ClientRequest(id=new_id("request"), company_id=cid, title=draw(names), details="",
                                    status=draw(st.sampled_from(RequestStatus)),
                                    created_at=EPOCH + dt.timedelta(minutes=draw(st.integers(0, 10**5))),
                                    submitted_by=draw(st.none() | st.sampled_from(contact_ids)) if contact_ids else None,
                                    ref=ref("request"))
                      for _ in range(draw(st.integers(min_value=0, max_value=2)))]
-        parents = [("job", j.id) for j in company_jobs] + [("invoice", i.id) for i in company_invoices]
+        parents = [("job", j) for j in linkable([j.id for j in company_jobs], [j.id for j in jobs])]
+        parents += [("invoice", i) for i in linkable([i.id for i in company_invoices], [i.id for i in invoices])]
         if parents:
             for _ in range(draw(st.integers(min_value=0, max_value=4))):
                 kind, parent_id = draw(st.sampled_from(parents))
@@ -187,3 +211,24 @@ def worlds(draw: st.DrawFn, max_companies: int = 4, prefix: str = "") -> World:
     return World(business=business, companies=tuple(companies), contacts=tuple(contacts), projects=tuple(projects),
                  jobs=tuple(jobs), tasks=tuple(tasks), quotes=tuple(quotes), invoices=tuple(invoices),
                  requests=tuple(requests), files=tuple(files), products=tuple(products))
+
+
+@st.composite
+def refused_invoices(draw: st.DrawFn) -> dict[str, object]:
+    """The fields of an invoice the model refuses, with the reason: a negative tax or amount paid, a line in another
+    currency, or a due date before the issue date."""
+    currency = draw(st.sampled_from(CURRENCIES))
+    fields: dict[str, object] = {
+        "id": "refused", "company_id": "company", "number": "INV-1", "status": draw(st.sampled_from(InvoiceStatus)),
+        "currency": currency, "issued_date": None, "due_date": None, "lines": (), "tax": Money(0, currency),
+        "amount_paid": Money(0, currency)}
+    how = draw(st.sampled_from(["tax", "amount_paid", "line currency", "due before issue"]))
+    if how in ("tax", "amount_paid"):
+        fields[how] = Money(draw(refused_amounts), currency)
+    elif how == "line currency":
+        other = draw(st.sampled_from([c for c in CURRENCIES if c != currency]))
+        fields["lines"] = (Line("work", Decimal(1), Money(100, other)),)
+    else:
+        issued = draw(dates)
+        fields["issued_date"], fields["due_date"] = issued, issued - dt.timedelta(days=draw(st.integers(1, 400)))
+    return fields
