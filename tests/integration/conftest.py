@@ -64,18 +64,36 @@ def postgres_url() -> Iterator[str]:
         yield url
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A migrated, empty database, once on SQLite and once on PostgreSQL."""
-    url: str = request.getfixturevalue(f"{request.param}_url")
+@contextmanager
+def migrated_database(request: pytest.FixtureRequest, kind: str) -> Iterator[str]:
+    """A migrated, empty database of `kind` (sqlite or postgres), emptied again afterwards."""
+    url: str = request.getfixturevalue(f"{kind}_url")
     upgrade(url)
     yield url
-    if request.param == "postgres":  # the schema outlives the test: empty it for the next one
+    if kind == "postgres":  # the schema outlives the test: empty it for the next one
         engine = create_engine_from_url(url)
         try:
             wipe(engine)
         finally:
             engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A migrated, empty database, once on SQLite and once on PostgreSQL."""
+    with migrated_database(request, request.param) as url:
+        yield url
+
+
+@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Where the portal keeps its records, once in each store: in memory, SQLite and PostgreSQL (the web tests run
+    on all three, so a page that works only over the fakes fails)."""
+    if request.param == "memory":
+        yield "memory://"
+        return
+    with migrated_database(request, request.param) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

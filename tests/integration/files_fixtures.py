@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -118,9 +119,12 @@ def make_files_portal(file_dir: Path, *, sender: EmailSender | None = None, **se
 
 
 @pytest.fixture
-def files_portal(tmp_path: Path) -> FilesPortal:
-    """The demo portal (Globex, Initech), its file contents in a LocalFileStorage under tmp_path."""
-    return make_files_portal(tmp_path / "files")
+def files_portal(tmp_path: Path, store_url: str) -> Iterator[FilesPortal]:
+    """The demo portal (Globex, Initech), its file contents in a LocalFileStorage under tmp_path, its records once
+    in each store: in memory, SQLite and PostgreSQL."""
+    portal = make_files_portal(tmp_path / "files", database_url=store_url)
+    yield portal
+    portal.services.close()
 
 
 @pytest.fixture

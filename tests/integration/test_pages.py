@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -82,9 +82,12 @@ def with_companies(*companies: dict[str, Any]) -> Any:
 
 
 @pytest.fixture
-def portal() -> WebPortal:
-    """The demo plus Acme, a company whose records Globex's contacts must never reach (homer signs in here)."""
-    return make_portal(seed=with_companies(ACME))
+def portal(store_url: str) -> Iterator[WebPortal]:
+    """The demo plus Acme, a company whose records Globex's contacts must never reach (homer signs in here); once
+    in each store (memory, SQLite, PostgreSQL)."""
+    portal = make_portal(seed=with_companies(ACME), database_url=store_url)
+    yield portal
+    portal.services.close()
 
 
 # ---- signing in and out
@@ -443,8 +446,10 @@ def many_invoices(count: int) -> dict[str, Any]:
 
 
 @pytest.fixture
-def bulk() -> SignedIn:
-    return make_portal(seed=with_companies(many_invoices(30))).sign_in("bulk", "bea@bulk.example")
+def bulk(store_url: str) -> Iterator[SignedIn]:
+    portal = make_portal(seed=with_companies(many_invoices(30)), database_url=store_url)
+    yield portal.sign_in("bulk", "bea@bulk.example")
+    portal.services.close()
 
 
 def invoice_numbers(html: str) -> list[str]:

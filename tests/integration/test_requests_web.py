@@ -211,8 +211,9 @@ def test_a_form_token_issued_to_another_contact_is_refused(files_portal: FilesPo
 
 
 def _stored_for(files_portal: FilesPortal, company: str) -> list:  # type: ignore[type-arg]
+    company_id = files_portal.id_of("companies", company)
     with files_portal.services.uow() as uow:
-        return uow.requests.list_for_company(files_portal.id_of("companies", company))
+        return uow.requests.list_for_company(company_id)
 
 
 def _fill_the_hour(homer: SignedIn) -> None:

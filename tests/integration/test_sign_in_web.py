@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import re
 import time
 from collections.abc import Iterator
 from http.cookies import SimpleCookie
+from typing import Any
 
 import pytest
+from flask import Flask
 
 from adapters.memory import RecordingEmailSender
 from adapters.smtp import SmtpEmailSender
@@ -22,6 +25,23 @@ from tests.support.smtp import SmtpServer, code_in, html_of, text_of
 
 HOMER = "homer@globex.example"
 PETER = "peter@initech.example"  # a contact of another company
+
+
+@pytest.fixture(autouse=True)
+def _services_closed(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every portal a test builds has its services (the database's connections) closed when the test ends."""
+    built: list[Services] = []
+    build = build_portal
+
+    def build_and_track(**kwargs: Any) -> tuple[Flask, Services]:
+        app, services = build(**kwargs)
+        built.append(services)
+        return app, services
+
+    monkeypatch.setitem(globals(), "build_portal", build_and_track)
+    yield
+    for services in built:
+        services.close()
 
 
 @pytest.fixture
@@ -40,8 +60,8 @@ def post_email(client, token: str, email: str):  # type: ignore[no-untyped-def]
     return client.post(f"/p/{token}/login", data={"email": email, "csrf_token": csrf_of(page.text)})
 
 
-def test_the_code_arrives_by_smtp_and_signs_the_contact_in(smtp: SmtpServer) -> None:
-    app, services = smtp_portal(smtp)
+def test_the_code_arrives_by_smtp_and_signs_the_contact_in(smtp: SmtpServer, store_url: str) -> None:
+    app, services = smtp_portal(smtp, database_url=store_url)
     token = link_token(services, "globex")
     client = app.test_client()
     sign_in(client, token, "  Homer@Globex.example ", lambda email: code_in(smtp.mailbox.wait_for(HOMER)[-1]))
@@ -56,8 +76,8 @@ def test_the_code_arrives_by_smtp_and_signs_the_contact_in(smtp: SmtpServer) -> 
     assert "#0b6e4f" in html and code_in(message) in html
 
 
-def test_a_wrong_code_shows_the_form_again_with_an_error(smtp: SmtpServer) -> None:
-    app, services = smtp_portal(smtp)
+def test_a_wrong_code_shows_the_form_again_with_an_error(smtp: SmtpServer, store_url: str) -> None:
+    app, services = smtp_portal(smtp, database_url=store_url)
     token = link_token(services, "globex")
     client = app.test_client()
     post_email(client, token, HOMER)
@@ -77,8 +97,9 @@ def _answer(client, token: str, email: str) -> tuple[int, str, str]:  # type: ig
     return response.status_code, response.headers.get("Location", ""), body
 
 
-def test_login_answers_alike_for_a_contact_another_companys_contact_and_a_stranger(smtp: SmtpServer) -> None:
-    app, services = smtp_portal(smtp)
+def test_login_answers_alike_for_a_contact_another_companys_contact_and_a_stranger(
+        smtp: SmtpServer, store_url: str) -> None:
+    app, services = smtp_portal(smtp, database_url=store_url)
     token = link_token(services, "globex")
     answers = [_answer(app.test_client(), token, email) for email in (HOMER, PETER, "nobody@nowhere.example")]
     assert answers[0] == answers[1] == answers[2]
@@ -86,9 +107,9 @@ def test_login_answers_alike_for_a_contact_another_companys_contact_and_a_strang
     assert smtp.mailbox.to(PETER) == [] and smtp.mailbox.to("nobody@nowhere.example") == []
 
 
-def test_a_slow_mail_relay_does_not_slow_the_answer_for_a_real_contact(smtp: SmtpServer) -> None:
+def test_a_slow_mail_relay_does_not_slow_the_answer_for_a_real_contact(smtp: SmtpServer, store_url: str) -> None:
     smtp.mailbox.delay = 3.0
-    _app, services = smtp_portal(smtp)
+    _app, services = smtp_portal(smtp, database_url=store_url)
     app = create_app(services=services)  # as served: a background dispatcher sends the mail, not the request
     dispatcher = app.extensions["portal.mail"]
     try:
@@ -107,16 +128,14 @@ def test_a_slow_mail_relay_does_not_slow_the_answer_for_a_real_contact(smtp: Smt
 
 
 def _homers_code(services: Services) -> tuple[OneTimeCode, OutboxMessage]:
-    """Homer's only code and its message in the outbox."""
+    """Homer's only code and its message in the outbox, read through the ports (so on every store)."""
+    with services.uow() as uow:  # never committed: the claim below only finds the queued message
+        [message] = uow.outbox.claim_due(services.clock.now() + dt.timedelta(hours=1), limit=10)
+        assert message.email.to == HOMER and message.subject_ref.startswith(outbox.CODE_REF)
+        code = uow.codes.get(message.subject_ref.removeprefix(outbox.CODE_REF))
     with services.uow() as uow:
-        company = companies.find_company(uow, "globex")
-        homer = uow.contacts.find(company.id, HOMER)
-        assert homer is not None
-        # The flow is the test client's own: read the store, every flow's codes.
-        [code] = [c for c in uow.store.state.tables.get("codes", {}).values()  # type: ignore[attr-defined]
-                  if c.contact_id == homer.id]
-        message = uow.outbox.latest_about(outbox.CODE_REF + code.id)
-    assert message is not None
+        message = uow.outbox.get(message.id)  # as stored, not as claimed
+    assert code is not None and message is not None
     return code, message
 
 
@@ -125,10 +144,10 @@ def _verify(client, token: str, code: str):  # type: ignore[no-untyped-def]
     return client.post(f"/p/{token}/verify", data={"code": code, "csrf_token": csrf_of(page.text)})
 
 
-def test_a_refused_message_leaves_no_usable_code_and_a_clear_message(smtp: SmtpServer) -> None:
+def test_a_refused_message_leaves_no_usable_code_and_a_clear_message(smtp: SmtpServer, store_url: str) -> None:
     """... until a retry delivers it: then the same code works."""
     smtp.mailbox.refuse = True
-    app, services = smtp_portal(smtp)
+    app, services = smtp_portal(smtp, database_url=store_url)
     token = link_token(services, "globex")
     client = app.test_client()
     assert post_email(client, token, HOMER).status_code == 303
@@ -165,18 +184,18 @@ def test_the_smtp_sender_times_out_on_a_relay_that_does_not_answer(smtp: SmtpSer
         sender.send(Email(to=HOMER, subject="s", text="t", html="<p>t</p>"))
 
 
-def test_a_post_without_a_csrf_token_is_refused_and_sends_nothing() -> None:
+def test_a_post_without_a_csrf_token_is_refused_and_sends_nothing(store_url: str) -> None:
     sender = RecordingEmailSender()
-    app, services = build_portal(email_sender=sender)
+    app, services = build_portal(database_url=store_url, email_sender=sender)
     token = link_token(services, "globex")
     response = app.test_client().post(f"/p/{token}/login", data={"email": HOMER})
     assert response.status_code == 400
     assert sender.outbox == []
 
 
-def test_security_headers_and_the_session_cookie_on_https() -> None:
+def test_security_headers_and_the_session_cookie_on_https(store_url: str) -> None:
     sender = RecordingEmailSender()
-    app, services = build_portal(email_sender=sender, base_url="https://portal.example")
+    app, services = build_portal(database_url=store_url, email_sender=sender, base_url="https://portal.example")
     token = link_token(services, "globex")
     client = app.test_client()
     # Over https, the CSRF check also wants a same-origin Referer, as browsers send under Referrer-Policy same-origin.
@@ -204,9 +223,9 @@ def test_security_headers_and_the_session_cookie_on_https() -> None:
     assert headers["Strict-Transport-Security"].startswith("max-age=")
 
 
-def test_every_sign_in_gets_a_new_session_id_and_logout_ends_it_on_the_server() -> None:
+def test_every_sign_in_gets_a_new_session_id_and_logout_ends_it_on_the_server(store_url: str) -> None:
     sender = RecordingEmailSender()
-    app, services = build_portal(email_sender=sender)
+    app, services = build_portal(database_url=store_url, email_sender=sender)
     token = link_token(services, "globex")
     client = app.test_client()
     sign_in(client, token, HOMER, outbox_code(sender))
@@ -224,9 +243,9 @@ def test_every_sign_in_gets_a_new_session_id_and_logout_ends_it_on_the_server() 
     assert replay.get(f"/p/{token}/").status_code == 303
 
 
-def test_access_changes_take_effect_on_the_next_request() -> None:
+def test_access_changes_take_effect_on_the_next_request(store_url: str) -> None:
     sender = RecordingEmailSender()
-    app, services = build_portal(email_sender=sender)
+    app, services = build_portal(database_url=store_url, email_sender=sender)
     token = link_token(services, "globex")
     client = app.test_client()
     sign_in(client, token, HOMER, outbox_code(sender))
@@ -244,9 +263,9 @@ def test_access_changes_take_effect_on_the_next_request() -> None:
     assert client.get(f"/p/{token}/").status_code == 303
 
 
-def test_a_rotated_link_is_404_and_ends_sessions_opened_under_it() -> None:
+def test_a_rotated_link_is_404_and_ends_sessions_opened_under_it(store_url: str) -> None:
     sender = RecordingEmailSender()
-    app, services = build_portal(email_sender=sender)
+    app, services = build_portal(database_url=store_url, email_sender=sender)
     token = link_token(services, "globex")
     client = app.test_client()
     sign_in(client, token, HOMER, outbox_code(sender))
@@ -256,16 +275,16 @@ def test_a_rotated_link_is_404_and_ends_sessions_opened_under_it() -> None:
     assert client.get(f"/p/{new_token}/").status_code == 303
 
 
-def test_unknown_links_answer_404_on_every_route() -> None:
-    app, _services = build_portal()
+def test_unknown_links_answer_404_on_every_route(store_url: str) -> None:
+    app, _services = build_portal(database_url=store_url)
     client = app.test_client()
     for path in ("/", "/login", "/verify"):
         assert client.get(f"/p/not-a-real-token-at-all-xxxxxx{path}").status_code == 404
     assert client.post("/p/not-a-real-token-at-all-xxxxxx/login", data={"email": HOMER}).status_code in (400, 404)
 
 
-def test_throttled_requests_are_told_to_wait_alike(smtp: SmtpServer) -> None:
-    app, services = smtp_portal(smtp)
+def test_throttled_requests_are_told_to_wait_alike(smtp: SmtpServer, store_url: str) -> None:
+    app, services = smtp_portal(smtp, database_url=store_url)
     token = link_token(services, "globex")
     for email in (HOMER, "nobody@nowhere.example"):
         client = app.test_client()  # a browser each: a new code in one flow waits a minute, whatever the email
@@ -274,10 +293,10 @@ def test_throttled_requests_are_told_to_wait_alike(smtp: SmtpServer) -> None:
         assert again.status_code == 429 and "wait" in again.text
 
 
-def test_codes_tokens_and_emails_never_reach_the_logs(caplog: pytest.LogCaptureFixture) -> None:
+def test_codes_tokens_and_emails_never_reach_the_logs(caplog: pytest.LogCaptureFixture, store_url: str) -> None:
     caplog.set_level(logging.DEBUG)
     sender = RecordingEmailSender()
-    app, services = build_portal(email_sender=sender)
+    app, services = build_portal(database_url=store_url, email_sender=sender)
     token = link_token(services, "globex")
     client = app.test_client()
     sign_in(client, token, HOMER, outbox_code(sender))
@@ -291,9 +310,9 @@ def test_codes_tokens_and_emails_never_reach_the_logs(caplog: pytest.LogCaptureF
         assert secret not in logged
 
 
-def test_signing_in_again_ends_the_session_the_browser_held_before() -> None:
+def test_signing_in_again_ends_the_session_the_browser_held_before(store_url: str) -> None:
     sender = RecordingEmailSender()
-    app, services = build_portal(email_sender=sender)
+    app, services = build_portal(database_url=store_url, email_sender=sender)
     token = link_token(services, "globex")
     client = app.test_client()
     sign_in(client, token, HOMER, outbox_code(sender))

@@ -112,6 +112,15 @@ def portal() -> WebPortal:
     return make_portal()
 
 
+@pytest.fixture(name="portal")
+def portal_on_every_store(store_url: str) -> Iterator[WebPortal]:
+    """The demo portal as `portal` is, once over each store: in memory, SQLite and PostgreSQL. A module imports it
+    in place of `portal` (needs the store_url fixture of tests/integration/conftest.py)."""
+    portal = make_portal(database_url=store_url)
+    yield portal
+    portal.services.close()
+
+
 @pytest.fixture
 def db_portal(database_url: str) -> Iterator[WebPortal]:
     """The demo portal over a migrated database, once on SQLite and once on PostgreSQL (needs the database_url
