@@ -467,6 +467,43 @@ def test_lists_show_25_a_page_and_link_to_the_next(bulk: SignedIn) -> None:
     assert 'rel="prev"' in second.text and 'rel="next"' not in second.text
 
 
+@pytest.mark.parametrize(("count", "pages"), [(25, 1), (26, 2)])
+def test_exactly_a_page_has_no_next_link_and_one_more_row_makes_a_second_page(store_url: str, count: int,
+                                                                             pages: int) -> None:
+    portal = make_portal(seed=with_companies(many_invoices(count)), database_url=store_url)
+    try:
+        bea = portal.sign_in("bulk", "bea@bulk.example")
+        first = bea.get("/invoices")
+        assert invoice_numbers(first.text) == [f"INV-B{n:02d}" for n in range(1, 26)]
+        assert ('rel="next"' in first.text) == (pages == 2)
+        second = bea.get("/invoices?page=2")
+        assert invoice_numbers(second.text) == ([] if pages == 1 else ["INV-B26"])
+        assert 'rel="next"' not in second.text
+    finally:
+        portal.services.close()
+
+
+def test_due_today_is_not_overdue_and_a_quote_expiring_on_the_7th_day_is_urgent_on_the_8th_not(
+        portal: WebPortal) -> None:
+    line = [{"description": "Work", "quantity": "1", "unit_price": "100"}]
+    portal.seed({"companies": [{
+        "ref": "edge", "name": "Edge Co", "portal_enabled": True,
+        "contacts": [{"ref": "e", "name": "Eve", "email": "eve@edge.example"}],
+        "invoices": [{"ref": f"edge-i{offset}", "number": f"INV-E{offset + 1}", "status": "sent", "currency": "AED",
+                      "issued_date": day(-30), "due_date": day(offset), "lines": line} for offset in (-1, 0)],
+        "quotes": [{"ref": f"edge-q{offset}", "number": f"Q-E{offset}", "status": "sent", "currency": "AED",
+                    "issued_date": day(-1), "valid_until": day(offset), "lines": line} for offset in (0, 7, 8)]}]})
+    eve = portal.sign_in("edge", "eve@edge.example")
+    actions = section(eve.get("/").text, "Take Actions")
+    assert "INV-E0" in actions  # due yesterday: overdue
+    assert "INV-E1" not in actions  # due today: not yet overdue
+    assert "Q-E0" in actions and "Q-E7" in actions  # valid through today, and through the 7th day
+    assert "Q-E8" not in actions  # the 8th day is not "within a week"
+    invoices = main_of(eve.get("/invoices").text)
+    assert invoices.index("INV-E0") < invoices.index("INV-E1")  # overdue first
+    assert "Overdue" in rows_of(invoices)[0] and "Overdue" not in rows_of(invoices)[1]
+
+
 def test_a_page_past_the_end_is_empty_not_an_error(bulk: SignedIn) -> None:
     for page in ["3", "99", str(10**30)]:
         response = bulk.get(f"/invoices?page={page}")
