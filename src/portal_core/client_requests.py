@@ -107,8 +107,8 @@ def _view(request: ClientRequest, contacts: dict[str, Contact]) -> RequestView:
     return RequestView(request=request, submitted_by_name=contact.name if contact else None)
 
 
-def submit_request(uow: UnitOfWork, clock: Clock, randomness: Randomness, templates: EmailTemplates,
-                   ids: RequestIds, throttle: ThrottleKeys, viewer: Viewer, *, title: str, details: str,
+def submit_request(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, templates: EmailTemplates,
+                   ids: RequestIds, throttle: ThrottleKeys, viewer: Viewer, title: str, details: str,
                    form_token: str) -> tuple[ClientRequest, str | None]:
     """Stores a new request (status new, submitted by the viewer) and renders the business's notice.
 

@@ -66,7 +66,7 @@ def set_portal_access(uow: UnitOfWork, company_key: str, *, enabled: bool) -> Co
     return company
 
 
-def rotate_link(uow: UnitOfWork, randomness: Randomness, company_key: str) -> Company:
+def rotate_link(uow: UnitOfWork, *, randomness: Randomness, company_key: str) -> Company:
     """A new link token; the old link stops working at once (sessions opened under it end too)."""
     with uow:
         company = find_company(uow, company_key)
@@ -76,7 +76,7 @@ def rotate_link(uow: UnitOfWork, randomness: Randomness, company_key: str) -> Co
     return company
 
 
-def add_contact(uow: UnitOfWork, randomness: Randomness, company_key: str, name: str, email: str,
+def add_contact(uow: UnitOfWork, *, randomness: Randomness, company_key: str, name: str, email: str,
                 ref: str | None = None) -> Contact:
     with uow:
         company = find_company(uow, company_key)

@@ -67,7 +67,7 @@ def normalise_file_name(value: str) -> str:
     return name
 
 
-def attach_file(uow: UnitOfWork, storage: FileStorage, clock: Clock, randomness: Randomness, *,
+def attach_file(uow: UnitOfWork, *, storage: FileStorage, clock: Clock, randomness: Randomness,
                 job_ref: str | None = None, invoice_ref: str | None = None, name: str, content_type: str,
                 stream: BinaryIO) -> File:
     """Stores the contents and attaches them to one job or one invoice (a draft invoice too: its files show once
@@ -152,8 +152,8 @@ def list_visible_files(uow: UnitOfWork, viewer: Viewer, *, page: int = 1) -> Pag
                 number=page, has_next=fetched.has_next)
 
 
-def open_visible_file(uow: UnitOfWork, storage: FileStorage, clock: Clock, randomness: Randomness, viewer: Viewer,
-                      file_id: str, *, download: bool, ip: str | None = None) -> tuple[File, BinaryIO]:
+def open_visible_file(uow: UnitOfWork, *, storage: FileStorage, clock: Clock, randomness: Randomness,
+                      viewer: Viewer, file_id: str, download: bool, ip: str | None = None) -> tuple[File, BinaryIO]:
     """The file and a stream of its contents, and an audit entry (file_viewed or file_downloaded).
 
     Raises UnknownRecord alike for an unknown id, another company's file, a detached file and a file whose job or

@@ -232,7 +232,7 @@ def handle_webhook(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVaul
     """
     provider = Provider(provider)
     with uow:
-        gateway = gateway_for(uow, gateways, vault, provider)
+        gateway = gateway_for(uow, gateways=gateways, vault=vault, provider=provider)
     event = gateway.parse_webhook(payload, headers)
     with uow:
         # Recorded in the same transaction as its effect: if applying fails, the provider's retry is processed.
@@ -252,7 +252,7 @@ def _check(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock
            templates: EmailTemplates, payment: Payment, source: str) -> Confirmation:
     """Asks the provider about one pending attempt and applies the answer. Raises PaymentError (audited)."""
     with uow:
-        gateway = gateway_for(uow, gateways, vault, payment.provider)
+        gateway = gateway_for(uow, gateways=gateways, vault=vault, provider=payment.provider)
     try:
         outcome = gateway.check(payment.provider_ref or "")
     except PaymentError as exc:

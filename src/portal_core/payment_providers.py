@@ -127,7 +127,8 @@ def connected_providers(uow: UnitOfWork) -> tuple[Provider, ...]:
         return tuple(c.provider for c in uow.payment_providers.list())
 
 
-def gateway_for(uow: UnitOfWork, gateways: Gateways, vault: CredentialVault, provider: Provider) -> PaymentGateway:
+def gateway_for(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault,
+                provider: Provider) -> PaymentGateway:
     connection = uow.payment_providers.get(provider)
     if connection is None or provider not in gateways:
         raise PaymentsNotConfigured(f"{provider.value} is not connected")

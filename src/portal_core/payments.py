@@ -230,7 +230,7 @@ def _start(uow: UnitOfWork, *, gateways: Gateways, vault: CredentialVault, clock
         hint = business.email if business is not None else ""
         chosen = _choose(connected, provider, amounts, hint)
         now = clock.now()
-        gateway = gateway_for(uow, gateways, vault, chosen)
+        gateway = gateway_for(uow, gateways=gateways, vault=vault, provider=chosen)
         first = invoices[0]
         for attempt in uow.payments.list_for_invoice(first.id):
             if (attempt.reusable_for(chosen, amount, now, ATTEMPT_REUSE_MARGIN, allocations=allocations)

@@ -81,7 +81,8 @@ class FilesPortal:
     def attach(self, data: bytes, *, name: str, content_type: str, job: str | None = None,
                invoice: str | None = None) -> File:
         s = self.services
-        return file_sharing.attach_file(s.uow(), s.files, s.clock, s.randomness, job_ref=job, invoice_ref=invoice,
+        return file_sharing.attach_file(s.uow(), storage=s.files, clock=s.clock, randomness=s.randomness, job_ref=job,
+                                        invoice_ref=invoice,
                                         name=name, content_type=content_type, stream=io.BytesIO(data))
 
     def sign_in(self, company: str, email: str, code_of: Any) -> SignedIn:

@@ -84,7 +84,8 @@ def deployment(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployment]
             try:
                 load_seed(services.uow(), randomness=services.randomness, clock=services.clock,
                           storage=services.files, document=demo_seed(services.clock.now().date()))
-                companies.add_contact(services.uow(), services.randomness, "globex", "Bart Simpson", PAYER)
+                companies.add_contact(services.uow(), randomness=services.randomness, company_key="globex",
+                                      name="Bart Simpson", email=PAYER)
                 payment_providers.connect_provider(services.uow(), vault=services.credential_vault,
                                                    clock=services.clock, randomness=services.randomness,
                                                    provider=Provider.STRIPE,

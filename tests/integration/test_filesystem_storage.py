@@ -101,7 +101,8 @@ def test_names_never_touch_the_path(tmp_path: Path, name: str) -> None:
         uow.jobs.add(Job(id="j1", company_id="c1", title="Job", status=JobStatus.IN_PROGRESS, ref="j1"))
         uow.commit()
     data = name.encode()
-    file = file_sharing.attach_file(uow, storage, FixedClock(), randomness, job_ref="j1", name=name,
+    file = file_sharing.attach_file(uow, storage=storage, clock=FixedClock(), randomness=randomness, job_ref="j1",
+                                    name=name,
                                     content_type="application/octet-stream", stream=io.BytesIO(data))
     assert file.name == name
     digest = hashlib.sha256(data).hexdigest()

@@ -100,7 +100,8 @@ def test_writes_to_crm_records_are_refused_with_a_clear_error(make_crm_uow: UowF
     with pytest.raises(CrmOwnedRecord, match="change them in the CRM"):
         companies.set_portal_access(make_crm_uow(), "INITECH", enabled=True)
     with pytest.raises(CrmOwnedRecord):
-        companies.add_contact(make_crm_uow(), SeededRandomness(), "GLOBEX", "Bart", "bart@globex.example")
+        companies.add_contact(make_crm_uow(), randomness=SeededRandomness(), company_key="GLOBEX", name="Bart",
+                              email="bart@globex.example")
     with make_crm_uow() as uow:
         initech = uow.companies.get_by_ref("INITECH")
     assert initech is not None and not initech.portal_enabled

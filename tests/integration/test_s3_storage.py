@@ -388,10 +388,12 @@ def test_a_100_mb_download_streams_through_a_worker_whose_peak_rss_grows_less_th
             load_seed(services.uow(), randomness=services.randomness, clock=services.clock, storage=services.files,
                       document=demo_seed(services.clock.now().date()))
             with big.open("rb") as stream:
-                file = file_sharing.attach_file(services.uow(), services.files, services.clock, services.randomness,
+                file = file_sharing.attach_file(services.uow(), storage=services.files, clock=services.clock,
+                                                randomness=services.randomness,
                                                 job_ref="globex-j1", name=big.name, content_type="application/zip",
                                                 stream=stream)
-            small = file_sharing.attach_file(services.uow(), services.files, services.clock, services.randomness,
+            small = file_sharing.attach_file(services.uow(), storage=services.files, clock=services.clock,
+                                             randomness=services.randomness,
                                              job_ref="globex-j1", name="note.txt", content_type="text/plain",
                                              stream=io.BytesIO(b"warm-up"))
             token = companies.get_company(services.uow(), "globex").link_token

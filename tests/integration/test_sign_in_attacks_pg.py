@@ -87,7 +87,8 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
             load_seed(services.uow(), randomness=services.randomness, clock=services.clock, storage=services.files,
                       document=demo_seed(services.clock.now().date()))
             for email in (VICTIM, BINDING, FORTY, TWENTY, ONE_FLOW):
-                companies.add_contact(services.uow(), services.randomness, "globex", email.split("@")[0].title(), email)
+                companies.add_contact(services.uow(), randomness=services.randomness, company_key="globex",
+                                      name=email.split("@")[0].title(), email=email)
             token = companies.get_company(services.uow(), "globex").link_token
         finally:
             services.close()

@@ -269,7 +269,7 @@ def test_a_rotated_link_is_404_and_ends_sessions_opened_under_it(store_url: str)
     token = link_token(services, "globex")
     client = app.test_client()
     sign_in(client, token, HOMER, outbox_code(sender))
-    new_token = companies.rotate_link(services.uow(), services.randomness, "globex").link_token
+    new_token = companies.rotate_link(services.uow(), randomness=services.randomness, company_key="globex").link_token
     assert client.get(f"/p/{token}/").status_code == 404
     assert client.get(f"/p/{token}/login").status_code == 404
     assert client.get(f"/p/{new_token}/").status_code == 303

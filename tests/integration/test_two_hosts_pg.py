@@ -99,7 +99,8 @@ def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hosts]:
                 load_seed(services.uow(), randomness=services.randomness, clock=services.clock,
                           storage=services.files, document=demo_seed(services.clock.now().date()))
                 for email in CLIENTS:
-                    companies.add_contact(services.uow(), services.randomness, "globex", email.split("@")[0], email)
+                    companies.add_contact(services.uow(), randomness=services.randomness, company_key="globex",
+                                          name=email.split("@")[0], email=email)
                 token = companies.get_company(services.uow(), "globex").link_token
             finally:
                 services.close()

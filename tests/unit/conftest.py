@@ -65,7 +65,8 @@ class Portal:
         return company
 
     def add_contact(self, company: Company, name: str, email: str) -> Contact:
-        return companies.add_contact(self.uow, self.randomness, company.name, name, email)
+        return companies.add_contact(self.uow, randomness=self.randomness, company_key=company.name, name=name,
+                                     email=email)
 
     def company(self, company_id: str) -> Company:
         with self.uow:

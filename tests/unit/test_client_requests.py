@@ -85,13 +85,15 @@ class Portal:
         """Submits the form; returns the request and the outbox id of the business's notice (None when none)."""
         self.clock.advance(seconds=1)
         return client_requests.submit_request(
-            self.uow, self.clock, self.randomness, self.templates, IDS, THROTTLE, self.viewer(contact), title=title,
+            self.uow, clock=self.clock, randomness=self.randomness, templates=self.templates, ids=IDS,
+            throttle=THROTTLE, viewer=self.viewer(contact), title=title,
             details=details, form_token=token or self.token(contact))
 
     def submit_with(self, form_token: str, contact: Contact | None = None) -> tuple[ClientRequest, str | None]:
         """A submit with exactly this form token (no token issued on the way)."""
         return client_requests.submit_request(
-            self.uow, self.clock, self.randomness, self.templates, IDS, THROTTLE, self.viewer(contact), title="t",
+            self.uow, clock=self.clock, randomness=self.randomness, templates=self.templates, ids=IDS,
+            throttle=THROTTLE, viewer=self.viewer(contact), title="t",
             details="d", form_token=form_token)
 
     def queued(self, message_id: str) -> OutboxMessage:
@@ -296,8 +298,10 @@ class RacingUnitOfWork(InMemoryUnitOfWork):
 
 def test_losing_the_race_to_a_concurrent_double_submit_returns_the_winner(portal: Portal) -> None:
     racing = RacingUnitOfWork(portal.store)
-    request, email = client_requests.submit_request(racing, portal.clock, portal.randomness, portal.templates, IDS,
-                                                    THROTTLE, portal.viewer(), title="Race", details="d",
+    request, email = client_requests.submit_request(racing, clock=portal.clock, randomness=portal.randomness,
+                                                    templates=portal.templates, ids=IDS,
+                                                    throttle=THROTTLE, viewer=portal.viewer(), title="Race",
+                                                    details="d",
                                                     form_token=portal.token())
     assert email is None and request.title == "Race"
     assert [r.id for r in portal.stored()] == [request.id]
@@ -309,8 +313,10 @@ def test_other_failures_are_not_swallowed(portal: Portal) -> None:
             raise RuntimeError("disk on fire")
 
     with pytest.raises(RuntimeError, match="disk on fire"):
-        client_requests.submit_request(Broken(portal.store), portal.clock, portal.randomness, portal.templates, IDS,
-                                       THROTTLE, portal.viewer(), title="t", details="d", form_token=portal.token())
+        client_requests.submit_request(Broken(portal.store), clock=portal.clock, randomness=portal.randomness,
+                                       templates=portal.templates, ids=IDS,
+                                       throttle=THROTTLE, viewer=portal.viewer(), title="t", details="d",
+                                       form_token=portal.token())
     assert portal.stored() == []
 
 

@@ -72,13 +72,16 @@ class World:
     def attach(self, data: bytes = b"data", *, name: str = "a.pdf", content_type: str = "application/pdf",
                job: str | None = None, invoice: str | None = None) -> File:
         self.clock.advance(seconds=1)
-        return file_sharing.attach_file(self.uow, self.storage, self.clock, self.randomness, job_ref=job,
+        return file_sharing.attach_file(self.uow, storage=self.storage, clock=self.clock, randomness=self.randomness,
+                                        job_ref=job,
                                         invoice_ref=invoice, name=name, content_type=content_type,
                                         stream=io.BytesIO(data))
 
     def open(self, file_id: str, *, viewer: Viewer | None = None, download: bool = False) -> tuple[File, bytes]:
-        file, stream = file_sharing.open_visible_file(self.uow, self.storage, self.clock, self.randomness,
-                                                      viewer or self.viewer(), file_id, download=download,
+        file, stream = file_sharing.open_visible_file(self.uow, storage=self.storage, clock=self.clock,
+                                                      randomness=self.randomness,
+                                                      viewer=viewer or self.viewer(), file_id=file_id,
+                                                      download=download,
                                                       ip="203.0.113.9")
         with stream:
             return file, stream.read()

@@ -162,8 +162,10 @@ def make_world(seed: int = 0) -> World:
     with uow:
         uow.companies.add(company)
         uow.commit()
-    homer = companies.add_contact(uow, randomness, "Globex LLC", "Homer Simpson", "homer@globex.example")
-    marge = companies.add_contact(uow, randomness, "Globex LLC", "Marge Simpson", "marge@globex.example")
+    homer = companies.add_contact(uow, randomness=randomness, company_key="Globex LLC", name="Homer Simpson",
+                                  email="homer@globex.example")
+    marge = companies.add_contact(uow, randomness=randomness, company_key="Globex LLC", name="Marge Simpson",
+                                  email="marge@globex.example")
     return World(uow=uow, clock=FixedClock(START), randomness=randomness, sender=PickySender(),
                  templates=RecordingTemplates(), company=company, homer=homer, marge=marge)
 
@@ -420,7 +422,8 @@ def test_a_resent_invoice_is_not_reminded_again_the_same_day_and_vice_versa(worl
 def test_reminders_for_one_company_only(world: World) -> None:
     _overdue_world(world)
     initech = world.add_company("Initech")
-    companies.add_contact(world.uow, world.randomness, "Initech", "Peter", "peter@initech.example")
+    companies.add_contact(world.uow, randomness=world.randomness, company_key="Initech", name="Peter",
+                          email="peter@initech.example")
     world.invoice("init-late", company=initech, status=InvoiceStatus.SENT, issued=TODAY - dt.timedelta(days=40),
                   due=TODAY - dt.timedelta(days=2))
     report = world.remind("initech")

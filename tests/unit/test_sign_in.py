@@ -579,7 +579,7 @@ def test_changing_only_the_case_of_the_email_keeps_the_session(globex: Globex) -
 def test_rotating_the_link_ends_the_session_at_once(globex: Globex) -> None:
     portal = globex.portal
     cookie = globex.sign_in()
-    rotated = companies.rotate_link(portal.uow, portal.randomness, globex.company.name)
+    rotated = companies.rotate_link(portal.uow, randomness=portal.randomness, company_key=globex.company.name)
     assert rotated.link_token != globex.company.link_token
     with pytest.raises(PortalUnavailable):
         viewer(portal, globex.company, cookie)  # the old link is dead

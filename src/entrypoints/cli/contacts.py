@@ -12,7 +12,8 @@ from portal_core import companies
 def cmd_contact(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
     if args.action == "add":
-        contact = companies.add_contact(s.uow(), s.randomness, args.company, args.name, args.email)
+        contact = companies.add_contact(s.uow(), randomness=s.randomness, company_key=args.company, name=args.name,
+                                        email=args.email)
         print(f"added {contact.name} <{contact.email}>")
     elif args.action == "language":
         contact = companies.set_contact_language(s.uow(), company_key=args.company, email=args.email,

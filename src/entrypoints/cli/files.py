@@ -27,7 +27,7 @@ def cmd_file_attach(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         raise UnreadableFile(f"cannot read {args.path}: {exc.strerror}") from None
     with stream:
-        file = file_sharing.attach_file(s.uow(), s.files, s.clock, s.randomness,
+        file = file_sharing.attach_file(s.uow(), storage=s.files, clock=s.clock, randomness=s.randomness,
                                         job_ref=args.job, invoice_ref=args.invoice, name=args.name or path.name,
                                         content_type=content_type, stream=stream)
     print(file.id)  # alone on stdout, so a script can capture it

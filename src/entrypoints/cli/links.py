@@ -14,7 +14,7 @@ def cmd_link(args: argparse.Namespace, settings: Settings) -> int:
     s = services(settings)
     words = list(args.words)
     if len(words) == 2 and words[0] == "rotate":
-        company = companies.rotate_link(s.uow(), s.randomness, words[1])
+        company = companies.rotate_link(s.uow(), randomness=s.randomness, company_key=words[1])
         print(companies.portal_link(settings.base_url, company))
         print("the previous link no longer works", file=sys.stderr)
         return 0

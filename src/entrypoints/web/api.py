@@ -242,7 +242,7 @@ def get_link(ref: str) -> Response:
 def rotate_link(ref: str) -> Response:
     services = portal_services()
     _company_by_ref(ref)  # by ref only: a company's name is not a key here
-    company = companies.rotate_link(services.uow(), services.randomness, ref)
+    company = companies.rotate_link(services.uow(), randomness=services.randomness, company_key=ref)
     return jsonify({"url": companies.portal_link(services.settings.base_url, company)})
 
 
@@ -357,7 +357,8 @@ def post_file() -> tuple[Response, int]:
         raise ApiError(422, "invalid", "job: name exactly one of the fields `job` or `invoice`", "job")
     s = portal_services()
     try:
-        file = file_sharing.attach_file(s.uow(), s.files, s.clock, s.randomness, job_ref=job, invoice_ref=invoice,
+        file = file_sharing.attach_file(s.uow(), storage=s.files, clock=s.clock, randomness=s.randomness, job_ref=job,
+                                        invoice_ref=invoice,
                                         name=request.form.get("name") or upload.filename or "file",
                                         content_type=upload.mimetype or "application/octet-stream",
                                         stream=cast(BinaryIO, upload.stream))

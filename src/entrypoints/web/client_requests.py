@@ -47,8 +47,10 @@ def new() -> ResponseReturnValue:
     form_token = request.form.get("form_token", "")
     try:
         created, queued = client_requests.submit_request(
-            services.uow(), services.clock, services.randomness, services.templates, _ids(),
-            services.sign_in_secrets.throttle, viewer(), title=title, details=details, form_token=form_token)
+            services.uow(), clock=services.clock, randomness=services.randomness, templates=services.templates,
+            ids=_ids(),
+            throttle=services.sign_in_secrets.throttle, viewer=viewer(), title=title, details=details,
+            form_token=form_token)
     except RequestFormInvalid as exc:
         # The same form token again: once the corrected form goes through, a resend of it still makes one request.
         return _form(title, details, form_token or None, exc.fields), 400

@@ -63,8 +63,9 @@ def download(file_id: str) -> ResponseReturnValue:
 
 def _send(file_id: str, *, download: bool) -> ResponseReturnValue:
     services = portal_services()
-    file, stream = file_sharing.open_visible_file(services.uow(), services.files, services.clock,
-                                                  services.randomness, viewer(), file_id, download=download,
+    file, stream = file_sharing.open_visible_file(services.uow(), storage=services.files, clock=services.clock,
+                                                  randomness=services.randomness, viewer=viewer(), file_id=file_id,
+                                                  download=download,
                                                   ip=client_ip())
     inline = not download and file.content_type in INLINE_TYPES
     return file_response(file, stream, inline=inline)
