@@ -23,6 +23,7 @@ from portal_core.model.documents import InvoiceStatus
 from portal_core.model.money import Money
 from portal_core.sign_in import Viewer
 from portal_core.testing.contract import RepositoryReadContract, UowFactory
+from portal_core.testing.leaks import Expectations
 from tests.support.portal_app import csrf_of, outbox_code, sign_in
 
 SECRET = "legacy-crm-test-secret-0123456789"
@@ -50,6 +51,16 @@ class TestLegacyCrmRepositories(RepositoryReadContract):
     @pytest.fixture
     def make_uow(self, make_crm_uow: UowFactory) -> UowFactory:
         return make_crm_uow
+
+    @pytest.fixture
+    def expectations(self) -> Expectations:
+        """What sample_data.sql says, as the CRM's developer reads it (portal_flag, bill states, amounts paid)."""
+        return Expectations(
+            companies={"GLOBEX": True, "INITECH": False},
+            invoices={"B-1001": (InvoiceStatus.SENT, 0), "B-1002": (InvoiceStatus.PARTIALLY_PAID, 5000),
+                      "B-1003": (InvoiceStatus.PAID, 50000), "B-1004": (InvoiceStatus.DRAFT, 0),
+                      "B-1005": (InvoiceStatus.VOID, 0)},
+            jobs={"WO-501": None, "WO-601": None})  # the CRM has no projects
 
 
 def test_decimal_amounts_become_exact_minor_units_in_0_2_and_3_decimal_currencies(make_crm_uow: UowFactory) -> None:

@@ -11,8 +11,10 @@ from portal_core.testing.contract import (
     RepositoryReadContract,
     UowFactory,
     cross_linked_world,
+    expectations_of,
     store_world,
 )
+from portal_core.testing.leaks import Expectations
 
 
 class TestSqlAlchemyRepositories(RepositoryContract):
@@ -30,3 +32,7 @@ class TestSqlAlchemyReadRulesOverCrossLinkedData(RepositoryReadContract):
 
     def prepare_store(self, make_uow: UowFactory) -> None:
         store_world(make_uow, cross_linked_world())
+
+    @pytest.fixture
+    def expectations(self) -> Expectations:
+        return expectations_of(cross_linked_world())

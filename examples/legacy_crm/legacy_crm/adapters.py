@@ -401,10 +401,15 @@ class LegacyFileRepository(_CrmReader):
         if customer is None:
             return []
         conditions = [attachments.c.customer_no == customer]
-        if job_id is not None:
-            conditions.append(attachments.c.wo_no == self._ids.key("work_order", job_id))
-        if invoice_id is not None:
-            conditions.append(attachments.c.bill_no == self._ids.key("bill", invoice_id))
+        # A filter naming no record of its kind matches nothing (compared with None, SQL would match the files
+        # that hang off no work order, or no bill: a filter that widens instead of narrowing).
+        for wanted, column, kind in ((job_id, attachments.c.wo_no, "work_order"),
+                                     (invoice_id, attachments.c.bill_no, "bill")):
+            if wanted is not None:
+                key = self._ids.key(kind, wanted)
+                if key is None:
+                    return []
+                conditions.append(column == key)
         ordered = sorted(self._files(*conditions), key=ordering.file_key)
         return ordered[offset:] if limit is None else ordered[offset:offset + limit]
 

@@ -15,6 +15,7 @@ import re
 _ROUNDS = 4
 _MASK = 0xFFFF_FFFF
 _HEX16 = re.compile(r"^[0-9a-f]{16}$")
+_LARGEST = 2**63  # keys are signed 64-bit integers (SQLite INTEGER, PostgreSQL BIGINT)
 
 
 class PublicIds:
@@ -30,8 +31,8 @@ class PublicIds:
         return int.from_bytes(digest[:4], "big")
 
     def public(self, kind: str, key: int) -> str:
-        if not 0 <= key < 2**64:
-            raise ValueError(f"{kind} key {key} does not fit 64 bits")
+        if not 0 <= key < _LARGEST:
+            raise ValueError(f"{kind} key {key} does not fit a signed 64-bit column")
         left, right = key >> 32, key & _MASK
         for number in range(_ROUNDS):
             left, right = right, left ^ self._round(kind, number, right)
@@ -45,4 +46,7 @@ class PublicIds:
         left, right = value >> 32, value & _MASK
         for number in reversed(range(_ROUNDS)):
             left, right = right ^ self._round(kind, number, left), left
-        return (left << 32) | right
+        key = (left << 32) | right
+        # An id of another kind (or a made-up one) decodes to an arbitrary number: most of them past what an
+        # integer column holds, which the database would refuse with an error rather than find nothing.
+        return key if key < _LARGEST else None

@@ -18,6 +18,7 @@ RepositoryReadContract instead: the read rules only, over the data already there
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, ClassVar, TypeVar
@@ -33,6 +34,7 @@ from portal_core.model.contact import Contact, email_key
 from portal_core.model.documents import Invoice, InvoiceStatus, Line, Product, QuoteStatus
 from portal_core.ports import UnitOfWork
 from portal_core.testing.integrity import IntegrityContract
+from portal_core.testing.leaks import Expectations, check_expectations, check_strangers_find_nothing
 from portal_core.testing.strategies import World, dates, worlds
 
 T = TypeVar("T")
@@ -236,6 +238,22 @@ class RepositoryReadContract:
             assert check_read_rules(uow, today=self.today) > 0
             check_isolation(uow, _ids(companies))
 
+    @pytest.fixture
+    def expectations(self) -> Expectations:
+        pytest.fail("provide an `expectations` fixture: an Expectations (portal_core.testing.leaks) stating, from "
+                    "your own data, a few company refs with their portal on or off, a few invoice refs with the "
+                    "status and amount paid they map to, and a job ref with its project's ref")
+
+    def test_strangers_find_nothing(self, make_uow: UowFactory) -> None:
+        self.prepare_store(make_uow)
+        with make_uow() as uow:
+            assert check_strangers_find_nothing(uow) > 0
+
+    def test_the_data_maps_as_the_embedder_states(self, make_uow: UowFactory, expectations: Expectations) -> None:
+        self.prepare_store(make_uow)
+        with make_uow() as uow:
+            assert check_expectations(uow, expectations) > 0
+
 
 class RepositoryContract(IntegrityContract, RepositoryReadContract):
     """The whole contract, for an adapter the portal writes through. Subclass it in a test module (named Test...)
@@ -245,8 +263,12 @@ class RepositoryContract(IntegrityContract, RepositoryReadContract):
         with make_uow() as uow:
             empty = not uow.companies.list()
         if empty:
-            store_world(make_uow, find(worlds(prefix="rules-"), rich, settings=settings(
-                database=None, phases=[Phase.generate], max_examples=500)))
+            store_world(make_uow, rules_world())
+
+    @pytest.fixture
+    def expectations(self) -> Expectations:
+        """What the stored world says each record must map to (an embedder writes these from its own data)."""
+        return expectations_of(rules_world())
 
     def _settings(self) -> settings:
         return settings(max_examples=self.max_examples or settings().max_examples, deadline=None,
@@ -356,10 +378,34 @@ class RepositoryContract(IntegrityContract, RepositoryReadContract):
             assert uow.companies.get(company.id) is None
 
 
+@functools.cache
+def rules_world() -> World:
+    """The rich world the read rules run over when the store is empty; the same one in every test of a run."""
+    return find(worlds(prefix="rules-"), _checkable,
+                settings=settings(database=None, phases=[Phase.generate], max_examples=2000))
+
+
+def expectations_of(world: World) -> Expectations:
+    """The Expectations an embedder would write for this world: its companies, and its invoices and jobs with refs
+    (and, for a job in a project, a project with a ref)."""
+    project_refs = {p.id: p.ref for p in world.projects}
+    return Expectations(
+        companies={c.ref: c.portal_enabled for c in world.companies if c.ref is not None},
+        invoices={i.ref: (i.status, i.amount_paid.minor) for i in world.invoices if i.ref is not None},
+        jobs={j.ref: project_refs[j.project_id] if j.project_id else None for j in world.jobs
+              if j.ref is not None and (j.project_id is None or project_refs.get(j.project_id) is not None)})
+
+
+@functools.cache
 def cross_linked_world(prefix: str = "cross-") -> World:
     """A rich world (see `rich`) in which some links point at another company's records."""
-    return find(worlds(prefix=prefix, cross_links=True), lambda w: rich(w) and w.links_across_companies,
+    return find(worlds(prefix=prefix, cross_links=True), lambda w: _checkable(w) and w.links_across_companies,
                 settings=settings(database=None, phases=[Phase.generate], max_examples=2000))
+
+
+def _checkable(world: World) -> bool:
+    expected = expectations_of(world)
+    return rich(world) and bool(expected.invoices) and bool(expected.jobs) and bool(world.contacts)
 
 
 def rich(world: World) -> bool:
