@@ -135,5 +135,9 @@ class RecordMissing(PortalError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class CrmOwnedRecord(PortalError):
+    """A write to a record the CRM owns, through an embedding's read-only repository: change it in the CRM."""
+
+
 class DatabaseUnavailable(PortalError):
     """The database cannot be reached right now; retry later."""

@@ -9,15 +9,16 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from legacy_crm.adapters import CrmOwnedRecord, unit_of_work_factory
+from legacy_crm.adapters import unit_of_work_factory
 from legacy_crm.database import add_portal_tables, create_crm_database, legacy_engine
-from legacy_crm.ids import PublicIds
 from legacy_crm.portal import portal_over_crm
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from adapters.memory import FixedClock, RecordingEmailSender, SeededRandomness
 from entrypoints.bootstrap import Services
 from portal_core import browsing, companies, policy, sending
+from portal_core.errors import CrmOwnedRecord
+from portal_core.ids import OpaqueIds
 from portal_core.model.contact import email_key
 from portal_core.model.documents import InvoiceStatus
 from portal_core.model.money import Money
@@ -41,7 +42,7 @@ def crm_url(tmp_path: Path) -> str:
 @pytest.fixture
 def make_crm_uow(crm_url: str) -> Iterator[UowFactory]:
     engine = legacy_engine(crm_url)
-    yield unit_of_work_factory(engine, PublicIds.from_secret(SECRET))
+    yield unit_of_work_factory(engine, OpaqueIds.from_secret(SECRET))
     engine.dispose()
 
 
@@ -78,7 +79,7 @@ def test_decimal_amounts_become_exact_minor_units_in_0_2_and_3_decimal_currencie
 
 
 def test_ids_are_opaque_and_map_back_to_the_crm_keys(make_crm_uow: UowFactory) -> None:
-    ids = PublicIds.from_secret(SECRET)
+    ids = OpaqueIds.from_secret(SECRET)
     with make_crm_uow() as uow:
         companies = uow.companies.list()
         bill = uow.invoices.get_by_ref("B-1001")
@@ -86,7 +87,7 @@ def test_ids_are_opaque_and_map_back_to_the_crm_keys(make_crm_uow: UowFactory) -
     for record_id in [c.id for c in companies] + [bill.id]:
         assert re.fullmatch(r"[0-9a-f]{16}", record_id) and not record_id.lstrip("0").isdigit()
     assert ids.public("bill", 1001) != ids.public("work_order", 1001)
-    assert PublicIds.from_secret("another-secret-entirely").public("bill", 1001) != bill.id
+    assert OpaqueIds.from_secret("another-secret-entirely").public("bill", 1001) != bill.id
 
 
 def test_what_the_crm_holds_maps_to_what_the_portal_may_show(make_crm_uow: UowFactory) -> None:
@@ -151,7 +152,7 @@ def test_a_contact_signs_in_and_sees_the_crm_bills_on_the_invoices_page(
 
     detail = client.get(f"/p/{globex.link_token}/invoices/{kwd_bill.id}")
     assert detail.status_code == 200 and "7.962" in detail.text
-    other = client.get(f"/p/{globex.link_token}/invoices/{PublicIds.from_secret(SECRET).public('bill', 2001)}")
+    other = client.get(f"/p/{globex.link_token}/invoices/{OpaqueIds.from_secret(SECRET).public('bill', 2001)}")
     assert other.status_code == 404
 
 

@@ -6,7 +6,8 @@ are empty. Everything the portal itself writes (codes, sessions, sign-in throttl
 requests) goes to the portal's tables beside the CRM's, through the SQLAlchemy adapter, in the same transaction.
 
 Writing a CRM-owned record through a port raises CrmOwnedRecord: access, links, contacts and attachments are
-changed in the CRM (docs/embedding.md).
+changed in the CRM (docs/embedding.md). The unit of work, `read_only` and the opaque ids are the library's
+(adapters.sqlalchemy.embedding, portal_core.ids).
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from typing import Any, BinaryIO, TypeVar
 
 import sqlalchemy as sa
 
+from adapters.sqlalchemy.embedding import CrmUnitOfWork, read_only
 from adapters.sqlalchemy.errors import database_errors
-from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from legacy_crm.ids import PublicIds
 from portal_core import ordering
-from portal_core.errors import InvalidInput, PortalError, StorageError
+from portal_core.errors import CrmOwnedRecord, InvalidInput, StorageError
+from portal_core.ids import OpaqueIds
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
@@ -45,10 +46,6 @@ from portal_core.model.files import File
 from portal_core.model.money import Money
 
 T = TypeVar("T")
-
-
-class CrmOwnedRecord(PortalError):
-    """The record belongs to the CRM: change it there, not through the portal."""
 
 
 # ---- the CRM's tables, as it defines them (schema.sql); only the columns the portal reads
@@ -116,15 +113,8 @@ def _page(items: list[T], key: Callable[[T], Any], offset: int, limit: int | Non
     return ordered[offset:] if limit is None else ordered[offset:offset + limit]
 
 
-def _read_only(kind: str) -> Callable[..., None]:
-    def refuse(*_args: object, **_kwargs: object) -> None:
-        raise CrmOwnedRecord(f"{kind} belong to the CRM and are read-only here: change them in the CRM")
-
-    return refuse
-
-
 class _CrmReader:
-    def __init__(self, connection: sa.Connection, ids: PublicIds) -> None:
+    def __init__(self, connection: sa.Connection, ids: OpaqueIds) -> None:
         self._connection = connection
         self._ids = ids
 
@@ -137,7 +127,7 @@ class _CrmReader:
 
 
 class LegacyBusinessRepository(_CrmReader):
-    save = _read_only("the business details")
+    save = read_only("the business details")
 
     def get(self) -> Business | None:
         rows = self._rows(sa.select(firm).where(firm.c.firm_id == 1))
@@ -150,7 +140,7 @@ class LegacyBusinessRepository(_CrmReader):
 
 
 class LegacyCompanyRepository(_CrmReader):
-    add = update = _read_only("customers")
+    add = update = read_only("customers")
 
     def _company(self, row: sa.RowMapping) -> Company:
         return Company(id=self._ids.public("customer", row["customer_no"]), name=row["display_name"],
@@ -184,7 +174,7 @@ class LegacyCompanyRepository(_CrmReader):
 
 
 class LegacyContactRepository(_CrmReader):
-    add = update = remove = _read_only("contacts")
+    add = update = remove = read_only("contacts")
 
     def _contacts(self, *conditions: sa.ColumnElement[bool]) -> list[Contact]:
         query = sa.select(people).where(people.c.archived == 0, people.c.mail.is_not(None), *conditions)
@@ -221,7 +211,7 @@ class LegacyContactRepository(_CrmReader):
 
 
 class LegacyInvoiceRepository(_CrmReader):
-    add = update = _read_only("bills")  # so are payments applied to them: see docs/embedding.md
+    add = update = read_only("bills")  # so are payments applied to them: see docs/embedding.md
 
     def _invoices(self, *conditions: sa.ColumnElement[bool]) -> list[Invoice]:
         rows = [row for row in self._rows(sa.select(bills).where(*conditions)) if row["state"] in BILL_STATES]
@@ -276,7 +266,7 @@ class LegacyInvoiceRepository(_CrmReader):
 
 
 class LegacyQuoteRepository(_CrmReader):
-    add = update = _read_only("estimates")
+    add = update = read_only("estimates")
 
     def _quotes(self, *conditions: sa.ColumnElement[bool]) -> list[Quote]:
         found = []
@@ -316,7 +306,7 @@ class LegacyQuoteRepository(_CrmReader):
 
 
 class LegacyJobRepository(_CrmReader):
-    add = update = _read_only("work orders")
+    add = update = read_only("work orders")
 
     def _jobs(self, *conditions: sa.ColumnElement[bool]) -> list[Job]:
         return [Job(id=self._ids.public("work_order", row["wo_no"]),
@@ -352,7 +342,7 @@ class LegacyJobRepository(_CrmReader):
 
 
 class LegacyProductRepository(_CrmReader):
-    add = update = _read_only("price list items")
+    add = update = read_only("price list items")
 
     def _products(self, *conditions: sa.ColumnElement[bool]) -> list[Product]:
         # Price-list items are keyed by text, and the port never looks a product up by id: a keyed hash will do.
@@ -370,7 +360,7 @@ class LegacyProductRepository(_CrmReader):
 
 
 class LegacyFileRepository(_CrmReader):
-    add = remove = _read_only("attachments")
+    add = remove = read_only("attachments")
 
     def _files(self, *conditions: sa.ColumnElement[bool]) -> list[File]:
         c = attachments.c
@@ -417,7 +407,7 @@ class LegacyFileRepository(_CrmReader):
 class _Nothing:
     """A kind the CRM does not have: nothing to list, nothing to find, nothing to write."""
 
-    add = update = _read_only("projects and tasks")
+    add = update = read_only("projects and tasks")
 
     def get(self, _id: str) -> None:
         return None
@@ -429,42 +419,22 @@ class _Nothing:
         return []
 
 
-# What the portal keeps in its own tables, through the SQLAlchemy adapter.
-PORTAL_OWNED = ("codes", "sessions", "login_requests", "audit", "notices", "payments", "payment_providers",
-                "processed_events", "requests", "outbox", "api_keys", "webhooks", "webhook_deliveries")
+class LegacyCrmUnitOfWork(CrmUnitOfWork):
+    """The portal's UnitOfWork over the CRM's database: the CRM's tables read here, the portal's own through the
+    SQLAlchemy adapter, one connection, one transaction for both sides (adapters.sqlalchemy.embedding)."""
 
-
-class LegacyCrmUnitOfWork:
-    """The portal's UnitOfWork over the CRM's database: one connection, one transaction for both sides."""
-
-    def __init__(self, engine: sa.Engine, ids: PublicIds) -> None:
-        self._portal = SqlAlchemyUnitOfWork(engine)
+    def __init__(self, engine: sa.Engine, ids: OpaqueIds) -> None:
+        super().__init__(engine)
         self._ids = ids
 
-    def __enter__(self) -> LegacyCrmUnitOfWork:
-        portal = self._portal.__enter__()
-        for name in PORTAL_OWNED:
-            setattr(self, name, getattr(portal, name))
-        connection, ids = portal.connection, self._ids
-        self.business = LegacyBusinessRepository(connection, ids)
-        self.companies = LegacyCompanyRepository(connection, ids)
-        self.contacts = LegacyContactRepository(connection, ids)
-        self.invoices = LegacyInvoiceRepository(connection, ids)
-        self.quotes = LegacyQuoteRepository(connection, ids)
-        self.jobs = LegacyJobRepository(connection, ids)
-        self.products = LegacyProductRepository(connection, ids)
-        self.files = LegacyFileRepository(connection, ids)
-        self.projects = self.tasks = _Nothing()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self._portal.__exit__(*exc)
-
-    def commit(self) -> None:
-        self._portal.commit()
-
-    def rollback(self) -> None:
-        self._portal.rollback()
+    def crm_repositories(self, connection: sa.Connection) -> dict[str, Any]:
+        ids, nothing = self._ids, _Nothing()
+        return {"business": LegacyBusinessRepository(connection, ids),
+                "companies": LegacyCompanyRepository(connection, ids),
+                "contacts": LegacyContactRepository(connection, ids),
+                "invoices": LegacyInvoiceRepository(connection, ids), "quotes": LegacyQuoteRepository(connection, ids),
+                "jobs": LegacyJobRepository(connection, ids), "products": LegacyProductRepository(connection, ids),
+                "files": LegacyFileRepository(connection, ids), "projects": nothing, "tasks": nothing}
 
 
 class LegacyCrmFileStorage:
@@ -474,12 +444,12 @@ class LegacyCrmFileStorage:
     (BEGIN IMMEDIATE) while a download is checked: a plain reader is not blocked by it (WAL mode).
     """
 
-    def __init__(self, engine: sa.Engine, ids: PublicIds) -> None:
+    def __init__(self, engine: sa.Engine, ids: OpaqueIds) -> None:
         self._engine = engine
         self._ids = ids
 
     @classmethod
-    def from_url(cls, url: str, ids: PublicIds) -> LegacyCrmFileStorage:
+    def from_url(cls, url: str, ids: OpaqueIds) -> LegacyCrmFileStorage:
         return cls(sa.create_engine(url), ids)
 
     def close(self) -> None:
@@ -500,5 +470,5 @@ class LegacyCrmFileStorage:
         return io.BytesIO(content)
 
 
-def unit_of_work_factory(engine: sa.Engine, ids: PublicIds) -> Callable[[], LegacyCrmUnitOfWork]:
+def unit_of_work_factory(engine: sa.Engine, ids: OpaqueIds) -> Callable[[], LegacyCrmUnitOfWork]:
     return lambda: LegacyCrmUnitOfWork(engine, ids)

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 
-from adapters.sqlalchemy.engine import create_engine_from_url
-from adapters.sqlalchemy.migrate import upgrade
+from adapters.sqlalchemy import embedding
 
 HERE = Path(__file__).resolve().parent.parent
 SCHEMA = HERE / "schema.sql"
@@ -28,30 +25,11 @@ def create_crm_database(path: Path, *, sample_data: bool = True) -> str:
 
 
 def add_portal_tables(url: str) -> None:
-    """Creates (or upgrades) the portal's own tables in the CRM's database: `portal db upgrade` does the same.
-
-    The portal's schema also has companies, contacts, invoices... tables; over the CRM they stay empty, and its own
-    tables' foreign keys to them are not enforced (see legacy_engine).
-    """
-    upgrade(url)
+    """Creates (or upgrades) the portal's own tables in the CRM's database (adapters.sqlalchemy.embedding)."""
+    embedding.add_portal_tables(url)
 
 
 def legacy_engine(url: str) -> sa.Engine:
-    """The portal's engine over the CRM's database, with SQLite's foreign-key checks left off.
-
-    The portal's own rows (codes, sessions, requests, payments) name companies, contacts and invoices that live in
-    the CRM's tables under other names and keys, not in the portal's (empty) companies/contacts/invoices tables that
-    its foreign keys point at. On PostgreSQL, drop those foreign keys instead (docs/embedding.md).
-    """
-    engine = create_engine_from_url(url)
-    if engine.dialect.name == "sqlite":
-
-        @event.listens_for(engine, "connect")
-        def _no_foreign_keys(dbapi_connection: Any, _record: Any) -> None:  # runs after the portal's own listener
-            cursor = dbapi_connection.cursor()
-            try:
-                cursor.execute("PRAGMA foreign_keys = OFF")
-            finally:
-                cursor.close()
-
-    return engine
+    """The portal's engine over the CRM's database, with SQLite's foreign-key checks left off: the portal's own rows
+    (codes, sessions, requests, payments) name companies, contacts and invoices that live in the CRM's tables."""
+    return embedding.crm_engine(url)

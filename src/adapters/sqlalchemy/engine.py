@@ -28,15 +28,21 @@ PING_AFTER_IDLE_SECONDS = 2.0
 SQLITE_BUSY_TIMEOUT_MS = 15_000
 
 
-def create_engine_from_url(url: str | sa.URL) -> sa.Engine:
+def create_engine_from_url(url: str | sa.URL, *, foreign_keys: bool = True) -> sa.Engine:
     """An engine for url (postgresql+psycopg://... or sqlite:///path); the caller disposes it.
 
     hide_parameters: a driver error's message (and so any log of it) names the statement but not its values, which
     are emails, link tokens, session keys and whatever a client typed.
+
+    foreign_keys=False: over a database the portal does not own (a CRM's, docs/embedding.md), SQLite does not
+    enforce foreign keys, since the portal's own rows name companies, contacts and invoices that live in the CRM's
+    tables, not in the portal's empty ones; enforced, sign-in there fails with Conflict ("That changed while you
+    were working"). On PostgreSQL keys are part of the schema: adapters.sqlalchemy.embedding.add_portal_tables
+    drops those that point at the CRM-owned kinds.
     """
     parsed = sa.make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(parsed)
+        return _sqlite_engine(parsed, foreign_keys=foreign_keys)
     connect_args: dict[str, Any] = {}
     if parsed.get_backend_name() == "postgresql":
         connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT_SECONDS
@@ -82,7 +88,7 @@ def _ping_when_idle(engine: sa.Engine) -> None:
             raise sa.exc.DisconnectionError("the pooled connection is gone")
 
 
-def _sqlite_engine(url: sa.URL) -> sa.Engine:
+def _sqlite_engine(url: sa.URL, *, foreign_keys: bool) -> sa.Engine:
     # The Flask dev server is multi-threaded: connections move between threads, one at a time, via the pool.
     engine = sa.create_engine(url, pool_pre_ping=True, connect_args={"check_same_thread": False}, hide_parameters=True)
 
@@ -92,7 +98,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
-            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute(f"PRAGMA foreign_keys = {'ON' if foreign_keys else 'OFF'}")
             cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
             if url.database not in (None, "", ":memory:"):
                 cursor.execute("PRAGMA journal_mode = WAL")  # readers do not block the writer
