@@ -100,7 +100,7 @@ def _email_sender(settings: Settings) -> EmailSender:
     scheme = urlsplit(settings.email_url).scheme
     from_addr = settings.email_from
     builders: dict[str, Callable[[], EmailSender]] = {
-        "console": lambda: ConsoleEmailSender(from_addr=from_addr or "(the business email)"),
+        "console": lambda: ConsoleEmailSender(from_addr=from_addr),
         "smtp": lambda: SmtpEmailSender.from_url(settings.email_url, from_addr=from_addr,
                                                  timeout=settings.mail_timeout_seconds),
     }

@@ -101,6 +101,18 @@ def test_every_page_sends_an_anonymous_visitor_to_sign_in(portal: WebPortal, pat
     assert response.headers["Location"].endswith(f"/p/{token}/login")
 
 
+def test_the_link_as_printed_opens_the_home_page_without_a_redirect(portal: WebPortal, homer: SignedIn) -> None:
+    with portal.services.uow() as uow:
+        globex = companies.find_company(uow, "globex")
+    link = companies.portal_link("https://portal.example", globex)
+    path = link.removeprefix("https://portal.example")
+    assert not path.endswith("/")  # `portal link` prints it so, and CRMs email it so
+    response = homer.client.get(path)
+    assert response.status_code == 200 and "Welcome, Homer Simpson" in response.text
+    anonymous = portal.app.test_client().get(path)
+    assert anonymous.status_code == 303 and anonymous.headers["Location"].endswith("/login")
+
+
 def test_a_session_of_one_portal_does_not_open_another(portal: WebPortal) -> None:
     wile = portal.sign_in("acme", "wile@acme.example")
     response = wile.client.get(f"/p/{portal.token('globex')}/")

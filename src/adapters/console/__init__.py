@@ -17,7 +17,8 @@ class ConsoleEmailSender:
 
     def send(self, email: Email) -> None:
         stream = self._stream or sys.stdout
+        sender = self._from or email.reply_to or "portal@localhost"  # as the SMTP sender's From line would say
         with self._lock:
-            stream.write(f"\n----- email (console://) -----\nFrom: {self._from}\nTo: {email.to}\n"
+            stream.write(f"\n----- email (console://) -----\nFrom: {sender}\nTo: {email.to}\n"
                          f"Subject: {email.subject}\n\n{email.text}\n------------------------------\n")
             stream.flush()

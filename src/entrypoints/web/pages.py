@@ -110,7 +110,7 @@ def _uow() -> UnitOfWork:
     return portal_services().uow()
 
 
-@blueprint.get("/")
+@blueprint.get("/", strict_slashes=False)  # the link as given (no slash) opens the home page, no redirect first
 @signed_in
 def home() -> ResponseReturnValue:
     summary = browsing.home_summary(_uow(), viewer(), today=_today())
