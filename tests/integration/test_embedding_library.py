@@ -125,3 +125,32 @@ def test_on_postgresql_add_portal_tables_drops_the_keys_into_crm_owned_tables_an
             _code_for_a_contact_only_the_crm_has(engine)
         finally:
             engine.dispose()
+
+
+@pytest.mark.parametrize("kind", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_access_trigger_counts_each_time_the_crm_turns_a_portal_off(kind: str, tmp_path: Path) -> None:
+    def run(url: str) -> None:
+        embedding.add_portal_tables(url)
+        engine = embedding.crm_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.exec_driver_sql("CREATE TABLE accounts (id INTEGER PRIMARY KEY, portal_on BOOLEAN)")
+                connection.exec_driver_sql("INSERT INTO accounts VALUES (7, TRUE), (8, TRUE)")
+            embedding.install_access_trigger(engine, table="accounts", key="id", flag="portal_on")
+            embedding.install_access_trigger(engine, table="accounts", key="id", flag="portal_on")  # idempotent
+            for value in ("FALSE", "TRUE", "TRUE", "FALSE", "FALSE"):  # off, on, on, off, off: two offs
+                with engine.begin() as connection:
+                    connection.exec_driver_sql(f"UPDATE accounts SET portal_on = {value} WHERE id = 7")
+            with engine.connect() as connection:
+                links = embedding.CompanyLinks(connection, "trigger-test-secret")
+                assert links.of([7, 8]) == {7: (links.of([7])[7][0], 2), 8: (links.of([8])[8][0], 0)}
+            with pytest.raises(ValueError, match="identifier"):
+                embedding.install_access_trigger(engine, table="accounts; DROP TABLE x", key="id", flag="portal_on")
+        finally:
+            engine.dispose()
+
+    if kind == "sqlite":
+        run(f"sqlite:///{tmp_path / 'crm.db'}")
+    else:
+        with postgres_schema(postgres_base_url()) as url:
+            run(url)

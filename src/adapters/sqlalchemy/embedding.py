@@ -12,15 +12,22 @@ outbox, ...) from the SQLAlchemy adapter, on the same connection.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import base64
+import hashlib
+import hmac
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import sqlalchemy as sa
 
+from adapters.sqlalchemy import tables
 from adapters.sqlalchemy.engine import create_engine_from_url
+from adapters.sqlalchemy.errors import database_errors
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from portal_core.errors import CrmOwnedRecord
+from portal_core.ids import OpaqueIds
 from portal_core.ports import REPOSITORY_NAMES, close_repositories
 
 #: The repositories over the portal's own tables: what the portal writes whatever the CRM (a release that adds a
@@ -28,6 +35,7 @@ from portal_core.ports import REPOSITORY_NAMES, close_repositories
 PORTAL_OWNED: tuple[str, ...] = ("codes", "sessions", "login_requests", "audit", "notices", "payments",
                                  "payment_providers", "processed_events", "requests", "outbox", "api_keys",
                                  "webhooks", "webhook_deliveries")
+# (company_links, used by CompanyLinks below, is the portal's own table too.)
 #: The repositories an embedding maps to the CRM's own tables.
 CRM_OWNED: tuple[str, ...] = tuple(name for name in REPOSITORY_NAMES if name not in PORTAL_OWNED)
 # The portal's tables that stay empty over a CRM, and the foreign keys into them that must not be enforced there.
@@ -113,3 +121,89 @@ def add_portal_tables(url: str) -> None:
                         connection.exec_driver_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT "{key["name"]}"')
     finally:
         engine.dispose()
+
+
+# ---- a CRM with no column for link tokens (docs/embedding.md, "No column for the link token")
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+class CompanyLinks:
+    """The link token and access generation of each of the CRM's companies (integer keys), for a CRM with no column
+    for them. Until a link is rotated, a company's token is derived from the portal's secret: an opaque form of its
+    key and a keyed tag (38 characters, 128 bits of tag), so nothing is written when the portal reads. Rotating it
+    (companies.rotate_link) stores a random token in `company_links`, and the derived one stops working; the trigger
+    of `install_access_trigger` bumps the generation there when the CRM turns the company's portal off. Use it on
+    the unit of work's connection, inside its transaction."""
+
+    def __init__(self, connection: sa.Connection, secret: str) -> None:
+        self._connection = connection
+        self._ids = OpaqueIds.from_secret(secret, "company link tokens v1")
+        self._tag_key = hmac.new(secret.encode(), b"company link token tags v1", hashlib.sha256).digest()
+
+    def _derived(self, key: int) -> str:
+        tag = hmac.new(self._tag_key, str(key).encode(), hashlib.sha256).digest()[:16]
+        return self._ids.public("company", key) + base64.urlsafe_b64encode(tag).decode().rstrip("=")
+
+    def of(self, keys: Iterable[int]) -> dict[int, tuple[str, int]]:
+        """(link token, access generation) of each key."""
+        wanted = list(dict.fromkeys(keys))
+        rows = self._rows(tables.company_links.c.company_key.in_([str(key) for key in wanted])) if wanted else {}
+        found = {}
+        for key in wanted:
+            token, generation = rows.get(str(key), (None, 0))
+            found[key] = (token or self._derived(key), generation)
+        return found
+
+    def key_of(self, link_token: str) -> int | None:
+        """The CRM's key of the company whose current link this is; None for any other token."""
+        rotated = self._rows(tables.company_links.c.link_token == link_token)
+        if rotated:
+            return int(next(iter(rotated)))
+        key = self._ids.key("company", link_token[:16])
+        if key is None or not hmac.compare_digest(self._derived(key), link_token):
+            return None
+        stored = self._rows(tables.company_links.c.company_key == str(key))
+        return key if stored.get(str(key), (None, 0))[0] is None else None  # rotated: the derived one is dead
+
+    def save(self, key: int, *, link_token: str, access_generation: int) -> None:
+        values = {"link_token": None if link_token == self._derived(key) else link_token,
+                  "access_generation": access_generation}
+        c = tables.company_links.c
+        with database_errors():
+            updated = self._connection.execute(tables.company_links.update().where(c.company_key == str(key))
+                                               .values(values)).rowcount
+            if not updated:
+                self._connection.execute(tables.company_links.insert().values(company_key=str(key), **values))
+
+    def _rows(self, where: sa.ColumnElement[bool]) -> dict[str, tuple[str | None, int]]:
+        c = tables.company_links.c
+        with database_errors():
+            return {row.company_key: (row.link_token, row.access_generation) for row in self._connection.execute(
+                sa.select(c.company_key, c.link_token, c.access_generation).where(where))}
+
+
+def install_access_trigger(engine: sa.Engine, *, table: str, key: str, flag: str) -> None:
+    """A trigger on the CRM's own table: when `flag` goes from on (non-zero, true) to off, the company's access
+    generation in `company_links` grows, so the sessions opened before stay dead when the CRM turns it on again,
+    even if no request came while it was off. Idempotent; run it after add_portal_tables."""
+    for name in (table, key, flag):
+        if not _IDENTIFIER.match(name):
+            raise ValueError(f"{name!r} is not a plain SQL identifier")
+    trigger = f"portal_access_off_{table}"
+    bump = ("INSERT INTO company_links (company_key, link_token, access_generation) "
+            f"VALUES (CAST(OLD.{key} AS TEXT), NULL, 1) "
+            "ON CONFLICT (company_key) DO UPDATE SET access_generation = company_links.access_generation + 1")
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.exec_driver_sql(
+                f"CREATE OR REPLACE FUNCTION {trigger}() RETURNS trigger AS $$ BEGIN "
+                f"IF COALESCE(OLD.{flag}::int, 0) <> 0 AND COALESCE(NEW.{flag}::int, 0) = 0 THEN {bump}; END IF; "
+                "RETURN NEW; END $$ LANGUAGE plpgsql")
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
+            connection.exec_driver_sql(f"CREATE TRIGGER {trigger} AFTER UPDATE OF {flag} ON {table} FOR EACH ROW "
+                                       f"EXECUTE FUNCTION {trigger}()")
+        else:
+            connection.exec_driver_sql(
+                f"CREATE TRIGGER IF NOT EXISTS {trigger} AFTER UPDATE OF {flag} ON {table} "
+                f"WHEN COALESCE(OLD.{flag}, 0) <> 0 AND COALESCE(NEW.{flag}, 0) = 0 BEGIN {bump}; END")

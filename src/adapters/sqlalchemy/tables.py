@@ -401,3 +401,14 @@ webhook_deliveries = sa.Table(
     sa.Index(None, "webhook_id", "created_at"),
     sa.Index(None, "created_at"),
 )
+
+# For an embedding over a CRM with no column for link tokens (adapters.sqlalchemy.embedding.CompanyLinks): a
+# company's link token once rotated (NULL: the token derived from the portal's secret), and the generation its access
+# is in (a trigger on the CRM's own portal flag bumps it when access is turned off, so sessions from before stay dead
+# when it is turned back on). A company with no row has its derived token and generation 0.
+company_links = sa.Table(
+    "company_links", metadata,
+    sa.Column("company_key", sa.String(64), primary_key=True),  # the CRM's key of the company, as text
+    sa.Column("link_token", sa.String(64), nullable=True, unique=True),
+    sa.Column("access_generation", sa.Integer, nullable=False),
+)
