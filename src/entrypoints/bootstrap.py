@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import importlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -100,7 +101,7 @@ def _email_sender(settings: Settings) -> EmailSender:
     scheme = urlsplit(settings.email_url).scheme
     from_addr = settings.email_from
     builders: dict[str, Callable[[], EmailSender]] = {
-        "console": lambda: ConsoleEmailSender(from_addr=from_addr),
+        "console": lambda: ConsoleEmailSender(from_addr=from_addr or ""),
         "smtp": lambda: SmtpEmailSender.from_url(settings.email_url, from_addr=from_addr,
                                                  timeout=settings.mail_timeout_seconds),
     }
@@ -194,3 +195,30 @@ def build_services(settings: Settings, *, email_sender: EmailSender | None = Non
         webhook_transport=webhook_transport or HttpWebhookTransport(allow_private=settings.webhook_allow_private),
         close=close,
     )
+
+
+class AppNotFound(ConfigurationError):
+    """PORTAL_APP (or `portal --app`) names no callable that builds the portal's services."""
+
+
+def services_for(settings: Settings) -> Services:
+    """The services the settings ask for: an embedder's, when settings.app (PORTAL_APP, `portal --app`) names a
+    MODULE:CALLABLE taking the settings and returning Services (docs/embedding.md); else build_services(settings)."""
+    if settings.app is None:
+        return build_services(settings)
+    module_name, _, name = settings.app.partition(":")
+    if not module_name or not name:
+        raise AppNotFound(f"PORTAL_APP must look like MODULE:CALLABLE (e.g. small_crm.portal:services), not "
+                          f"{settings.app!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise AppNotFound(f"cannot import {module_name} named by PORTAL_APP: {exc}") from None
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        raise AppNotFound(f"{module_name} has no callable named {name} (PORTAL_APP)")
+    built = factory(settings)
+    if not isinstance(built, Services):
+        raise AppNotFound(f"{settings.app} returned {type(built).__name__}, not the portal's Services "
+                          "(entrypoints.bootstrap.build_services builds them)")
+    return built

@@ -60,6 +60,9 @@ class Settings:
     api_rate_per_minute: int = 600  # calls a minute per API key
     max_upload_mb: int = 50  # the largest file the API takes
     webhook_allow_private: bool = False  # 1: webhooks may call loopback and private addresses (tests, one LAN)
+    # MODULE:CALLABLE giving an embedder's services from these settings (docs/embedding.md): the `portal` commands
+    # then work over the embedder's own database, e.g. small_crm.portal:services.
+    app: str | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -87,6 +90,7 @@ class Settings:
             "api_rate_per_minute": _positive_int(env, "API_RATE_PER_MINUTE", 600),
             "max_upload_mb": _positive_int(env, "MAX_UPLOAD_MB", 50),
             "webhook_allow_private": _flag(env, "WEBHOOK_ALLOW_PRIVATE"),
+            "app": env.get(PREFIX + "APP") or None,
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

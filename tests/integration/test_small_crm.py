@@ -5,7 +5,12 @@ its links rotate; turning its portal off and on, by its own column, leaves every
 from __future__ import annotations
 
 import datetime as dt
+import json
+import os
+import re
 import sqlite3
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,10 +28,11 @@ from portal_core.errors import CrmOwnedRecord
 from portal_core.model.documents import InvoiceStatus
 from portal_core.testing.contract import RepositoryReadContract, UowFactory
 from portal_core.testing.leaks import Expectations
-from tests.support.portal_app import outbox_code, sign_in
+from tests.support.portal_app import csrf_of, outbox_code, sign_in
 
 SECRET = "small-crm-test-secret-0123456789"
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+PORTAL = str(Path(sys.executable).parent / "portal")
 
 
 @pytest.fixture
@@ -112,3 +118,61 @@ def test_access_off_then_on_in_the_crm_leaves_every_older_session_dead(
     assert again.get(f"/p/{token}/").status_code == 200  # a new sign-in works
     _set_portal(crm[1], 1, on=False)
     assert again.get(f"/p/{token}/").status_code == 404  # off: the portal is not there at all
+
+
+def _portal(url: str, *args: str, app: str | None = "small_crm.portal:services",
+            env_app: str | None = None) -> subprocess.CompletedProcess[str]:
+    """The `portal` command as staff run it next to the CRM: the CRM's package on the path, its services named."""
+    env = {**os.environ, "PORTAL_DATABASE_URL": url, "PORTAL_SECRET_KEY": SECRET,
+           "PYTHONPATH": str(Path(__file__).parents[2] / "examples" / "small_crm")}
+    env.pop("PORTAL_APP", None)
+    if env_app:
+        env["PORTAL_APP"] = env_app
+    command = [PORTAL, *(["--app", app] if app else []), *args]
+    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_staff_commands_work_over_the_crm_with_app(portal: tuple[object, Services, RecordingEmailSender],
+                                                   crm: tuple[str, Path]) -> None:
+    app, built, sender = portal
+    url = crm[0]
+    listed = _portal(url, "company", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert [(c["ref"], c["name"], c["portal_enabled"]) for c in json.loads(listed.stdout)["companies"]] == [
+        ("C1", "Globex LLC", True), ("C2", "Initech", True), ("C3", "Umbrella Corp", False)]
+    link = _portal(url, "link", "C1").stdout.strip()
+    assert link.endswith("/p/" + _link_token(built, "C1"))  # the same link the web app serves
+
+    token = _link_token(built, "C1")  # a client sends a request; staff list it and move it along by the command
+    homer = app.test_client()  # type: ignore[attr-defined]
+    sign_in(homer, token, "homer@globex.example", outbox_code(sender))
+    form = homer.get(f"/p/{token}/requests/new")
+    posted = homer.post(f"/p/{token}/requests/new", data={
+        "title": "Leaking pipe", "details": "Kitchen", "csrf_token": csrf_of(form.text),
+        "form_token": re.search(r'name="form_token" value="([^"]+)"', form.text).group(1)})  # type: ignore[union-attr]
+    assert posted.status_code == 303, posted.text
+    [notice] = [m for m in sender.outbox if "Leaking pipe" in m.subject]
+    named = re.search(r"\((portal request status (\S+) open\|in_progress\|closed)\)", notice.text)
+    assert named is not None  # the email names the command ...
+    requests_listed = _portal(url, "request", "list", "C1", "--json", app=None, env_app="small_crm.portal:services")
+    assert requests_listed.returncode == 0, requests_listed.stderr
+    assert [r["title"] for r in json.loads(requests_listed.stdout)["requests"]] == ["Leaking pipe"]
+    moved = _portal(url, "request", "status", named.group(2), "in_progress", app=None,
+                    env_app="small_crm.portal:services")  # ... and it works as named, with PORTAL_APP set
+    assert moved.returncode == 0 and "in_progress" in moved.stdout, moved.stderr
+
+    rotated = _portal(url, "link", "rotate", "C1")
+    assert rotated.returncode == 0 and rotated.stdout.strip() != link
+    assert homer.get(f"/p/{token}/").status_code == 404  # the old link is gone, its session with it
+
+    refused = _portal(url, "access", "disable", "C2")
+    assert refused.returncode == 2 and refused.stdout == ""
+    assert "CRM" in refused.stderr and len(refused.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("app", ["small_crm.portal", "no_such_module:services", "small_crm.portal:nothing",
+                                 "small_crm.portal:BUSINESS"])
+def test_a_bad_app_is_one_line_and_status_2(crm: tuple[str, Path], app: str) -> None:
+    result = _portal(crm[0], "company", "list", app=app)
+    assert result.returncode == 2 and result.stdout == ""
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr

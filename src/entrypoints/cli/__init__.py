@@ -9,6 +9,8 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
+import attrs
+
 from entrypoints.cli import (
     api_keys,
     companies,
@@ -38,6 +40,9 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="portal", description="The client portal: serve it, seed it, and manage access.")
+    parser.add_argument("--app", metavar="MODULE:CALLABLE",
+                        help="build the portal's services with an embedder's callable (also PORTAL_APP), so every "
+                        "command works over the embedder's own database (docs/embedding.md)")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     db.register(sub)
     serve.register(sub)
@@ -61,6 +66,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         settings = Settings.from_env()
+        if args.app:
+            settings = attrs.evolve(settings, app=args.app)
         return int(args.run(args, settings))
     except (UsageError, PortalError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from entrypoints.bootstrap import Services, build_services
+from entrypoints.bootstrap import AppNotFound, Services, services_for
 from entrypoints.settings import Settings
 
 
@@ -17,8 +17,12 @@ class UsageError(Exception):
 
 
 def services(settings: Settings) -> Services:
-    """The portal's services for one command, from the settings (the environment)."""
-    return build_services(settings)
+    """The portal's services for one command, from the settings (the environment): the embedder's, when `--app` or
+    PORTAL_APP names a MODULE:CALLABLE that builds them (bootstrap.services_for), else the bundled portal's."""
+    try:
+        return services_for(settings)
+    except AppNotFound as exc:
+        raise UsageError(str(exc)) from None
 
 
 def read_json(path: str) -> object:

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFError, CSRFProtect
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from entrypoints.bootstrap import Services, build_services
+from entrypoints.bootstrap import Services, services_for
 from entrypoints.mail_dispatcher import Dispatcher
 from entrypoints.settings import Settings
 from entrypoints.web import api, auth, client_requests, documents, files, ops, pages, payments
@@ -123,7 +123,7 @@ def _register_errors(app: Flask) -> None:
 def create_app(settings: Settings | None = None, *, services: Services | None = None,
                synchronous_mail: bool = False) -> Flask:
     settings = settings or (services.settings if services else Settings.from_env())
-    services = services or build_services(settings)
+    services = services or services_for(settings)
     secret = settings.require_secret()
     app = Flask(__name__, static_folder="static", template_folder="templates")
     app.config.update(
