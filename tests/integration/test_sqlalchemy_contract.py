@@ -6,15 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from portal_core.testing.contract import (
-    RepositoryContract,
-    RepositoryReadContract,
-    UowFactory,
-    cross_linked_world,
-    expectations_of,
-    store_world,
-)
-from portal_core.testing.leaks import Expectations
+from portal_core.testing.contract import RepositoryContract, UowFactory
+from portal_core.testing.cross_linked import CrossLinkedReadContract
 
 
 class TestSqlAlchemyRepositories(RepositoryContract):
@@ -23,16 +16,9 @@ class TestSqlAlchemyRepositories(RepositoryContract):
         return lambda: SqlAlchemyUnitOfWork(engine)
 
 
-class TestSqlAlchemyReadRulesOverCrossLinkedData(RepositoryReadContract):
+class TestSqlAlchemyReadRulesOverCrossLinkedData(CrossLinkedReadContract):
     """The read rules over data whose links cross companies, as a CRM's own data may."""
 
     @pytest.fixture
     def make_uow(self, engine: sa.Engine) -> UowFactory:
         return lambda: SqlAlchemyUnitOfWork(engine)
-
-    def prepare_store(self, make_uow: UowFactory) -> None:
-        store_world(make_uow, cross_linked_world())
-
-    @pytest.fixture
-    def expectations(self) -> Expectations:
-        return expectations_of(cross_linked_world())

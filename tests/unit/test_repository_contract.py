@@ -5,15 +5,8 @@ from __future__ import annotations
 import pytest
 
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
-from portal_core.testing.contract import (
-    RepositoryContract,
-    RepositoryReadContract,
-    UowFactory,
-    cross_linked_world,
-    expectations_of,
-    store_world,
-)
-from portal_core.testing.leaks import Expectations
+from portal_core.testing.contract import RepositoryContract, UowFactory
+from portal_core.testing.cross_linked import CrossLinkedReadContract
 
 
 class TestInMemoryRepositories(RepositoryContract):
@@ -23,17 +16,10 @@ class TestInMemoryRepositories(RepositoryContract):
         return lambda: InMemoryUnitOfWork(store)
 
 
-class TestInMemoryReadRulesOverCrossLinkedData(RepositoryReadContract):
+class TestInMemoryReadRulesOverCrossLinkedData(CrossLinkedReadContract):
     """The read rules over data whose links cross companies, as a CRM's own data may."""
 
     @pytest.fixture
     def make_uow(self) -> UowFactory:
         store = InMemoryStore()
         return lambda: InMemoryUnitOfWork(store)
-
-    def prepare_store(self, make_uow: UowFactory) -> None:
-        store_world(make_uow, cross_linked_world())
-
-    @pytest.fixture
-    def expectations(self) -> Expectations:
-        return expectations_of(cross_linked_world())
