@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -154,6 +155,24 @@ def test_a_contact_signs_in_and_sees_the_crm_bills_on_the_invoices_page(
     assert detail.status_code == 200 and "7.962" in detail.text
     other = client.get(f"/p/{globex.link_token}/invoices/{OpaqueIds.from_secret(SECRET).public('bill', 2001)}")
     assert other.status_code == 404
+
+
+def test_the_crm_turning_access_off_and_on_leaves_every_older_session_dead(
+        crm_portal: tuple[Flask, Services, RecordingEmailSender], crm_url: str) -> None:
+    app, services, sender = crm_portal
+    with services.uow() as uow:
+        globex = uow.companies.get_by_ref("GLOBEX")
+    assert globex is not None
+    client = app.test_client()
+    sign_in(client, globex.link_token, "homer@globex.example", outbox_code(sender))
+    assert client.get(f"/p/{globex.link_token}/").status_code == 200
+    path = crm_url.removeprefix("sqlite:///")
+    for flag in (0, 1):  # the CRM's own code, outside the portal; no request comes while access is off
+        with sqlite3.connect(path) as connection:
+            connection.execute("UPDATE customers SET portal_flag = ? WHERE account_code = 'GLOBEX'", (flag,))
+        connection.close()
+    back = client.get(f"/p/{globex.link_token}/")
+    assert back.status_code == 303 and back.headers["Location"].endswith("/login")  # ended for good
 
 
 def test_files_and_requests_work_over_the_crm(crm_portal: tuple[Flask, Services, RecordingEmailSender]) -> None:

@@ -22,7 +22,7 @@ from typing import Any, BinaryIO, TypeVar
 
 import sqlalchemy as sa
 
-from adapters.sqlalchemy.embedding import CrmUnitOfWork, read_only
+from adapters.sqlalchemy.embedding import CrmUnitOfWork, access_generations, read_only
 from adapters.sqlalchemy.errors import database_errors
 from portal_core import ordering
 from portal_core.errors import CrmOwnedRecord, InvalidInput, StorageError
@@ -142,15 +142,19 @@ class LegacyBusinessRepository(_CrmReader):
 class LegacyCompanyRepository(_CrmReader):
     add = update = read_only("customers")
 
-    def _company(self, row: sa.RowMapping) -> Company:
+    def _company(self, row: sa.RowMapping, generations: dict[str, int]) -> Company:
         return Company(id=self._ids.public("customer", row["customer_no"]), name=row["display_name"],
-                       link_token=row["portal_key"], portal_enabled=row["portal_flag"] == 1, ref=row["account_code"])
+                       link_token=row["portal_key"], portal_enabled=row["portal_flag"] == 1, ref=row["account_code"],
+                       access_generation=generations.get(str(row["customer_no"]), 0))
 
     def _where(self, *conditions: sa.ColumnElement[bool]) -> list[Company]:
         # A customer without a portal key was never set up for the portal: the portal does not see it.
         query = sa.select(customers).where(customers.c.portal_key.is_not(None),
                                            sa.func.length(customers.c.portal_key) >= MIN_PORTAL_KEY, *conditions)
-        return [self._company(row) for row in self._rows(query.order_by(customers.c.customer_no))]
+        rows = self._rows(query.order_by(customers.c.customer_no))
+        # Counted by the trigger on portal_flag (database.py): sessions from before a turn-off stay dead.
+        generations = access_generations(self._connection, (row["customer_no"] for row in rows))
+        return [self._company(row, generations) for row in rows]
 
     def _first(self, *conditions: sa.ColumnElement[bool]) -> Company | None:
         found = self._where(*conditions)

@@ -183,6 +183,18 @@ class CompanyLinks:
                 sa.select(c.company_key, c.link_token, c.access_generation).where(where))}
 
 
+def access_generations(connection: sa.Connection, keys: Iterable[object]) -> dict[str, int]:
+    """The access generation of each company key (as text) that `install_access_trigger` has counted; absent: 0.
+    For a CRM with its own link-token column, map `Company.access_generation` from this."""
+    c = tables.company_links.c
+    wanted = [str(key) for key in dict.fromkeys(keys)]
+    if not wanted:
+        return {}
+    with database_errors():
+        rows = connection.execute(sa.select(c.company_key, c.access_generation).where(c.company_key.in_(wanted)))
+        return {row.company_key: row.access_generation for row in rows}
+
+
 def install_access_trigger(engine: sa.Engine, *, table: str, key: str, flag: str) -> None:
     """A trigger on the CRM's own table: when `flag` goes from on (non-zero, true) to off, the company's access
     generation in `company_links` grows, so the sessions opened before stay dead when the CRM turns it on again,
