@@ -7,6 +7,7 @@ import functools
 import importlib
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import cast
 from urllib.parse import urlsplit
 
 import attrs
@@ -201,23 +202,27 @@ class AppNotFound(ConfigurationError):
     """PORTAL_APP (or `portal --app`) names no callable that builds the portal's services."""
 
 
+def app_factory(spec: str) -> Callable[[Settings], object]:
+    """The callable PORTAL_APP (or `portal --app`) names as MODULE:CALLABLE; AppNotFound when there is none."""
+    module_name, _, name = spec.partition(":")
+    if not module_name or not name:
+        raise AppNotFound(f"PORTAL_APP must look like MODULE:CALLABLE (e.g. small_crm.portal:services), not {spec!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except (ImportError, ValueError, TypeError) as exc:  # a relative or malformed name is a ValueError/TypeError
+        raise AppNotFound(f"cannot import {module_name} named by PORTAL_APP: {exc}") from None
+    factory = getattr(module, name, None)
+    if not callable(factory):
+        raise AppNotFound(f"{module_name} has no callable named {name} (PORTAL_APP)")
+    return cast(Callable[[Settings], object], factory)
+
+
 def services_for(settings: Settings) -> Services:
     """The services the settings ask for: an embedder's, when settings.app (PORTAL_APP, `portal --app`) names a
     MODULE:CALLABLE taking the settings and returning Services (docs/embedding.md); else build_services(settings)."""
     if settings.app is None:
         return build_services(settings)
-    module_name, _, name = settings.app.partition(":")
-    if not module_name or not name:
-        raise AppNotFound(f"PORTAL_APP must look like MODULE:CALLABLE (e.g. small_crm.portal:services), not "
-                          f"{settings.app!r}")
-    try:
-        module = importlib.import_module(module_name)
-    except ImportError as exc:
-        raise AppNotFound(f"cannot import {module_name} named by PORTAL_APP: {exc}") from None
-    factory = getattr(module, name, None)
-    if not callable(factory):
-        raise AppNotFound(f"{module_name} has no callable named {name} (PORTAL_APP)")
-    built = factory(settings)
+    built = app_factory(settings.app)(settings)
     if not isinstance(built, Services):
         raise AppNotFound(f"{settings.app} returned {type(built).__name__}, not the portal's Services "
                           "(entrypoints.bootstrap.build_services builds them)")

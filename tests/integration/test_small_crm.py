@@ -171,8 +171,23 @@ def test_staff_commands_work_over_the_crm_with_app(portal: tuple[object, Service
 
 
 @pytest.mark.parametrize("app", ["small_crm.portal", "no_such_module:services", "small_crm.portal:nothing",
-                                 "small_crm.portal:BUSINESS"])
+                                 "small_crm.portal:BUSINESS", ".relative:services", "small_crm.crm:STATES"])
 def test_a_bad_app_is_one_line_and_status_2(crm: tuple[str, Path], app: str) -> None:
     result = _portal(crm[0], "company", "list", app=app)
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_hostile_links_and_refs_find_nothing_and_never_fail(portal: tuple[object, Services, RecordingEmailSender],
+                                                            crm: tuple[str, Path]) -> None:
+    app, built, _sender = portal
+    token = _link_token(built, "C1")
+    client = app.test_client()  # type: ignore[attr-defined]
+    for path in (f"/p/{token[:16]}%C3%A9/", f"/p/{token[:16]}é{token[17:]}/", "/p/0000000000000002%C3%A9/login",
+                 f"/p/{token.upper()}/", f"/p/{token[:-1]}/"):
+        assert client.get(path).status_code == 404, path
+    with built.uow() as uow:
+        for ref in ("C²", "C01", "C١", "C", "C-1", "C99999999999999999999", "P1"):
+            assert uow.companies.get_by_ref(ref) is None, ref
+    listed = _portal(crm[0], "request", "list", "C²")
+    assert listed.returncode == 2 and "Traceback" not in listed.stderr

@@ -8,6 +8,7 @@ that total, and no tax. It has no quotes, tasks, files or products: those lists 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -62,8 +63,8 @@ def _day(value: str | None) -> dt.date | None:
 
 def _number(ref: str, prefix: str) -> int | None:
     """The CRM's key behind a ref such as C12 (clients) or P3 (projects)."""
-    digits = ref.removeprefix(prefix)
-    return int(digits) if ref.startswith(prefix) and digits.isdigit() and len(digits) < 19 else None
+    found = re.fullmatch(re.escape(prefix) + r"([1-9][0-9]{0,17})", ref)  # ASCII digits, no leading zero
+    return int(found.group(1)) if found else None
 
 
 class _Reader:
@@ -151,7 +152,8 @@ class Contacts(_Reader):
     def find(self, company_id: str, email_key: str) -> Contact | None:
         client = self._client(company_id)
         found = self._contacts(client_people.c.client_id == client,
-                               sa.func.lower(sa.func.trim(client_people.c.mail)) == email_key) if client else []
+                               sa.func.lower(sa.func.trim(client_people.c.mail)) == email_key
+                               ) if client is not None else []
         return min(found, key=lambda k: k.id) if found else None
 
     def list_for_company(self, company_id: str) -> list[Contact]:
@@ -169,13 +171,20 @@ class Invoices(_Reader):
             if row["state"] not in STATES:
                 continue
             currency = row["currency"]
-            found.append(Invoice(  # one line of the CRM's total, as the CRM keeps no lines
-                id=self._ids.public("invoice", row["id"]), company_id=self._ids.public("client", row["client_id"]),
-                number=row["inv_no"], ref=row["inv_no"], status=STATES[row["state"]], currency=currency,
-                issued_date=_day(row["issued"]), due_date=_day(row["due"]), tax=Money.zero(currency),
-                lines=(Line(f"Invoice {row['inv_no']}", Decimal(1), Money(row["total_cents"], currency)),),
-                amount_paid=Money(row["paid_cents"], currency)))
+            try:
+                invoice = self._invoice(row, currency)
+            except InvalidInput:  # a row the CRM let through (an unknown currency, due before issued): not shown
+                continue
+            found.append(invoice)
         return found
+
+    def _invoice(self, row: sa.RowMapping, currency: str) -> Invoice:
+        return Invoice(  # one line of the CRM's total, as the CRM keeps no lines
+            id=self._ids.public("invoice", row["id"]), company_id=self._ids.public("client", row["client_id"]),
+            number=row["inv_no"], ref=row["inv_no"], status=STATES[row["state"]], currency=currency,
+            issued_date=_day(row["issued"]), due_date=_day(row["due"]), tax=Money.zero(currency),
+            lines=(Line(f"Invoice {row['inv_no']}", Decimal(1), Money(row["total_cents"], currency)),),
+            amount_paid=Money(row["paid_cents"], currency))
 
     def get(self, invoice_id: str) -> Invoice | None:
         key = self._ids.key("invoice", invoice_id)
@@ -263,7 +272,8 @@ class Jobs(_Reader):
             if project is None:
                 return []  # a filter naming no project matches nothing
             conditions.append(work_orders.c.project_id == project)
-        found = [j for j in self._jobs(*conditions) if statuses is None or j.status in statuses] if client else []
+        found = ([j for j in self._jobs(*conditions) if statuses is None or j.status in statuses]
+                 if client is not None else [])
         return _page(found, ordering.job_key, offset, limit)
 
 

@@ -160,8 +160,10 @@ class CompanyLinks:
         rotated = self._rows(tables.company_links.c.link_token == link_token)
         if rotated:
             return int(next(iter(rotated)))
+        if not link_token.isascii():  # no token is anything else (and compare_digest refuses non-ASCII text)
+            return None
         key = self._ids.key("company", link_token[:16])
-        if key is None or not hmac.compare_digest(self._derived(key), link_token):
+        if key is None or not hmac.compare_digest(self._derived(key).encode(), link_token.encode()):
             return None
         stored = self._rows(tables.company_links.c.company_key == str(key))
         return key if stored.get(str(key), (None, 0))[0] is None else None  # rotated: the derived one is dead
@@ -196,26 +198,35 @@ def access_generations(connection: sa.Connection, keys: Iterable[object]) -> dic
 
 
 def install_access_trigger(engine: sa.Engine, *, table: str, key: str, flag: str) -> None:
-    """A trigger on the CRM's own table: when `flag` goes from on (non-zero, true) to off, the company's access
-    generation in `company_links` grows, so the sessions opened before stay dead when the CRM turns it on again,
-    even if no request came while it was off. Idempotent; run it after add_portal_tables."""
+    """A trigger on the CRM's own table: when `flag` (an integer or boolean column) goes from on (non-zero, true) to
+    off, the company's access generation in `company_links` grows, so the sessions opened before stay dead when the
+    CRM turns it on again, even if no request came while it was off. Idempotent (an existing one is replaced); run it
+    after add_portal_tables. On PostgreSQL the trigger names the portal's schema (the current one when installed),
+    so the CRM's own writes find the table whatever their search_path; the CRM's database role needs UPDATE and
+    INSERT on company_links."""
     for name in (table, key, flag):
         if not _IDENTIFIER.match(name):
             raise ValueError(f"{name!r} is not a plain SQL identifier")
-    trigger = f"portal_access_off_{table}"
-    bump = ("INSERT INTO company_links (company_key, link_token, access_generation) "
-            f"VALUES (CAST(OLD.{key} AS TEXT), NULL, 1) "
-            "ON CONFLICT (company_key) DO UPDATE SET access_generation = company_links.access_generation + 1")
+    quote = engine.dialect.identifier_preparer.quote
+    trigger = "portal_access_off_" + hashlib.sha256(table.encode()).hexdigest()[:16]  # within 63 characters
+    t, k, f = quote(table), quote(key), quote(flag)
     with engine.begin() as connection:
+        links = "company_links"
+        if engine.dialect.name == "postgresql":
+            links = f"{quote(connection.exec_driver_sql('SELECT current_schema()').scalar_one())}.company_links"
+        bump = (f"INSERT INTO {links} (company_key, link_token, access_generation) "
+                f"VALUES (CAST(OLD.{k} AS TEXT), NULL, 1) "
+                "ON CONFLICT (company_key) DO UPDATE SET access_generation = company_links.access_generation + 1")
         if engine.dialect.name == "postgresql":
             connection.exec_driver_sql(
                 f"CREATE OR REPLACE FUNCTION {trigger}() RETURNS trigger AS $$ BEGIN "
-                f"IF COALESCE(OLD.{flag}::int, 0) <> 0 AND COALESCE(NEW.{flag}::int, 0) = 0 THEN {bump}; END IF; "
+                f"IF COALESCE(OLD.{f}::int, 0) <> 0 AND COALESCE(NEW.{f}::int, 0) = 0 THEN {bump}; END IF; "
                 "RETURN NEW; END $$ LANGUAGE plpgsql")
-            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON {table}")
-            connection.exec_driver_sql(f"CREATE TRIGGER {trigger} AFTER UPDATE OF {flag} ON {table} FOR EACH ROW "
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger} ON {t}")
+            connection.exec_driver_sql(f"CREATE TRIGGER {trigger} AFTER UPDATE OF {f} ON {t} FOR EACH ROW "
                                        f"EXECUTE FUNCTION {trigger}()")
         else:
+            connection.exec_driver_sql(f"DROP TRIGGER IF EXISTS {trigger}")
             connection.exec_driver_sql(
-                f"CREATE TRIGGER IF NOT EXISTS {trigger} AFTER UPDATE OF {flag} ON {table} "
-                f"WHEN COALESCE(OLD.{flag}, 0) <> 0 AND COALESCE(NEW.{flag}, 0) = 0 BEGIN {bump}; END")
+                f"CREATE TRIGGER {trigger} AFTER UPDATE OF {f} ON {t} "
+                f"WHEN COALESCE(OLD.{f}, 0) <> 0 AND COALESCE(NEW.{f}, 0) = 0 BEGIN {bump}; END")

@@ -11,10 +11,12 @@ from entrypoints.settings import Settings
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from entrypoints.bootstrap import check_email_settings, check_file_storage
+    from entrypoints.bootstrap import app_factory, check_email_settings, check_file_storage
     from entrypoints.server import ensure_port_free, serve
 
     settings.require_secret()
+    if settings.app is not None:
+        app_factory(settings.app)  # a PORTAL_APP that names nothing ends here, not in every worker's boot
     if not args.dev and not os.environ.get("PORTAL_EMAIL_URL"):
         raise UsageError("PORTAL_EMAIL_URL is not set: give the mail relay (smtp://host:port), or console:// to "
                          "print mail, codes included, to this console")
