@@ -67,8 +67,12 @@ def render() -> str:
         if doc and not doc[0].startswith(cls.__name__ + "("):
             out += [doc[0], ""]
         out += ["| field | type | default |", "| --- | --- | --- |"]
+        # The annotations as written (strings, with `from __future__ import annotations`): field.type becomes the
+        # resolved type once cattrs has resolved it, which would make the text depend on what ran before.
+        annotations = {name: str(text) for klass in reversed(cls.__mro__)
+                       for name, text in vars(klass).get("__annotations__", {}).items()}
         for field in attrs.fields(cls):
-            type_text = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", str(field.type))
+            type_text = annotations[field.name]
             type_text = type_text.replace("|", "\\|")  # a union's bar would end the table's cell
             out.append(f"| `{field.name}` | `{type_text}` | {_default(field)} |")
         out += ["", f"Rules: {rule}", ""]
