@@ -27,12 +27,7 @@ def create_crm_database(path: Path, *, sample_data: bool = True) -> str:
 def add_portal_tables(url: str) -> None:
     """Creates (or upgrades) the portal's own tables in the CRM's database, and the trigger that counts each time the
     CRM turns a customer's portal off (adapters.sqlalchemy.embedding): both idempotent."""
-    embedding.add_portal_tables(url)
-    engine = embedding.crm_engine(url)
-    try:
-        embedding.install_access_trigger(engine, table="customers", key="customer_no", flag="portal_flag")
-    finally:
-        engine.dispose()
+    embedding.add_portal_tables(url, access_flag=("customers", "customer_no", "portal_flag"))
 
 
 def legacy_engine(url: str) -> sa.Engine:

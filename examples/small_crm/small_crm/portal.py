@@ -35,12 +35,7 @@ def create_crm_database(path: Path, *, sample_data: bool = True) -> str:
 def prepare(url: str) -> None:
     """The portal's tables in the CRM's database, and the trigger that ends sessions for good when the CRM turns a
     client's portal off (run on every upgrade: both steps are idempotent)."""
-    embedding.add_portal_tables(url)
-    engine = embedding.crm_engine(url)
-    try:
-        embedding.install_access_trigger(engine, table="clients", key="id", flag="portal")
-    finally:
-        engine.dispose()
+    embedding.add_portal_tables(url, access_flag=("clients", "id", "portal"))
 
 
 def services(settings: Settings, **ports: Any) -> Services:

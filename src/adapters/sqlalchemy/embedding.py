@@ -104,21 +104,25 @@ def crm_engine(url: str) -> sa.Engine:
     return create_engine_from_url(url, foreign_keys=False)
 
 
-def add_portal_tables(url: str) -> None:
+def add_portal_tables(url: str, *, access_flag: tuple[str, str, str] | None = None) -> None:
     """Creates (or upgrades) the portal's tables in the CRM's database, then, on PostgreSQL, drops the foreign keys
-    from the portal's tables to its CRM-owned ones (which stay empty: those rows are the CRM's). Run it on every
-    upgrade, in place of `portal db upgrade`; it is idempotent."""
+    from the portal's tables to its CRM-owned ones (which stay empty: those rows are the CRM's). With `access_flag`,
+    the (table, key column, flag column) of the CRM's portal on/off switch, it installs install_access_trigger on it
+    too. Run it on every upgrade, in place of `portal db upgrade`; it is idempotent."""
     upgrade(url)
     engine = create_engine_from_url(url)
     try:
-        if engine.dialect.name != "postgresql":
-            return
-        with engine.begin() as connection:
-            inspector = sa.inspect(connection)
-            for table in inspector.get_table_names():
-                for key in inspector.get_foreign_keys(table):
-                    if key["referred_table"] in _CRM_OWNED_TABLES and table not in _CRM_OWNED_TABLES and key["name"]:
-                        connection.exec_driver_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT "{key["name"]}"')
+        if engine.dialect.name == "postgresql":
+            with engine.begin() as connection:
+                inspector = sa.inspect(connection)
+                for table in inspector.get_table_names():
+                    for key in inspector.get_foreign_keys(table):
+                        if (key["referred_table"] in _CRM_OWNED_TABLES and table not in _CRM_OWNED_TABLES
+                                and key["name"]):
+                            connection.exec_driver_sql(f'ALTER TABLE "{table}" DROP CONSTRAINT "{key["name"]}"')
+        if access_flag is not None:
+            table, key_column, flag = access_flag
+            install_access_trigger(engine, table=table, key=key_column, flag=flag)
     finally:
         engine.dispose()
 

@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from entrypoints.bootstrap import AppNotFound, Services, services_for
+from entrypoints.bootstrap import Services, services_for
 from entrypoints.settings import Settings
 
 
@@ -19,10 +19,7 @@ class UsageError(Exception):
 def services(settings: Settings) -> Services:
     """The portal's services for one command, from the settings (the environment): the embedder's, when `--app` or
     PORTAL_APP names a MODULE:CALLABLE that builds them (bootstrap.services_for), else the bundled portal's."""
-    try:
-        return services_for(settings)
-    except AppNotFound as exc:
-        raise UsageError(str(exc)) from None
+    return services_for(settings)  # a PORTAL_APP that names nothing: AppNotFound, one line and status 2
 
 
 def read_json(path: str) -> object:
