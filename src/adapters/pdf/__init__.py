@@ -14,7 +14,7 @@ from typing import Any
 
 import jinja2
 
-from portal_core.model.money import Money, exponent, quantity_text
+from portal_core.model.money import Money, quantity_text
 from portal_core.model.printable import Document, InvoiceDocument, QuoteDocument, Statement
 
 _TEMPLATES = Path(__file__).parent / "templates"
@@ -28,10 +28,7 @@ logging.getLogger("weasyprint").setLevel(logging.ERROR)
 
 def format_money(value: Money) -> str:
     """KWD 12.345, JPY 5,000, USD 1,234.50: the currency's own decimals, thousands grouped."""
-    exp = exponent(value.currency)
-    units, minor = divmod(abs(value.minor), 10**exp) if exp else (abs(value.minor), 0)
-    sign = "-" if value.minor < 0 else ""
-    return f"{value.currency} {sign}{units:,}" + (f".{minor:0{exp}d}" if exp else "")
+    return value.grouped_text()
 
 
 def format_date(value: dt.date | None) -> str:

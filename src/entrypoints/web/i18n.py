@@ -7,17 +7,21 @@ languages we speak; else the business's default.
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from babel import Locale
-from babel.numbers import format_currency
+from babel.numbers import NumberPattern, parse_pattern
 from flask import Flask, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import Babel
+from flask_babel import Babel, get_translations
 from flask_babel import lazy_gettext as _l
+from jinja2.runtime import Context
+from jinja2.utils import pass_context
+from markupsafe import Markup
 
 from entrypoints.web.portal import business, portal_blueprint, session_cookie_name
 from entrypoints.web.services import portal_services
@@ -49,14 +53,41 @@ def format_money(value: Money) -> str:
     English writes the ISO code first, "AED 1,620.00" (what clients' accounts systems and the CRM's own documents
     show, and what the PDFs print); other languages use their locale's pattern ("1,620.00 د.إ." in Arabic)."""
     language = current_language()
-    digits = exponent(value.currency)
-    decimals = "0" + ("." + "0" * digits if digits else "")
     if language == languages.DEFAULT:
-        pattern = f"¤¤ #,##{decimals};¤¤ -#,##{decimals}"
-    else:
-        pattern = Locale.parse(language).currency_formats["standard"].pattern.replace("0.00", decimals)
-    return str(format_currency(Decimal(value.minor).scaleb(-digits), value.currency, format=pattern, locale=language,
-                               currency_digits=False))
+        return value.grouped_text()  # Babel's "¤¤ #,##0.00" in English, without parsing a pattern per amount
+    pattern, locale = _currency_pattern(language, value.currency)
+    return str(pattern.apply(Decimal(value.minor).scaleb(-exponent(value.currency)), locale,
+                             currency=value.currency, currency_digits=False))
+
+
+@functools.lru_cache(maxsize=512)
+def _currency_pattern(language: str, currency: str) -> tuple[NumberPattern, Locale]:
+    """The locale's currency pattern with the currency's own number of decimals, parsed once per language and
+    currency (a page prints dozens of amounts)."""
+    digits = exponent(currency)
+    decimals = "0" + ("." + "0" * digits if digits else "")
+    locale = Locale.parse(language)
+    return parse_pattern(locale.currency_formats["standard"].pattern.replace("0.00", decimals)), locale
+
+
+def _bound_gettext(translations: Any) -> dict[str, Any]:
+    """`_()` and `ngettext()` for one rendering, bound to the request's catalog. Flask-Babel's own (the globals
+    these shadow) look the catalog up again through Flask's context locals for every message, a few hundred times
+    a page; these behave as Jinja's newstyle gettext does: escaped under autoescape, always %-formatted."""
+    lookup, plural = translations.ugettext, translations.ungettext
+
+    @pass_context
+    def gettext(context: Context, string: str, /, **variables: Any) -> str:
+        text = lookup(string)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # type: ignore[no-any-return]
+
+    @pass_context
+    def ngettext(context: Context, singular: str, plural_: str, number: int, /, **variables: Any) -> str:
+        variables.setdefault("num", number)
+        text = plural(singular, plural_, number)
+        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # type: ignore[no-any-return]
+
+    return {"gettext": gettext, "ngettext": ngettext}
 
 
 def _finalize(value: Any) -> Any:
@@ -74,7 +105,8 @@ def install_languages(app: Flask) -> None:
         language = current_language()
         return {"html_lang": language, "html_dir": languages.direction(language),
                 "other_languages": [code for code in languages.SUPPORTED if code != language],
-                "language_names": {"en": "English", "ar": "العربية"}}
+                "language_names": {"en": "English", "ar": "العربية"},
+                **_bound_gettext(get_translations())}
 
     @app.before_request
     def _portal_of_unknown_paths() -> None:

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote as url_quote
 
+from babel.dates import format_date as babel_format_date
 from babel.units import format_unit
 from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import format_date as babel_format_date
-from flask_babel import get_locale, pgettext
+from flask_babel import get_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
+from entrypoints.web.i18n import current_language
 from entrypoints.web.portal import portal_blueprint, requested_page, signed_in, viewer
 from entrypoints.web.services import portal_services
 from portal_core import browsing
@@ -74,20 +78,45 @@ def file_url(endpoint: str, file: Any) -> str | None:
 
 blueprint.add_app_template_global(endpoint_exists, "endpoint_exists")
 
+# What werkzeug's default converter leaves unescaped in a path segment (werkzeug.routing.converters.BaseConverter).
+_PATH_SAFE = "!$&'()*+,/:;=@"
+_MARKER = "\x01"  # escaped as %01; any "%" of the other parts of the URL is escaped as %25, so %01 is only this
+
+
+@blueprint.app_template_global()
+def url_of_each(endpoint: str, key: str) -> Callable[[object], str]:
+    """url_for(endpoint, key=value) for each row of a list, with the URL built by the router once per list: the
+    rows' links differ only in their id (tests/integration/test_web_urls.py compares it with url_for)."""
+    head, marker, tail = url_for(endpoint, **{key: _MARKER}).partition(url_quote(_MARKER))
+    if not marker:  # a route whose converter does not escape the marker: build each link
+        return lambda value: url_for(endpoint, **{key: value})
+    return lambda value: head + url_quote(str(value), safe=_PATH_SAFE) + tail
+
 
 @blueprint.app_template_filter("date")
 def format_date(value: dt.date | dt.datetime | None) -> str:
     """31 Oct 2026 (day, short month, year) in the reader's language, by Babel: 31 أكتوبر 2026 in Arabic."""
     if value is None:
         return "—"
-    return str(babel_format_date(value.date() if isinstance(value, dt.datetime) else value, "d MMM y"))
+    return _date_text(value.date() if isinstance(value, dt.datetime) else value, current_language())
+
+
+@functools.lru_cache(maxsize=4096)
+def _date_text(value: dt.date, language: str) -> str:
+    # A list prints the same few dates again and again; Babel formats each (language, date) once per process.
+    return str(babel_format_date(value, "d MMM y", locale=language))
 
 
 @blueprint.app_template_filter("label")
 def format_label(value: object) -> str:
     """partially_paid -> Partially paid, in the reader's language (entrypoints/web/messages.py lists them)."""
-    text = str(getattr(value, "value", value)).replace("_", " ")
-    return pgettext("status", text[:1].upper() + text[1:])
+    return _label_text(str(getattr(value, "value", value)), current_language())
+
+
+@functools.lru_cache(maxsize=1024)
+def _label_text(value: str, language: str) -> str:
+    text = value.replace("_", " ")
+    return str(get_translations().upgettext("status", text[:1].upper() + text[1:]))
 
 
 blueprint.add_app_template_filter(quantity_text, "quantity")  # a line's quantity without trailing zeros: 3, 1.5

@@ -119,6 +119,14 @@ class Money:
     def __str__(self) -> str:
         return f"{self.currency} {self.decimal_string()}"
 
+    def grouped_text(self) -> str:
+        """'AED 1,620.00', 'JPY 5,000', 'KWD -12.345': the ISO code first, thousands grouped, the currency's own
+        decimals (how the English pages and the PDFs print an amount)."""
+        exp = EXPONENTS[self.currency]
+        units, minor = divmod(abs(self.minor), 10**exp) if exp else (abs(self.minor), 0)
+        sign = "-" if self.minor < 0 else ""
+        return f"{self.currency} {sign}{units:,}" + (f".{minor:0{exp}d}" if exp else "")
+
 
 def parse_decimal(text: object, *, what: str) -> Decimal:
     if isinstance(text, float) or not isinstance(text, str | int):
