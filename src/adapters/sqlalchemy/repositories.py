@@ -193,6 +193,9 @@ class SqlAlchemyQuoteRepository(_Records[Quote]):
         return sorted(found.values(), key=ordering.quote_key)
 
 
+_OPEN_STATUSES = frozenset({InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID})
+
+
 class SqlAlchemyInvoiceRepository(_Records[Invoice]):
     table, kind = t.invoices, Invoice
 
@@ -233,9 +236,16 @@ class SqlAlchemyInvoiceRepository(_Records[Invoice]):
         order = [due, self._text(c.number), self._text(c.id)]
         wanted = None if limit is None else offset + limit
         mine = [c.company_id == company_id, c.status.in_(sorted(statuses))]
+        today_ = sa.literal(today, sa.Date())
+        # "Not overdue" in two parts, each a range of an index: due today or later (read from today on, not from the
+        # company's first invoice), and due earlier but not overdue. When only open statuses are asked for (the home
+        # page), the latter is "nothing outstanding", which has an index of its own (migration 0014).
+        settled = (c.total_minor <= c.amount_paid_minor if statuses <= _OPEN_STATUSES
+                   else sa.not_(overdue))
+        conditions = ((0, overdue), (1, due >= today_), (1, sa.and_(due < today_, settled)))
         parts = [_offset_limit(self._select().add_columns(sa.literal(rank).label("overdue_rank"))
                        .where(*mine, condition).order_by(*order), 0, wanted).subquery()
-                 for rank, condition in ((0, overdue), (1, sa.not_(overdue)))]
+                 for rank, condition in conditions]
         query = sa.union_all(*(sa.select(part) for part in parts))
         rows = list(self._execute(query).mappings())
         # The order of ordering.invoice_key, read from the columns (overdue_rank is its first part, computed by the
