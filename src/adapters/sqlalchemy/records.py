@@ -74,6 +74,11 @@ class _Records(Generic[T]):
         with database_errors():
             return self._connection.execute(statement)
 
+    def _execute_with(self, statement: sa.Executable, values: dict[str, Any]) -> sa.CursorResult[Any]:
+        """A statement built once (with bindparams) run with this call's values."""
+        with database_errors():
+            return self._connection.execute(statement, values)
+
     def _text(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         # Python orders strings by code point; PostgreSQL by the database's locale unless told "C" (byte order,
         # which for UTF-8 is code point order). SQLite's default BINARY collation already is.
