@@ -88,6 +88,27 @@ def _index_names(node: dict[str, Any]) -> set[str]:
     return names
 
 
+def _read_and_plan(engine: sa.Engine, read: Callable[[SqlAlchemyUnitOfWork], object],
+                   explain: str) -> tuple[Any, str, dict[str, Any]]:
+    """What read returns, the one SELECT it ran, and that statement's plan (explain: the EXPLAIN prefix)."""
+    seen: list[tuple[str, Any]] = []
+
+    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        seen.append((statement, parameters))
+
+    uow = SqlAlchemyUnitOfWork(engine)
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with uow:
+            rows = read(uow)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    [(statement, parameters)] = [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT")]
+    with engine.connect() as connection:
+        [[plan]] = connection.exec_driver_sql(explain + statement, parameters).one()
+    return rows, statement, plan
+
+
 LISTS: dict[str, tuple[str, Callable[[SqlAlchemyUnitOfWork, int], object]]] = {
     "invoices": ("ix_invoices_company_due_order", lambda uow, offset: uow.invoices.list_for_company(
         BIG, statuses=policy.CLIENT_VISIBLE_INVOICE_STATUSES, today=TODAY, offset=offset, limit=PAGE)),
@@ -106,22 +127,8 @@ LISTS: dict[str, tuple[str, Callable[[SqlAlchemyUnitOfWork, int], object]]] = {
 @pytest.mark.parametrize("kind", sorted(LISTS))
 def test_each_list_reads_its_index_in_order_and_stops_at_the_page(engine: sa.Engine, kind: str, offset: int) -> None:
     index, read = LISTS[kind]
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        seen.append((statement, parameters))
-
-    uow = SqlAlchemyUnitOfWork(engine)
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with uow:
-            rows = read(uow, offset)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
+    rows, statement, plan = _read_and_plan(engine, lambda uow: read(uow, offset), "EXPLAIN (FORMAT JSON) ")
     assert len(rows) == PAGE  # type: ignore[arg-type]
-    [(statement, parameters)] = [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT")]
-    with engine.connect() as connection:
-        [[plan]] = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + statement, parameters).one()
     top = plan["Plan"]
     big_sorts = [(node, rows_in) for node, rows_in in _sorts(top) if rows_in > offset + PAGE]
     assert not big_sorts, (kind, big_sorts, statement)
@@ -140,22 +147,9 @@ def test_the_home_pages_open_invoices_are_read_without_walking_the_companys_past
     read the company's thousands of paid and past invoices to throw them away."""
     from portal_core.browsing import HOME_FETCH, OPEN_INVOICE_STATUSES
 
-    seen: list[tuple[str, Any]] = []
-
-    def capture(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
-        seen.append((statement, parameters))
-
-    uow = SqlAlchemyUnitOfWork(engine)
-    sa.event.listen(engine, "before_cursor_execute", capture)
-    try:
-        with uow:
-            rows = uow.invoices.list_for_company(BIG, statuses=OPEN_INVOICE_STATUSES, today=TODAY, limit=HOME_FETCH)
-    finally:
-        sa.event.remove(engine, "before_cursor_execute", capture)
-    assert len(rows) == HOME_FETCH
-    [(statement, parameters)] = [(s, p) for s, p in seen if s.lstrip().upper().startswith("SELECT")]
-    with engine.connect() as connection:
-        [[plan]] = connection.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, parameters).one()
+    rows, statement, plan = _read_and_plan(engine, lambda uow: uow.invoices.list_for_company(
+        BIG, statuses=OPEN_INVOICE_STATUSES, today=TODAY, limit=HOME_FETCH), "EXPLAIN (ANALYZE, FORMAT JSON) ")
+    assert len(rows) == HOME_FETCH  # type: ignore[arg-type]
     # The rows near today that are not open are read and skipped (131 with this data); the company's past invoices,
     # thousands, are not (before migration 0014, about 4,000 rows were read to find none).
     assert _removed(plan["Plan"]) <= 200, (_removed(plan["Plan"]), statement)
