@@ -16,11 +16,11 @@ ROUTES = [("pages.invoice", "invoice_id"), ("pages.quote", "quote_id"), ("pages.
 
 
 # The characters a path treats specially, often, among any others.
-ID_CHARACTERS = st.one_of(st.sampled_from("/%?#&=+ ~!$'()*,:;@."), st.characters(blacklist_characters="\x01"))
+ID_CHARACTERS = st.one_of(st.sampled_from("/%?#&=+ ~!$'()*,:;@."), st.characters())
 
 
 @given(record_id=st.text(alphabet=ID_CHARACTERS, min_size=1, max_size=40),
-       token=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_%~.", min_size=1, max_size=30),
+       token=st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789-_%~.\x01", min_size=1, max_size=30),
        route=st.sampled_from(ROUTES))
 def test_each_rows_link_is_what_url_for_builds(record_id: str, token: str, route: tuple[str, str]) -> None:
     endpoint, key = route

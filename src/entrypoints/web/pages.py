@@ -80,14 +80,14 @@ blueprint.add_app_template_global(endpoint_exists, "endpoint_exists")
 
 # What werkzeug's default converter leaves unescaped in a path segment (werkzeug.routing.converters.BaseConverter).
 _PATH_SAFE = "!$&'()*+,/:;=@"
-_MARKER = "\x01"  # escaped as %01; any "%" of the other parts of the URL is escaped as %25, so %01 is only this
+_MARKER = "\x01"  # escaped as %01; a "%" elsewhere in the URL is escaped as %25; the id is its last part
 
 
 @blueprint.app_template_global()
 def url_of_each(endpoint: str, key: str) -> Callable[[object], str]:
     """url_for(endpoint, key=value) for each row of a list, with the URL built by the router once per list: the
     rows' links differ only in their id (tests/integration/test_web_urls.py compares it with url_for)."""
-    head, marker, tail = url_for(endpoint, **{key: _MARKER}).partition(url_quote(_MARKER))
+    head, marker, tail = url_for(endpoint, **{key: _MARKER}).rpartition(url_quote(_MARKER))
     if not marker:  # a route whose converter does not escape the marker: build each link
         return lambda value: url_for(endpoint, **{key: value})
     return lambda value: head + url_quote(str(value), safe=_PATH_SAFE) + tail
