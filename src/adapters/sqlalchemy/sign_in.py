@@ -125,11 +125,25 @@ class SqlAlchemyApiKeyRepository(_Records[ApiKey]):
 
 
 
+def _page_rows_query() -> sa.Select[Any]:
+    co, se, ct, bu, pp = t.companies, t.portal_sessions, t.contacts, t.business, t.payment_providers
+    parts = (("co", co), ("se", se), ("ct", ct), ("bu", bu))
+    columns = [column.label(f"{prefix}_{column.name}") for prefix, table in parts for column in table.c]
+    return (sa.select(*columns, pp.c.provider.label("pp_provider"))
+            .select_from(co.outerjoin(se, se.c.id == sa.bindparam("session_id"))
+                         .outerjoin(ct, ct.c.id == se.c.contact_id)
+                         .outerjoin(bu, bu.c.id == SqlAlchemyBusinessRepository._KEY)
+                         .outerjoin(pp, sa.true()))
+            .where(co.c.link_token == sa.bindparam("link_token")).order_by(pp.c.provider))
+
+
+# Every signed-in page runs it: built once, with the link token and the session id as parameters (issue 14).
+_PAGE_ROWS = _page_rows_query()
+
+
 class SqlAlchemySignedInReads:
     """PageRows in one statement: the company by its link token, left-joined to the session by id, the session's
     contact, the business row and every connected provider (one row per provider, or one row without)."""
-
-    _PARTS = (("co", t.companies), ("se", t.portal_sessions), ("ct", t.contacts), ("bu", t.business))
 
     def __init__(self, connection: sa.Connection) -> None:
         self._connection = connection
@@ -138,16 +152,9 @@ class SqlAlchemySignedInReads:
         self._contacts = SqlAlchemyContactRepository(connection)
 
     def load(self, link_token: str, session_id: str) -> PageRows:
-        co, se, ct, bu, pp = t.companies, t.portal_sessions, t.contacts, t.business, t.payment_providers
-        columns = [column.label(f"{prefix}_{column.name}") for prefix, table in self._PARTS for column in table.c]
-        query = (sa.select(*columns, pp.c.provider.label("pp_provider"))
-                 .select_from(co.outerjoin(se, se.c.id == session_id)
-                              .outerjoin(ct, ct.c.id == se.c.contact_id)
-                              .outerjoin(bu, bu.c.id == SqlAlchemyBusinessRepository._KEY)
-                              .outerjoin(pp, sa.true()))
-                 .where(co.c.link_token == link_token).order_by(pp.c.provider))
         with database_errors():
-            rows = self._connection.execute(query).mappings().all()
+            rows = self._connection.execute(_PAGE_ROWS, {"link_token": link_token,
+                                                         "session_id": session_id}).mappings().all()
         if not rows:
             return PageRows(company=None)
 
