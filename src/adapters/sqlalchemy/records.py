@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -55,6 +55,22 @@ def _offset_limit(query: sa.Select[Any], offset: int, limit: int | None) -> sa.S
     return query if limit is None else query.limit(limit)
 
 
+S = TypeVar("S", bound=sa.Executable)
+
+# Statements the portal's pages run, built once per repository, database kind and shape, with each call's values as
+# bind parameters (issue 14): building a statement (SQLAlchemy coercing every clause, computing its cache key and
+# adapting the cached result columns to the new object) cost more Python than PostgreSQL took to run it. A race
+# builds the same statement twice, and either is kept.
+_BUILT: dict[tuple[Any, ...], Any] = {}
+
+
+def _paged(query: sa.Select[Any], offset: int, limit: int | None) -> sa.Select[Any]:
+    """The page's OFFSET and LIMIT as bind parameters named "offset" and "limit" (present only when used)."""
+    if offset:
+        query = query.offset(sa.bindparam("offset", type_=sa.Integer()))
+    return query if limit is None else query.limit(sa.bindparam("limit", type_=sa.Integer()))
+
+
 class _Records(Generic[T]):
     """What every repository shares: the connection, the mapping, and insert/update/lookup by id or ref."""
 
@@ -78,6 +94,21 @@ class _Records(Generic[T]):
         """A statement built once (with bindparams) run with this call's values."""
         with database_errors():
             return self._connection.execute(statement, values)
+
+    def _built(self, shape: tuple[Any, ...], build: Callable[[], S]) -> S:
+        """The statement of this shape, built by build() the first time (see _BUILT)."""
+        key = (type(self), self._connection.dialect.name, *shape)
+        statement: S | None = _BUILT.get(key)
+        if statement is None:
+            statement = _BUILT[key] = build()
+        return statement
+
+    def _list(self, shape: tuple[Any, ...], build: Callable[[], sa.Select[Any]], values: dict[str, Any], *,
+              offset: int = 0, limit: int | None = None) -> list[T]:
+        """The rows of a statement built once per shape (build() uses bind parameters for values), paged."""
+        statement = self._built((*shape, bool(offset), limit is not None), lambda: _paged(build(), offset, limit))
+        return [self._from_row(row) for row in self._execute_with(statement, {**values, "offset": offset,
+                                                                               "limit": limit}).mappings()]
 
     def _text(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         # Python orders strings by code point; PostgreSQL by the database's locale unless told "C" (byte order,
@@ -114,7 +145,9 @@ class _Records(Generic[T]):
             raise RecordMissing(f"no {self.table.name} row {item.id}")  # type: ignore[attr-defined]
 
     def get(self, id_: str) -> T | None:
-        return self._one(self.table.c.id == id_)
+        query = self._built(("get",), lambda: self._select().where(self.table.c.id == sa.bindparam("id")).limit(1))
+        row = self._execute_with(query, {"id": id_}).mappings().first()
+        return self._from_row(row) if row is not None else None
 
     def get_by_ref(self, ref: str) -> T | None:
         return self._one(self.table.c.ref == ref)
@@ -123,7 +156,10 @@ class _Records(Generic[T]):
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return []
-        found = {item.id: item for item in self._all(self.table.c.id.in_(wanted), order_by=())}  # type: ignore[attr-defined]
+        query = self._built(("get_many",), lambda: self._select().where(
+            self.table.c.id.in_(sa.bindparam("ids", expanding=True))))
+        found = {item.id: item for item in  # type: ignore[attr-defined]
+                 (self._from_row(row) for row in self._execute_with(query, {"ids": wanted}).mappings())}
         return [found[key] for key in wanted if key in found]
 
     def _remove(self, id_: str) -> None:

@@ -117,9 +117,10 @@ class SqlAlchemyProjectRepository(_Records[Project]):
     table, kind = t.projects, Project
 
     def list_for_company(self, company_id: str, *, offset: int = 0, limit: int | None = None) -> list[Project]:
-        return self._all(t.projects.c.company_id == company_id,
-                         order_by=[self._text(t.projects.c.name), self._text(t.projects.c.id)],
-                         offset=offset, limit=limit)
+        c = t.projects.c
+        return self._list(("list",), lambda: self._select().where(c.company_id == sa.bindparam("company_id"))
+                          .order_by(self._text(c.name), self._text(c.id)),
+                          {"company_id": company_id}, offset=offset, limit=limit)
 
 
 class SqlAlchemyJobRepository(_Records[Job]):
@@ -131,13 +132,19 @@ class SqlAlchemyJobRepository(_Records[Job]):
     def list_for_company(self, company_id: str, *, statuses: frozenset[JobStatus] | None = None,
                          project_id: str | None = None, offset: int = 0, limit: int | None = None) -> list[Job]:
         c = t.jobs.c
-        where = [c.company_id == company_id]
-        if statuses is not None:
-            where.append(c.status.in_(sorted(statuses)))
-        if project_id is not None:
-            where.append(c.project_id == project_id)
-        return self._all(*where, order_by=[self._last_day(c.scheduled_start), self._text(c.title),
-                                           self._text(c.id)], offset=offset, limit=limit)
+        wanted = None if statuses is None else tuple(sorted(statuses))
+
+        def build() -> sa.Select[Any]:
+            where = [c.company_id == sa.bindparam("company_id")]
+            if wanted is not None:
+                where.append(c.status.in_(wanted))
+            if project_id is not None:
+                where.append(c.project_id == sa.bindparam("project_id"))
+            return (self._select().where(*where)
+                    .order_by(self._last_day(c.scheduled_start), self._text(c.title), self._text(c.id)))
+
+        return self._list(("list", wanted, project_id is not None), build,
+                          {"company_id": company_id, "project_id": project_id}, offset=offset, limit=limit)
 
 
 class SqlAlchemyTaskRepository(_Records[Task]):
@@ -146,12 +153,17 @@ class SqlAlchemyTaskRepository(_Records[Task]):
     def list_for_company(self, company_id: str, *, job_id: str | None = None, offset: int = 0,
                          limit: int | None = None) -> list[Task]:
         c = t.tasks.c
-        where = [c.company_id == company_id]
-        if job_id is not None:
-            where.append(c.job_id == job_id)
-        open_first = sa.case((c.status == TaskStatus.OPEN.value, 0), else_=1)
-        return self._all(*where, order_by=[open_first, self._last_day(c.due_date), self._text(c.title),
-                                           self._text(c.id)], offset=offset, limit=limit)
+
+        def build() -> sa.Select[Any]:
+            where = [c.company_id == sa.bindparam("company_id")]
+            if job_id is not None:
+                where.append(c.job_id == sa.bindparam("job_id"))
+            open_first = sa.case((c.status == TaskStatus.OPEN.value, 0), else_=1)
+            return (self._select().where(*where)
+                    .order_by(open_first, self._last_day(c.due_date), self._text(c.title), self._text(c.id)))
+
+        return self._list(("list", job_id is not None), build, {"company_id": company_id, "job_id": job_id},
+                          offset=offset, limit=limit)
 
 
 class SqlAlchemyQuoteRepository(_Records[Quote]):
@@ -171,29 +183,36 @@ class SqlAlchemyQuoteRepository(_Records[Quote]):
     def list_for_company(self, company_id: str, *, statuses: frozenset[QuoteStatus], offset: int = 0,
                          limit: int | None = None) -> list[Quote]:
         c = t.quotes.c
+        wanted = tuple(sorted(statuses))
         # Newest issued first, unissued last: the order of its index (migration 0007).
-        return self._all(c.company_id == company_id, c.status.in_(sorted(statuses)), order_by=self._newest_first(),
-                         offset=offset, limit=limit)
+        return self._list(("list", wanted), lambda: self._select().where(
+            c.company_id == sa.bindparam("company_id"), c.status.in_(wanted)).order_by(*self._newest_first()),
+            {"company_id": company_id}, offset=offset, limit=limit)
 
     def _newest_first(self) -> list[sa.ColumnElement[Any]]:
         c = t.quotes.c
         return [c.issued_date.desc().nulls_last(), self._text(c.number), self._text(c.id)]
 
     def list_awaiting(self, company_id: str, *, today: dt.date, expiring_by: dt.date, limit: int) -> list[Quote]:
-        c = t.quotes.c
-        # Quote.awaiting_review: sent, and valid until today or later (or with no end). Both parts in one statement.
-        where = [c.company_id == company_id, c.status == QuoteStatus.SENT.value,
-                 sa.or_(c.valid_until.is_(None), c.valid_until >= sa.literal(today, sa.Date()))]
-        newest = self._select().where(*where).order_by(*self._newest_first()).limit(limit).subquery()
-        soonest = (self._select().where(*where, c.valid_until <= sa.literal(expiring_by, sa.Date()))
-                   .order_by(c.valid_until, self._text(c.number), self._text(c.id)).limit(limit).subquery())
-        rows = self._execute(sa.union_all(sa.select(newest), sa.select(soonest))).mappings()
+        query = self._built(("awaiting",), self._build_awaiting)
+        rows = self._execute_with(query, {"company_id": company_id, "today": today, "expiring_by": expiring_by,
+                                          "limit": limit}).mappings()
         found = {row["id"]: self._from_row(row) for row in rows}  # a quote in both parts comes twice
         return sorted(found.values(), key=ordering.quote_key)
 
+    def _build_awaiting(self) -> sa.CompoundSelect:
+        c = t.quotes.c
+        # Quote.awaiting_review: sent, and valid until today or later (or with no end). Both parts in one statement.
+        where = [c.company_id == sa.bindparam("company_id"), c.status == QuoteStatus.SENT.value,
+                 sa.or_(c.valid_until.is_(None), c.valid_until >= sa.bindparam("today", type_=sa.Date()))]
+        limit = sa.bindparam("limit", type_=sa.Integer())
+        newest = self._select().where(*where).order_by(*self._newest_first()).limit(limit).subquery()
+        soonest = (self._select().where(*where, c.valid_until <= sa.bindparam("expiring_by", type_=sa.Date()))
+                   .order_by(c.valid_until, self._text(c.number), self._text(c.id)).limit(limit).subquery())
+        return sa.union_all(sa.select(newest), sa.select(soonest))
+
 
 _OPEN_STATUSES = frozenset({InvoiceStatus.SENT, InvoiceStatus.PARTIALLY_PAID})
-_INVOICE_LISTS: dict[tuple[str, tuple[InvoiceStatus, ...], bool], sa.CompoundSelect] = {}
 
 
 class SqlAlchemyInvoiceRepository(_Records[Invoice]):
@@ -226,7 +245,9 @@ class SqlAlchemyInvoiceRepository(_Records[Invoice]):
     def list_for_company(self, company_id: str, *, statuses: frozenset[InvoiceStatus], today: dt.date,
                          offset: int = 0, limit: int | None = None) -> list[Invoice]:
         wanted = None if limit is None else offset + limit
-        query = self._list_query(tuple(sorted(statuses)), limited=wanted is not None)
+        shape = tuple(sorted(statuses))
+        query = self._built(("list", shape, wanted is not None),
+                            lambda: self._build_list_query(shape, limited=wanted is not None))
         values: dict[str, Any] = {"company_id": company_id, "today": today}
         if wanted is not None:
             values["wanted"] = wanted
@@ -236,16 +257,8 @@ class SqlAlchemyInvoiceRepository(_Records[Invoice]):
         rows.sort(key=lambda row: (row["overdue_rank"], row["due_date"] or dt.date.max, row["number"], row["id"]))
         return [self._from_row(row) for row in (rows[offset:] if wanted is None else rows[offset:wanted])]
 
-    def _list_query(self, statuses: tuple[InvoiceStatus, ...], *, limited: bool) -> sa.CompoundSelect:
-        """The list's statement, built once per database kind and shape (issue 14: building this union of three
-        ordered parts cost more Python than running it); the company, today and the row count are parameters."""
-        key = (self._connection.dialect.name, statuses, limited)
-        query = _INVOICE_LISTS.get(key)
-        if query is None:
-            query = _INVOICE_LISTS[key] = self._build_list_query(statuses, limited=limited)
-        return query
-
     def _build_list_query(self, statuses: tuple[InvoiceStatus, ...], *, limited: bool) -> sa.CompoundSelect:
+        """The list's statement (built once per shape: the company, today and the row count are parameters)."""
         c = t.invoices.c
         # Overdue first, then by due date (ordering.invoice_key). "Overdue" depends on today, so no index holds that
         # order; instead each part is read in the order of one index (due date, number, id; migration 0007) and
@@ -298,13 +311,18 @@ class SqlAlchemyFileRepository(_Records[File]):
     def list_for_company(self, company_id: str, *, job_id: str | None = None, invoice_id: str | None = None,
                          offset: int = 0, limit: int | None = None) -> list[File]:
         c = t.files.c
-        where = [c.company_id == company_id]
-        if job_id is not None:
-            where.append(c.job_id == job_id)
-        if invoice_id is not None:
-            where.append(c.invoice_id == invoice_id)
-        return self._all(*where, order_by=[c.attached_at.desc(), self._text(c.name), self._text(c.id)],
-                         offset=offset, limit=limit)
+
+        def build() -> sa.Select[Any]:
+            where = [c.company_id == sa.bindparam("company_id")]
+            if job_id is not None:
+                where.append(c.job_id == sa.bindparam("job_id"))
+            if invoice_id is not None:
+                where.append(c.invoice_id == sa.bindparam("invoice_id"))
+            return self._select().where(*where).order_by(c.attached_at.desc(), self._text(c.name), self._text(c.id))
+
+        return self._list(("list", job_id is not None, invoice_id is not None), build,
+                          {"company_id": company_id, "job_id": job_id, "invoice_id": invoice_id},
+                          offset=offset, limit=limit)
 
 
 
