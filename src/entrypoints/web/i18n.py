@@ -37,15 +37,18 @@ blueprint = portal_blueprint("language", __name__)
 
 
 def current_language() -> str:
-    if "language" not in g:
-        viewer = g.get("viewer")
+    # Every amount, date and label of a page asks: one look through Flask's context-local proxy, not three.
+    request_globals = g._get_current_object()  # type: ignore[attr-defined]
+    language: str | None = getattr(request_globals, "language", None)
+    if language is None:
+        viewer = getattr(request_globals, "viewer", None)
         saved = viewer.contact.language if viewer is not None else None
         found = business()
-        g.language = languages.choose(
+        language = request_globals.language = languages.choose(
             saved or session.get(COOKIE_KEY),
             [tag for tag, _quality in request.accept_languages] if request else [],
             found.default_language if found is not None else languages.DEFAULT)
-    return g.language  # type: ignore[no-any-return]
+    return language
 
 
 def format_money(value: Money) -> str:

@@ -12,7 +12,7 @@ from babel.dates import format_date as babel_format_date
 from babel.units import format_unit
 from flask import current_app, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale, get_translations
+from flask_babel import force_locale, get_translations
 from flask_babel import lazy_gettext as _l
 from werkzeug.routing import BuildError
 
@@ -61,8 +61,18 @@ def _current_section() -> str | None:
 @blueprint.app_context_processor
 def _navigation() -> dict[str, Any]:
     # App-wide, so the other portal blueprints' pages and the error pages carry the same navigation.
-    return {"nav_items": [(e, label) for e, label in NAV_ITEMS if endpoint_exists(e)],
+    labels = _nav_labels(current_language())
+    shown = [(endpoint, label) for (endpoint, _lazy), label in zip(NAV_ITEMS, labels, strict=True)
+             if endpoint_exists(endpoint)]
+    return {"nav_items": shown,
             "nav_current": _current_section()}
+
+
+@functools.lru_cache(maxsize=64)
+def _nav_labels(language: str) -> tuple[str, ...]:
+    # The sections' names in one language, translated once per process (a dozen catalog lookups on every page).
+    with force_locale(language):
+        return tuple(str(label) for _endpoint, label in NAV_ITEMS)
 
 
 @blueprint.app_template_global()
@@ -89,7 +99,7 @@ def url_of_each(endpoint: str, key: str) -> Callable[[object], str]:
     rows' links differ only in their id (tests/integration/test_web_urls.py compares it with url_for)."""
     head, marker, tail = url_for(endpoint, **{key: _MARKER}).rpartition(url_quote(_MARKER))
     if not marker:  # a route whose converter does not escape the marker: build each link
-        return lambda value: url_for(endpoint, **{key: value})
+        return lambda value: url_for(endpoint, **{key: value})  # type: ignore[arg-type]
     return lambda value: head + url_quote(str(value), safe=_PATH_SAFE) + tail
 
 
@@ -125,10 +135,17 @@ blueprint.add_app_template_filter(quantity_text, "quantity")  # a line's quantit
 @blueprint.app_template_filter("filesize")
 def format_filesize(size: int) -> str:
     """52 bytes, 1.5 kB, 12.3 MB (decimal units, like the browser's downloads) in the reader's language, by Babel."""
+    return _filesize_text(size, current_language())
+
+
+@functools.lru_cache(maxsize=4096)
+def _filesize_text(size: int, language: str) -> str:
+    # Cached per language and size (a file list prints the same sizes on every visit; Babel's unit formatting
+    # was a tenth of the page).
     if size < 1000:
-        return str(format_unit(size, "digital-byte", length="long", locale=get_locale()))
+        return str(format_unit(size, "digital-byte", length="long", locale=language))
     unit, scale = ("digital-kilobyte", 1000) if size < 1000**2 else ("digital-megabyte", 1000**2)
-    return str(format_unit(size / scale, unit, length="short", format="#,##0.#", locale=get_locale()))
+    return str(format_unit(size / scale, unit, length="short", format="#,##0.#", locale=language))
 
 
 def _today() -> dt.date:

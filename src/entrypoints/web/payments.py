@@ -24,9 +24,11 @@ def _send_receipts(receipts: tuple[str, ...]) -> None:
 
 
 def _connected() -> tuple[Provider, ...]:
-    if "payment_providers" not in g:
-        g.payment_providers = payment_providers.connected_providers(portal_services().uow())
-    return g.payment_providers  # type: ignore[no-any-return]
+    request_globals = g._get_current_object()  # type: ignore[attr-defined]  # one look through the proxy
+    found: tuple[Provider, ...] | None = getattr(request_globals, "payment_providers", None)
+    if found is None:
+        found = request_globals.payment_providers = payment_providers.connected_providers(portal_services().uow())
+    return found
 
 
 @blueprint.app_template_global()

@@ -47,14 +47,19 @@ def portal_blueprint(name: str, import_name: str) -> Blueprint:
 
 
 def business() -> Business | None:
-    if "business" not in g:
-        try:
-            g.business = business_profile(portal_services().uow())
-        except DatabaseUnavailable:
-            # Reached from the 503 page itself when the database is gone: it renders unbranded rather than fail
-            # a second time (a 500 with a traceback instead of "try again in a minute").
-            g.business = None
-    return g.business  # type: ignore[no-any-return]
+    request_globals = g._get_current_object()  # type: ignore[attr-defined]  # one look through the proxy
+    try:
+        return request_globals.business  # type: ignore[no-any-return]
+    except AttributeError:
+        pass
+    try:
+        found = business_profile(portal_services().uow())
+    except DatabaseUnavailable:
+        # Reached from the 503 page itself when the database is gone: it renders unbranded rather than fail
+        # a second time (a 500 with a traceback instead of "try again in a minute").
+        found = None
+    request_globals.business = found
+    return found
 
 
 def signed_in(view: F) -> F:
