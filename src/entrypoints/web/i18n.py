@@ -38,7 +38,7 @@ blueprint = portal_blueprint("language", __name__)
 
 def current_language() -> str:
     # Every amount, date and label of a page asks: one look through Flask's context-local proxy, not three.
-    request_globals = g._get_current_object()  # type: ignore[attr-defined]
+    request_globals = g._get_current_object()
     language: str | None = getattr(request_globals, "language", None)
     if language is None:
         viewer = getattr(request_globals, "viewer", None)

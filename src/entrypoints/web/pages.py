@@ -97,7 +97,7 @@ _MARKER = "\x01"  # escaped as %01; a "%" elsewhere in the URL is escaped as %25
 def url_of_each(endpoint: str, key: str) -> Callable[[object], str]:
     """url_for(endpoint, key=value) for each row of a list, with the URL built by the router once per list: the
     rows' links differ only in their id (tests/integration/test_web_urls.py compares it with url_for)."""
-    head, marker, tail = url_for(endpoint, **{key: _MARKER}).rpartition(url_quote(_MARKER))
+    head, marker, tail = url_for(endpoint, **{key: _MARKER}).rpartition(url_quote(_MARKER))  # type: ignore[arg-type]
     if not marker:  # a route whose converter does not escape the marker: build each link
         return lambda value: url_for(endpoint, **{key: value})  # type: ignore[arg-type]
     return lambda value: head + url_quote(str(value), safe=_PATH_SAFE) + tail

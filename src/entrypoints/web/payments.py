@@ -24,7 +24,7 @@ def _send_receipts(receipts: tuple[str, ...]) -> None:
 
 
 def _connected() -> tuple[Provider, ...]:
-    request_globals = g._get_current_object()  # type: ignore[attr-defined]  # one look through the proxy
+    request_globals = g._get_current_object()  # one look through the proxy
     found: tuple[Provider, ...] | None = getattr(request_globals, "payment_providers", None)
     if found is None:
         found = request_globals.payment_providers = payment_providers.connected_providers(portal_services().uow())

@@ -47,7 +47,7 @@ def portal_blueprint(name: str, import_name: str) -> Blueprint:
 
 
 def business() -> Business | None:
-    request_globals = g._get_current_object()  # type: ignore[attr-defined]  # one look through the proxy
+    request_globals = g._get_current_object()  # one look through the proxy
     try:
         return request_globals.business  # type: ignore[no-any-return]
     except AttributeError:
