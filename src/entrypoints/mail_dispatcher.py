@@ -40,15 +40,17 @@ class Dispatcher:
                 thread.start()
         return self
 
-    def nudge(self, ids: Sequence[str | None] = ()) -> None:
-        """Mail or an event was queued (and committed): send it now rather than at the next poll."""
+    def nudge(self, ids: Sequence[str | None] = (), *, webhooks: bool = True) -> None:
+        """Mail or an event was queued (and committed): send it now rather than at the next poll. webhooks=False
+        when the request queued mail only (the webhook loop then waits for its own poll)."""
         wanted = [i for i in ids if i]
         if self._synchronous:
             if wanted:
                 self._dispatch(wanted)
             return
-        for wake in self._wakes.values():
-            wake.set()
+        self._wakes["mail"].set()
+        if webhooks:
+            self._wakes["webhooks"].set()
 
     def run(self) -> None:
         """Dispatches until stop(): mail in this thread, webhook deliveries in another."""

@@ -33,13 +33,18 @@ def direction(language: str) -> str:
 def choose(saved: str | None, preferred: Sequence[str], default: str) -> str:
     """The reader's language: the saved choice, else the first of the browser's preferences we speak (`preferred`,
     best first, as Accept-Language ranks them), else the business's default."""
+    return chosen(saved, preferred) or (default if default in SUPPORTED else DEFAULT)
+
+
+def chosen(saved: str | None, preferred: Sequence[str]) -> str | None:
+    """What choose() picks before the business's default: the saved choice or a browser preference we speak."""
     if saved in SUPPORTED:
         return saved
     for tag in preferred:
         code = tag.split("-")[0].split("_")[0].strip().lower()
         if code in SUPPORTED:
             return code
-    return default if default in SUPPORTED else DEFAULT
+    return None
 
 
 def for_reader(saved: str | None, default: str, page: str | None = None) -> str:

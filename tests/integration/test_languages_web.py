@@ -86,6 +86,9 @@ def test_without_a_browser_preference_the_business_default_is_used() -> None:
     arabic_business = make_portal(seed=seed)
     page = arabic_business.app.test_client().get(f"/p/{arabic_business.token('globex')}/login")
     assert _html_tag(page.text) == '<html lang="ar" dir="rtl">'
+    # The code's mail too (the sign-in request leaves the default to the use case, which reads the business).
+    mail = _ask_code(arabic_business, "marge@globex.example", "")
+    assert mail.subject.startswith("رمز تسجيل الدخول") and 'lang="ar" dir="rtl"' in mail.html
 
 
 def test_the_switcher_keeps_the_choice_in_the_form_cookie_and_goes_back(portal: WebPortal) -> None:
@@ -208,6 +211,9 @@ def test_the_languages_are_chosen_in_order() -> None:
     assert languages.choose(None, ["fr-FR", "ar-SA", "en"], "en") == "ar"  # then the browser, among ours
     assert languages.choose(None, ["fr"], "ar") == "ar"  # then the business's default
     assert languages.choose(None, [], "xx") == "en"
+    # What the reader chose or prefers, before any default: nothing when only the business's default would decide.
+    assert languages.chosen(None, ["fr", "de-DE"]) is None and languages.chosen("xx", []) is None
+    assert languages.chosen(None, ["fr", "ar-SA"]) == "ar" and languages.chosen("en", ["ar"]) == "en"
 
 
 def _ask_code(portal: WebPortal, email: str, accept_language: str) -> str:

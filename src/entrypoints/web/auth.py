@@ -6,7 +6,7 @@ from flask import g, make_response, redirect, render_template, request, session,
 from flask.typing import ResponseReturnValue
 
 from entrypoints.web import metrics
-from entrypoints.web.i18n import current_language
+from entrypoints.web.i18n import reader_language
 from entrypoints.web.portal import portal_blueprint, session_cookie_name
 from entrypoints.web.refusals import client_ip, log_refusal
 from entrypoints.web.services import mail, portal_services
@@ -68,12 +68,14 @@ def request_code() -> ResponseReturnValue:
         queued = sign_in.request_sign_in_code(
             services.uow(), clock=services.clock, randomness=services.randomness, templates=services.templates,
             secrets=services.sign_in_secrets, policy=services.sign_in_policy, link_token=g.link_token, email=email,
-            ip=client_ip(), flow=flow, language=current_language())
+            ip=client_ip(), flow=flow, language=reader_language())
     except InvalidEmail as exc:
         return render_template("auth/login.html", email=email, error=str(exc)), 400
     except Throttled as exc:
         return _refused(exc, "auth/login.html", email=email)
-    mail().nudge([queued])  # the answer never waits for the relay, and is the same for unknown emails
+    # The answer never waits for the relay, and is the same for unknown emails. A code's request emits no webhook
+    # event: only the mail loop is woken.
+    mail().nudge([queued], webhooks=False)
     metrics.sign_in_code_requested(queued)
     session["sign_in"] = {"token": g.link_token, "flow": flow, "email": email.strip()}
     return redirect(url_for("auth.verify_form"), 303)

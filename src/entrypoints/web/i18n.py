@@ -41,14 +41,28 @@ def current_language() -> str:
     request_globals = g._get_current_object()
     language: str | None = getattr(request_globals, "language", None)
     if language is None:
-        viewer = getattr(request_globals, "viewer", None)
-        saved = viewer.contact.language if viewer is not None else None
         found = business()
         language = request_globals.language = languages.choose(
-            saved or session.get(COOKIE_KEY),
-            [tag for tag, _quality in request.accept_languages] if request else [],
+            _reader_choice(), _browser_preferences(),
             found.default_language if found is not None else languages.DEFAULT)
     return language
+
+
+def reader_language() -> str | None:
+    """The language this reader chose (saved, or the form cookie's) or their browser prefers among ours; None when
+    only the business's default would decide. For a use case that reads the business anyway (a sign-in code's
+    mail): current_language() would read it a second time, in a transaction of its own."""
+    return languages.chosen(_reader_choice(), _browser_preferences())
+
+
+def _reader_choice() -> str | None:
+    viewer = g.get("viewer")
+    saved = viewer.contact.language if viewer is not None else None
+    return saved or session.get(COOKIE_KEY)
+
+
+def _browser_preferences() -> list[str]:
+    return [tag for tag, _quality in request.accept_languages] if request else []
 
 
 def format_money(value: Money) -> str:
