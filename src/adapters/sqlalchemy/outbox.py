@@ -55,8 +55,9 @@ class SqlAlchemyOutbox(_Records[OutboxMessage]):
         if not messages:
             return messages
         a = t.outbox_attachments.c
-        rows = self._execute(sa.select(t.outbox_attachments).where(a.outbox_id.in_([m.id for m in messages]))
-                             .order_by(a.outbox_id, a.position)).mappings()
+        query = self._built(("attachments",), lambda: sa.select(t.outbox_attachments).where(
+            a.outbox_id.in_(sa.bindparam("ids", expanding=True))).order_by(a.outbox_id, a.position))
+        rows = self._execute_with(query, {"ids": [m.id for m in messages]}).mappings()
         found: dict[str, list[Attachment]] = {}
         for row in rows:
             found.setdefault(row["outbox_id"], []).append(
@@ -75,7 +76,8 @@ class SqlAlchemyOutbox(_Records[OutboxMessage]):
 
     def latest_about(self, subject_ref: str) -> OutboxMessage | None:
         c = t.outbox.c
-        found = self._one(c.subject_ref == subject_ref, order_by=[c.created_at.desc(), self._text(c.id).desc()])
+        found = self._first(("latest_about",), lambda: self._select().where(c.subject_ref == sa.bindparam("ref"))
+                            .order_by(c.created_at.desc(), self._text(c.id).desc()), {"ref": subject_ref})
         return self._with_attachments([found])[0] if found is not None else None
 
     def counts(self) -> dict[OutboxStatus, int]:

@@ -110,6 +110,12 @@ class _Records(Generic[T]):
         return [self._from_row(row) for row in self._execute_with(statement, {**values, "offset": offset,
                                                                                "limit": limit}).mappings()]
 
+    def _first(self, shape: tuple[Any, ...], build: Callable[[], sa.Select[Any]], values: dict[str, Any]) -> T | None:
+        """The first row of a statement built once per shape (build() uses bind parameters for values)."""
+        statement = self._built(shape, lambda: build().limit(1))
+        row = self._execute_with(statement, values).mappings().first()
+        return self._from_row(row) if row is not None else None
+
     def _text(self, column: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
         # Python orders strings by code point; PostgreSQL by the database's locale unless told "C" (byte order,
         # which for UTF-8 is code point order). SQLite's default BINARY collation already is.
@@ -136,18 +142,20 @@ class _Records(Generic[T]):
         return [self._from_row(row) for row in self._execute(query).mappings()]
 
     def add(self, item: T) -> None:
-        self._execute(self.table.insert().values(self._to_row(item)))
+        # The row as the statement's parameters (not .values(row), which builds a new statement with a bound
+        # parameter per column on every call): SQLAlchemy compiles the insert once per set of columns.
+        self._execute_with(self._built(("insert",), self.table.insert), self._to_row(item))
 
     def update(self, item: T) -> None:
         row = self._to_row(item)
-        result = self._execute(self.table.update().where(self.table.c.id == row.pop("id")).values(row))
+        # SET takes every other key of the parameters (the same way, compiled once); WHERE the id.
+        statement = self._built(("update",), lambda: self.table.update().where(self.table.c.id == sa.bindparam("_key")))
+        result = self._execute_with(statement, {"_key": row.pop("id"), **row})
         if result.rowcount == 0:
             raise RecordMissing(f"no {self.table.name} row {item.id}")  # type: ignore[attr-defined]
 
     def get(self, id_: str) -> T | None:
-        query = self._built(("get",), lambda: self._select().where(self.table.c.id == sa.bindparam("id")).limit(1))
-        row = self._execute_with(query, {"id": id_}).mappings().first()
-        return self._from_row(row) if row is not None else None
+        return self._first(("get",), lambda: self._select().where(self.table.c.id == sa.bindparam("id")), {"id": id_})
 
     def get_by_ref(self, ref: str) -> T | None:
         return self._one(self.table.c.ref == ref)
@@ -184,21 +192,29 @@ def claim_due(records: _Records[Tried], now: dt.datetime, *, limit: int,
     c = records.table.c
     if ids is not None and not ids:
         return []
-    query = (sa.select(records.table)
-             .where(c.status == OutboxStatus.PENDING.value, c.next_attempt_at <= now,
-                    sa.or_(c.claimed_until.is_(None), c.claimed_until <= now))
-             .order_by(c.next_attempt_at, records._text(c.id)).limit(limit))
-    if ids is not None:
-        query = query.where(c.id.in_(list(ids)))
-    if records._connection.dialect.name == "postgresql":
-        # Another dispatcher's claimed rows are skipped, not waited for: any number can run at once.
-        query = query.with_for_update(skip_locked=True)
-    claimed = [records._from_row(row) for row in records._execute(query).mappings()]
+
+    def build() -> sa.Select[Any]:
+        now_ = sa.bindparam("now", type_=c.next_attempt_at.type)
+        query = (sa.select(records.table)
+                 .where(c.status == OutboxStatus.PENDING.value, c.next_attempt_at <= now_,
+                        sa.or_(c.claimed_until.is_(None), c.claimed_until <= now_))
+                 .order_by(c.next_attempt_at, records._text(c.id)).limit(sa.bindparam("limit", type_=sa.Integer())))
+        if ids is not None:
+            query = query.where(c.id.in_(sa.bindparam("ids", expanding=True)))
+        if records._connection.dialect.name == "postgresql":
+            # Another dispatcher's claimed rows are skipped, not waited for: any number can run at once.
+            query = query.with_for_update(skip_locked=True)
+        return query
+
+    query = records._built(("claim_due", ids is not None), build)
+    claimed = [records._from_row(row) for row in records._execute_with(
+        query, {"now": now, "limit": limit, "ids": list(ids or ())}).mappings()]
     for entry in claimed:
         entry.claim(now)
     if claimed:
-        records._execute(records.table.update().where(c.id.in_([e.id for e in claimed]))
-                         .values(claimed_until=claimed[0].claimed_until))
+        claim = records._built(("claim",), lambda: records.table.update().where(
+            c.id.in_(sa.bindparam("ids", expanding=True))).values(claimed_until=sa.bindparam("until")))
+        records._execute_with(claim, {"ids": [e.id for e in claimed], "until": claimed[0].claimed_until})
     return claimed
 
 

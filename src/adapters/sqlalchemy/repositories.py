@@ -68,7 +68,8 @@ class SqlAlchemyCompanyRepository(_Records[Company]):
         return self._one(t.companies.c.name == name, order_by=[self._text(t.companies.c.id)])
 
     def get_by_link_token(self, token: str) -> Company | None:
-        return self._one(t.companies.c.link_token == token)
+        return self._first(("by_link_token",), lambda: self._select().where(
+            t.companies.c.link_token == sa.bindparam("token")), {"token": token})
 
     def list(self) -> list[Company]:
         return self._all(order_by=[self._text(t.companies.c.name), self._text(t.companies.c.id)])
@@ -90,7 +91,10 @@ class SqlAlchemyContactRepository(_Records[Contact]):
         self._remove(contact_id)
 
     def find(self, company_id: str, email_key: str) -> Contact | None:
-        return self._one(t.contacts.c.company_id == company_id, t.contacts.c.email_key == email_key)
+        c = t.contacts.c
+        return self._first(("find",), lambda: self._select().where(
+            c.company_id == sa.bindparam("company_id"), c.email_key == sa.bindparam("email_key")),
+            {"company_id": company_id, "email_key": email_key})
 
     def list_for_company(self, company_id: str) -> list[Contact]:
         return self._all(t.contacts.c.company_id == company_id,

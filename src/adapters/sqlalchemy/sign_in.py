@@ -36,14 +36,24 @@ class SqlAlchemyOneTimeCodeStore(_Records[OneTimeCode]):
 
     def active_for_flow(self, contact_id: str, flow_key: str, *, lock: bool = False) -> list[OneTimeCode]:
         c = t.one_time_codes.c
-        # FOR UPDATE makes a second sign-in in the same flow wait here until this one commits.
-        return self._all(c.contact_id == contact_id, c.flow_key == flow_key, c.status == CodeStatus.ACTIVE.value,
-                         order_by=[c.issued_at, self._text(c.id)], lock=lock)
+
+        def build() -> sa.Select[Any]:
+            query = (self._select().where(self._of_flow(), c.status == CodeStatus.ACTIVE.value)
+                     .order_by(c.issued_at, self._text(c.id)))
+            # FOR UPDATE makes a second sign-in in the same flow wait here until this one commits.
+            return query.with_for_update() if lock else query
+
+        return self._list(("active", lock), build, {"contact_id": contact_id, "flow_key": flow_key})
 
     def latest_for_flow(self, contact_id: str, flow_key: str) -> OneTimeCode | None:
         c = t.one_time_codes.c
-        return self._one(c.contact_id == contact_id, c.flow_key == flow_key,
-                         order_by=[c.issued_at.desc(), self._text(c.id).desc()])
+        return self._first(("latest",), lambda: self._select().where(self._of_flow()).order_by(
+            c.issued_at.desc(), self._text(c.id).desc()), {"contact_id": contact_id, "flow_key": flow_key})
+
+    @staticmethod
+    def _of_flow() -> sa.ColumnElement[bool]:
+        c = t.one_time_codes.c
+        return sa.and_(c.contact_id == sa.bindparam("contact_id"), c.flow_key == sa.bindparam("flow_key"))
 
     def prune(self, issued_before: dt.datetime) -> int:
         return _delete(self._connection, t.one_time_codes, t.one_time_codes.c.issued_at < issued_before)
@@ -59,6 +69,21 @@ class SqlAlchemySessionStore(_Records[PortalSession]):
 
 
 
+# The throttle's statements, built once per number of keys (sign-in runs them on every attempt).
+_LOCKS: dict[int, sa.Select[Any]] = {}
+_COUNTS: dict[int, sa.Select[Any]] = {}
+
+
+def _count_each_since(windows: int) -> sa.Select[Any]:
+    c = t.login_requests.c
+    at = c.at.type
+    counts = [sa.func.coalesce(sa.func.sum(sa.case((sa.and_(c.key == sa.bindparam(f"key_{n}"),
+                                                            c.at >= sa.bindparam(f"since_{n}", type_=at)), 1),
+                                                   else_=0)), 0).label(f"count_{n}") for n in range(windows)]
+    return sa.select(*counts).where(c.key.in_(sa.bindparam("keys", expanding=True)),
+                                    c.at >= sa.bindparam("earliest", type_=at))
+
+
 class SqlAlchemyLoginRequestLog:
     def __init__(self, connection: sa.Connection) -> None:
         self._connection = connection
@@ -68,9 +93,13 @@ class SqlAlchemyLoginRequestLog:
         # by one statement whose select list PostgreSQL evaluates left to right, so in the order given.
         # SQLite needs none: every transaction there begins IMMEDIATE (engine.py), so writers already take turns.
         if self._connection.dialect.name == "postgresql" and keys:
+            statement = _LOCKS.get(len(keys))
+            if statement is None:
+                statement = _LOCKS[len(keys)] = sa.select(*(
+                    sa.func.pg_advisory_xact_lock(sa.bindparam(f"lock_{n}", type_=sa.BigInteger())).label(f"lock_{n}")
+                    for n in range(len(keys))))
             with database_errors():
-                self._connection.execute(sa.select(*(sa.func.pg_advisory_xact_lock(_advisory_lock_id(key))
-                                                     .label(f"lock_{n}") for n, key in enumerate(keys))))
+                self._connection.execute(statement, {f"lock_{n}": _advisory_lock_id(key) for n, key in enumerate(keys)})
 
     def record(self, key: str, at: dt.datetime) -> None:
         self.record_each([key], at)
@@ -80,19 +109,21 @@ class SqlAlchemyLoginRequestLog:
 
     def record_each(self, keys: Sequence[str], at: dt.datetime) -> None:
         if keys:
-            with database_errors():
-                self._connection.execute(t.login_requests.insert().values([{"key": key, "at": at} for key in keys]))
+            with database_errors():  # one INSERT with a row per key (SQLAlchemy's "insertmanyvalues")
+                self._connection.execute(t.login_requests.insert(), [{"key": key, "at": at} for key in keys])
 
     def count_each_since(self, windows: Sequence[tuple[str, dt.datetime]]) -> list[int]:
         if not windows:
             return []
-        c = t.login_requests.c
-        counts = [sa.func.coalesce(sa.func.sum(sa.case((sa.and_(c.key == key, c.at >= since), 1), else_=0)), 0)
-                  .label(f"count_{n}") for n, (key, since) in enumerate(windows)]
-        query = sa.select(*counts).where(c.key.in_(sorted({key for key, _since in windows})),
-                                         c.at >= min(since for _key, since in windows))
+        query = _COUNTS.get(len(windows))
+        if query is None:
+            query = _COUNTS[len(windows)] = _count_each_since(len(windows))
+        values: dict[str, Any] = {"keys": sorted({key for key, _since in windows}),
+                                  "earliest": min(since for _key, since in windows)}
+        for n, (key, since) in enumerate(windows):
+            values[f"key_{n}"], values[f"since_{n}"] = key, since
         with database_errors():
-            return [int(value) for value in self._connection.execute(query).one()]
+            return [int(value) for value in self._connection.execute(query, values).one()]
 
     def prune(self, before: dt.datetime) -> int:
         return _delete(self._connection, t.login_requests, t.login_requests.c.at < before)
