@@ -339,6 +339,7 @@ def statement_counts(url: str, paths: dict[str, str], cookie: tuple[str, str], f
         settings = Settings.from_env({}, database_url=url, secret_key=os.environ["PORTAL_SECRET_KEY"],
                                      file_dir=str(file_dir))
         services = build_services(settings, uow=lambda: SqlAlchemyUnitOfWork(engine),
+                                  read_uow=lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
                                   schema_status=SqlAlchemySchemaStatus(engine))
         client = create_app(services=services, synchronous_mail=True).test_client()
         client.set_cookie(cookie[0], cookie[1])

@@ -66,6 +66,13 @@ class Services:
     schema_status: SchemaStatus = attrs.Factory(InMemorySchemaStatus)
     webhook_transport: WebhookTransport = attrs.Factory(HttpWebhookTransport)
     close: Callable[[], None] = lambda: None
+    # A unit of work for use cases that only read (the pages' browsing): over SQLAlchemy on PostgreSQL, one without
+    # BEGIN and ROLLBACK round trips that refuses any write. None: reads use `uow` like everything else.
+    read_uow: Callable[[], UnitOfWork] | None = None
+
+    def reader(self) -> UnitOfWork:
+        """A unit of work for a use case that only reads."""
+        return self.read_uow() if self.read_uow is not None else self.uow()
 
     # Derived from PORTAL_SECRET_KEY on first use, once per process (a command that needs none never asks for the
     # secret, so it runs without one).
@@ -142,16 +149,18 @@ def _file_storage(settings: Settings) -> FileStorage:
     return builders[scheme]()
 
 
-def _database(settings: Settings) -> tuple[Callable[[], UnitOfWork], SchemaStatus, Callable[[], None]]:
+def _database(settings: Settings) -> tuple[Callable[[], UnitOfWork], Callable[[], UnitOfWork] | None, SchemaStatus,
+                                           Callable[[], None]]:
     if settings.database_url == "memory://":
         store = InMemoryStore()
-        return (lambda: InMemoryUnitOfWork(store)), InMemorySchemaStatus(), (lambda: None)
+        return (lambda: InMemoryUnitOfWork(store)), None, InMemorySchemaStatus(), (lambda: None)
     from adapters.sqlalchemy.engine import create_engine_from_url
     from adapters.sqlalchemy.schema import SqlAlchemySchemaStatus
     from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 
     engine = create_engine_from_url(settings.database_url)
-    return (lambda: SqlAlchemyUnitOfWork(engine)), SqlAlchemySchemaStatus(engine), engine.dispose
+    return ((lambda: SqlAlchemyUnitOfWork(engine)), (lambda: SqlAlchemyUnitOfWork(engine, read_only=True)),
+            SqlAlchemySchemaStatus(engine), engine.dispose)
 
 
 def upgrade_database(settings: Settings) -> None:
@@ -172,7 +181,8 @@ def build_services(settings: Settings, *, email_sender: EmailSender | None = Non
                    uow: Callable[[], UnitOfWork] | None = None,
                    gateways: Mapping[Provider, GatewayFactory] | None = None,
                    schema_status: SchemaStatus | None = None,
-                   webhook_transport: WebhookTransport | None = None) -> Services:
+                   webhook_transport: WebhookTransport | None = None,
+                   read_uow: Callable[[], UnitOfWork] | None = None) -> Services:
     """Real adapters from settings; tests and embedders pass their own for any port. An embedder passing its own
     unit of work passes its schema status too: without one, /readyz could not tell a database that is not ready."""
     close: Callable[[], None] = _nothing_to_close
@@ -181,7 +191,8 @@ def build_services(settings: Settings, *, email_sender: EmailSender | None = Non
                                  "same database, e.g. adapters.sqlalchemy.schema.SqlAlchemySchemaStatus(engine))")
     schema: SchemaStatus = schema_status or InMemorySchemaStatus()
     if uow is None:
-        uow, database_schema, close = _database(settings)
+        uow, database_reader, database_schema, close = _database(settings)
+        read_uow = read_uow or database_reader
         schema = schema_status or database_schema
     file_storage = files or _file_storage(settings)
     return Services(
@@ -194,7 +205,7 @@ def build_services(settings: Settings, *, email_sender: EmailSender | None = Non
         payment_gateways=gateways if gateways is not None else payment_gateways(settings),
         schema_status=schema,
         webhook_transport=webhook_transport or HttpWebhookTransport(allow_private=settings.webhook_allow_private),
-        close=close,
+        close=close, read_uow=read_uow,
     )
 
 

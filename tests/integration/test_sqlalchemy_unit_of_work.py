@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 
 from adapters.sqlalchemy.engine import create_engine_from_url
-from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.sqlalchemy.migrate import upgrade
+from adapters.sqlalchemy.unit_of_work import ReadOnlyViolation, SqlAlchemyUnitOfWork
 from portal_core.errors import Conflict, DatabaseUnavailable
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
@@ -54,6 +55,54 @@ def test_work_goes_on_after_a_commit_and_only_committed_work_stays(uow: SqlAlche
 def test_a_closed_unit_of_work_cannot_commit(uow: SqlAlchemyUnitOfWork) -> None:
     with pytest.raises(RuntimeError):
         uow.commit()
+
+
+def test_a_read_only_unit_of_work_reads_what_is_committed_and_refuses_every_write(engine: sa.Engine) -> None:
+    with SqlAlchemyUnitOfWork(engine) as writer:
+        writer.companies.add(company("c1"))
+        writer.commit()
+    statements: list[str] = []
+    sa.event.listen(engine, "before_cursor_execute", lambda _c, _cur, statement, *_a: statements.append(statement))
+    reader = SqlAlchemyUnitOfWork(engine, read_only=True)
+    with reader:
+        assert reader.companies.get("c1") == company("c1")
+        # Inserts, updates and deletes never reach the database (nor does a locking read's write intent matter:
+        # FOR UPDATE is a SELECT); and it cannot commit.
+        for write in (lambda: reader.companies.add(company("c2")), lambda: reader.companies.update(company("c1")),
+                      lambda: reader.login_requests.record("ip:1", NOW), lambda: reader.sessions.prune(NOW,
+                      idle=dt.timedelta(hours=1), absolute=dt.timedelta(hours=1))):
+            with pytest.raises(ReadOnlyViolation):
+                write()
+        with pytest.raises(RuntimeError, match="never writes"):
+            reader.commit()
+    # Only reads reached the database (and SQLite's BEGIN IMMEDIATE: there it is a transaction as before).
+    assert {statement.split(None, 1)[0].upper() for statement in statements} <= {"SELECT", "BEGIN"}
+    with SqlAlchemyUnitOfWork(engine) as after:
+        assert [c.id for c in after.companies.list()] == ["c1"]  # nothing of the refused writes was stored
+    # The connection went back to the pool as it came: the next unit of work is a transaction again.
+    with SqlAlchemyUnitOfWork(engine) as writer:
+        writer.companies.add(company("c3"))
+    with SqlAlchemyUnitOfWork(engine) as after:
+        assert after.companies.get("c3") is None
+
+
+@pytest.mark.postgres
+def test_reads_through_a_read_only_unit_of_work_send_no_begin_on_postgresql(postgres_url: str) -> None:
+    upgrade(postgres_url)
+    engine = create_engine_from_url(postgres_url)
+    try:
+        with SqlAlchemyUnitOfWork(engine, read_only=True) as reader:
+            reader.companies.list()
+            raw = reader.connection.connection.dbapi_connection
+            # psycopg in autocommit sends no BEGIN before the statement and no ROLLBACK after the block.
+            assert raw is not None and raw.autocommit and raw.info.transaction_status.name == "IDLE"
+        with SqlAlchemyUnitOfWork(engine) as writer:
+            writer.companies.list()
+            raw = writer.connection.connection.dbapi_connection
+            assert raw is not None and not raw.autocommit  # reset when it went back to the pool
+            assert raw.info.transaction_status.name == "INTRANS"
+    finally:
+        engine.dispose()
 
 
 FLOW = "f" * 40

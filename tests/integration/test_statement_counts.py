@@ -196,6 +196,7 @@ def _measure(url: str, size: int) -> Measured:
         sender = RecordingEmailSender()
         settings = Settings.from_env({}, database_url=url, file_dir="memory://", secret_key=SECRET)
         services = build_services(settings, uow=lambda: SqlAlchemyUnitOfWork(engine), email_sender=sender,
+                                  read_uow=lambda: SqlAlchemyUnitOfWork(engine, read_only=True),
                                   clock=FixedClock(NOW), files=InMemoryFileStorage(),
                                   schema_status=SqlAlchemySchemaStatus(engine))
         client = create_app(services=services, synchronous_mail=True).test_client()

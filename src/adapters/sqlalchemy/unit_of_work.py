@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 
 from adapters.sqlalchemy.errors import database_errors
@@ -37,14 +39,28 @@ from adapters.sqlalchemy.webhooks import SqlAlchemyWebhookDeliveries, SqlAlchemy
 from portal_core.ports import close_repositories
 
 
+@sa.event.listens_for(sa.Engine, "before_cursor_execute")
+def _refuse_writes(connection: sa.Connection, _cursor: Any, statement: str, *_rest: Any) -> None:
+    """A read-only unit of work runs SELECTs only (a write there would not be one transaction); SQLite's read-only
+    units of work are transactions as before (engine.py's BEGIN IMMEDIATE)."""
+    if (connection.get_execution_options().get("portal_read_only")
+            and statement.lstrip()[:6].upper() not in ("SELECT", "BEGIN ")):
+        raise ReadOnlyViolation(f"a read-only unit of work was asked to run: {statement.split(None, 1)[0]}")
+
+
+class ReadOnlyViolation(RuntimeError):
+    """A write attempted through a read-only unit of work: a programming error, never a client's."""
+
+
 class SqlAlchemyUnitOfWork:
     """`with uow:` borrows a connection from the engine's pool and begins; commit() may be called more than once.
 
     Raises DatabaseUnavailable when the database cannot be reached, drops the connection, or is locked too long.
     """
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, *, read_only: bool = False) -> None:
         self.engine = engine
+        self.read_only = read_only
         self._connection: sa.Connection | None = None
         close_repositories(self, "signed_in")
 
@@ -54,7 +70,15 @@ class SqlAlchemyUnitOfWork:
         with database_errors():
             connection = self.engine.connect()
             try:
-                connection.begin()
+                if self.read_only and connection.dialect.name == "postgresql":
+                    # Reads only, each statement on its own: no BEGIN and ROLLBACK round trips around a page's
+                    # reads (under READ COMMITTED each statement reads its own snapshot inside a transaction too).
+                    # Any other statement is refused (_refuse_writes), and commit() raises.
+                    connection.execution_options(isolation_level="AUTOCOMMIT", portal_read_only=True)
+                else:
+                    if self.read_only:
+                        connection.execution_options(portal_read_only=True)
+                    connection.begin()
             except BaseException:
                 connection.close()
                 raise
@@ -111,6 +135,8 @@ class SqlAlchemyUnitOfWork:
         return self._connection
 
     def commit(self) -> None:
+        if self.read_only:
+            raise RuntimeError("a read-only unit of work never writes, so it never commits")
         # The next statement begins a new transaction (autobegin), so the block may go on after committing.
         with database_errors():
             self._open().commit()

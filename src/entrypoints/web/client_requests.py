@@ -32,7 +32,7 @@ def _form(title: str = "", details: str = "", form_token: str | None = None,
 @signed_in
 def index() -> ResponseReturnValue:
     number = requested_page()
-    page = client_requests.list_requests(portal_services().uow(), viewer(), number)
+    page = client_requests.list_requests(portal_services().reader(), viewer(), number)
     return render_template("requests/index.html", page=page)
 
 
@@ -68,6 +68,6 @@ def new() -> ResponseReturnValue:
 @blueprint.get("/requests/<request_id>")
 @signed_in
 def detail(request_id: str) -> ResponseReturnValue:
-    view = client_requests.request_detail(portal_services().uow(), viewer(), request_id)
+    view = client_requests.request_detail(portal_services().reader(), viewer(), request_id)
     confirmation = get_flashed_messages(category_filter=["request-sent"])
     return render_template("requests/detail.html", view=view, confirmation=confirmation[0] if confirmation else None)

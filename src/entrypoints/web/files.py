@@ -44,7 +44,7 @@ _FILE_CSP = "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; sand
 @blueprint.get("/files")
 @signed_in
 def index() -> ResponseReturnValue:
-    page = file_sharing.list_visible_files(portal_services().uow(), viewer(),
+    page = file_sharing.list_visible_files(portal_services().reader(), viewer(),
                                            page=requested_page())
     return render_template("files/index.html", page=page, groups=page.items, inline_types=INLINE_TYPES)
 

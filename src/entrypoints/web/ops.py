@@ -30,7 +30,7 @@ def readyz() -> ResponseReturnValue:
 @blueprint.get("/brand.css")
 def brand_css() -> ResponseReturnValue:
     """The business's colour as a CSS variable: a stylesheet, because the CSP allows no inline style."""
-    colour = brand_color(portal_services().uow())
+    colour = brand_color(portal_services().reader())
     response = Response(f":root {{ --brand: {colour}; }}\n", mimetype="text/css")
     response.headers["Cache-Control"] = "public, max-age=300"
     return response

@@ -153,7 +153,7 @@ def _today() -> dt.date:
 
 
 def _uow() -> UnitOfWork:
-    return portal_services().uow()
+    return portal_services().reader()  # every page here only reads
 
 
 @blueprint.get("/", strict_slashes=False)  # the link as given (no slash) opens the home page, no redirect first

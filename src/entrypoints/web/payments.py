@@ -27,7 +27,7 @@ def _connected() -> tuple[Provider, ...]:
     request_globals = g._get_current_object()  # one look through the proxy
     found: tuple[Provider, ...] | None = getattr(request_globals, "payment_providers", None)
     if found is None:
-        found = request_globals.payment_providers = payment_providers.connected_providers(portal_services().uow())
+        found = request_globals.payment_providers = payment_providers.connected_providers(portal_services().reader())
     return found
 
 

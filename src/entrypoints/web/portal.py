@@ -53,7 +53,7 @@ def business() -> Business | None:
     except AttributeError:
         pass
     try:
-        found = business_profile(portal_services().uow())
+        found = business_profile(portal_services().reader())
     except DatabaseUnavailable:
         # Reached from the 503 page itself when the database is gone: it renders unbranded rather than fail
         # a second time (a 500 with a traceback instead of "try again in a minute").
