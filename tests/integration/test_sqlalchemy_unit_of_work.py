@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 
+import attrs
 import pytest
 import sqlalchemy as sa
 
 from adapters.sqlalchemy.engine import create_engine_from_url
 from adapters.sqlalchemy.migrate import upgrade
 from adapters.sqlalchemy.unit_of_work import ReadOnlyViolation, SqlAlchemyUnitOfWork
-from portal_core.errors import Conflict, DatabaseUnavailable
+from portal_core.errors import Conflict, DatabaseUnavailable, RecordMissing
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.one_time_code import CodeHasher, OneTimeCode
+from portal_core.model.session import PortalSession
 
 NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -55,6 +57,38 @@ def test_work_goes_on_after_a_commit_and_only_committed_work_stays(uow: SqlAlche
 def test_a_closed_unit_of_work_cannot_commit(uow: SqlAlchemyUnitOfWork) -> None:
     with pytest.raises(RuntimeError):
         uow.commit()
+
+
+def test_a_page_that_read_the_session_before_a_sign_out_does_not_reopen_it(uow: SqlAlchemyUnitOfWork) -> None:
+    """The interleaving of a page request and a sign-out in another tab: the page reads the session (its last-seen
+    time is due), the sign-out ends it and commits, then the page records the last-seen time and commits. The
+    session stays ended (before, the page's update wrote the whole row back and revived it)."""
+    with uow:
+        uow.companies.add(company("c1"))
+        uow.contacts.add(Contact(id="k1", company_id="c1", name="Kim", email="kim@c1.example"))
+        uow.sessions.add(PortalSession(id="s1", contact_id="k1", company_id="c1", link_token=company("c1").link_token,
+                                       email_key="kim@c1.example", access_generation=0, created_at=NOW,
+                                       last_seen_at=NOW))
+        uow.commit()
+    with uow:
+        seen_by_the_page = uow.sessions.get("s1")
+    assert seen_by_the_page is not None and seen_by_the_page.ended_at is None
+    with uow:
+        signing_out = uow.sessions.get("s1")
+        assert signing_out is not None
+        signing_out.end(NOW + dt.timedelta(minutes=2))
+        uow.sessions.update(signing_out)
+        uow.commit()
+    with uow:
+        seen_by_the_page.last_seen_at = NOW + dt.timedelta(minutes=3)
+        uow.sessions.update(seen_by_the_page)
+        uow.commit()
+    with uow:
+        stored = uow.sessions.get("s1")
+    assert stored is not None and stored.ended_at == NOW + dt.timedelta(minutes=2)
+    assert stored.last_seen_at == NOW + dt.timedelta(minutes=3)
+    with uow, pytest.raises(RecordMissing):
+        uow.sessions.update(attrs.evolve(stored, id="nope"))
 
 
 def test_a_read_only_unit_of_work_reads_what_is_committed_and_refuses_every_write(engine: sa.Engine) -> None:

@@ -196,6 +196,12 @@ class InMemoryOneTimeCodeStore(Rows[OneTimeCode]):
 class InMemorySessionStore(Rows[PortalSession]):
     kind = "session"
 
+    def update(self, item: PortalSession) -> None:
+        stored = self._rows.get(item.id)
+        if stored is not None and stored.ended_at is not None and item.ended_at is None:
+            item = attrs.evolve(item, ended_at=stored.ended_at)  # an ended session stays ended (SessionStore)
+        super().update(item)
+
     def prune(self, ended_before: dt.datetime, *, idle: dt.timedelta, absolute: dt.timedelta) -> int:
         return self._delete_where(lambda s: (s.ended_at is not None and s.ended_at < ended_before)
                       or s.last_seen_at < ended_before - idle or s.created_at < ended_before - absolute)

@@ -22,6 +22,7 @@ from adapters.sqlalchemy.repositories import (
     SqlAlchemyCompanyRepository,
     SqlAlchemyContactRepository,
 )
+from portal_core.errors import RecordMissing
 from portal_core.model.api_key import ApiKey
 from portal_core.model.audit import AuditEntry
 from portal_core.model.business import Business
@@ -61,6 +62,18 @@ class SqlAlchemyOneTimeCodeStore(_Records[OneTimeCode]):
 
 class SqlAlchemySessionStore(_Records[PortalSession]):
     table, kind = t.portal_sessions, PortalSession
+
+    def update(self, item: PortalSession) -> None:
+        # An ended session stays ended (SessionStore.update): the stored end wins over none, in the statement
+        # itself, so a page's last-seen update that waited for a sign-out's row lock does not undo it.
+        row = self._to_row(item)
+        c = t.portal_sessions.c
+        statement = self._built(("update",), lambda: t.portal_sessions.update().where(c.id == sa.bindparam("_key"))
+                                .values(ended_at=sa.func.coalesce(c.ended_at, sa.bindparam("_ended_at",
+                                                                                            type_=c.ended_at.type))))
+        values = {"_key": row.pop("id"), "_ended_at": row.pop("ended_at"), **row}
+        if self._execute_with(statement, values).rowcount == 0:
+            raise RecordMissing(f"no portal_sessions row {item.id}")
 
     def prune(self, ended_before: dt.datetime, *, idle: dt.timedelta, absolute: dt.timedelta) -> int:
         c = t.portal_sessions.c

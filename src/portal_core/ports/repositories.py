@@ -194,7 +194,12 @@ class OneTimeCodeStore(Protocol):
 
 class SessionStore(Protocol):
     def add(self, session: PortalSession) -> None: ...
-    def update(self, session: PortalSession) -> None: ...
+
+    def update(self, session: PortalSession) -> None:
+        """Stores the session's changes, but never reopens an ended one: a stored end stays when the update carries
+        none (a page that read the session before a sign-out committed records its last-seen time, not a revival)."""
+        ...
+
     def get(self, session_id: str) -> PortalSession | None: ...
 
     def prune(self, ended_before: dt.datetime, *, idle: dt.timedelta, absolute: dt.timedelta) -> int:
