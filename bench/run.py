@@ -220,8 +220,9 @@ def _cpu_seconds(pid: int) -> float:
 
 def _busier_share(workers: list[int], load: Callable[[], dict[str, float]]) -> dict[str, float]:
     """load()'s figures, and the share of the workers' CPU time the busier worker spent: wrk's keep-alive
-    connections are shared out among gunicorn's workers by whichever accepts first, and when all land on one
-    worker the round measures one worker instead of two (a share near 1.0; an even split is 0.5)."""
+    connections are shared out among gunicorn's workers by the kernel (a socket per worker, SO_REUSEPORT), and
+    should all land on one worker the round measures one worker instead of two (a share near 1.0; an even split
+    is 0.5). On one shared socket that happened in more than half the rounds (docs/adr/0018)."""
     before = [_cpu_seconds(pid) for pid in workers]
     figures = load()
     spent = [_cpu_seconds(pid) - b for pid, b in zip(workers, before, strict=True)]
@@ -434,7 +435,7 @@ def main() -> int:
                       str(portal_port), "--workers", "2"]
         # The floor runs under the same gunicorn settings as `portal serve` (see entrypoints/server.py).
         gunicorn = [sys.executable, "-m", "gunicorn", "--chdir", str(HERE), "--workers", "2", "--worker-class",
-                    "gthread", "--threads", "4", "--log-level", "warning"]
+                    "gthread", "--threads", "4", "--reuse-port", "--log-level", "warning"]
         floor_cmd = [*gunicorn, "--bind", f"127.0.0.1:{floor_port}", "floor:app"]
         flask_cmd = [*gunicorn, "--bind", f"127.0.0.1:{flask_port}", "flask_floor:app"]
         try:
@@ -515,7 +516,7 @@ def _report(results: dict[str, dict[str, float]], fractions: dict[str, float], c
     lopsided = [f"{name} (round {n + 1})" for n, r in enumerate(rounds) for name, figures in r.items()
                 if figures.get("busier_worker_share", 0) > ONE_WORKER]
     if lopsided:
-        lines += ["", f"Measured on one worker of two (wrk's {args.connections} keep-alive connections all accepted by "
+        lines += ["", f"Measured on one worker of two (wrk's {args.connections} keep-alive connections all on "
                       f"one gunicorn worker; its rate is about half the balanced one): {', '.join(lopsided)}."]
     return "\n".join(lines)
 

@@ -62,6 +62,10 @@ def serve(settings: Settings, *, host: str, port: int, workers: int = 2, dev: bo
                 "bind": f"{host}:{port}", "workers": max(1, workers), "worker_class": "gthread", "threads": 4,
                 "timeout": 60, "graceful_timeout": 10, "accesslog": None, "errorlog": "-", "loglevel": "warning",
                 "child_exit": child_exit,
+                # Every worker listens on a socket of its own (SO_REUSEPORT) and the kernel shares new connections
+                # out among them: on one shared socket whichever worker woke first accepted a burst of keep-alive
+                # connections, and one worker served them all while the other idled (docs/adr/0018).
+                "reuse_port": True,
             }
             for key, value in options.items():
                 self.cfg.set(key, value)

@@ -7,7 +7,6 @@ import os
 import re
 import secrets
 import signal
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from portal_core.model.payment import Provider
 from portal_core.seed import load_seed
 from tests.support.fake_providers import FakeStripe, serve, stripe_event, stripe_signature
 from tests.support.portal_app import NOW, build_portal, csrf_of, link_token, outbox_code, sign_in
-from tests.support.served_portal import served_portal_process
+from tests.support.served_portal import served_portal_process, wait_for_new_workers
 
 TOKEN = "metrics-token-0123456789abcdef"
 HOMER = "homer@globex.example"
@@ -295,31 +294,6 @@ def test_a_payment_is_counted_once_however_it_is_confirmed(fake_stripe: FakeStri
 # ---- a real `portal serve`: every worker counts into one total
 
 
-def _workers(master: int) -> set[int]:
-    """The master's child processes (gunicorn's workers), from /proc."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        if int(stat.rsplit(")", 1)[1].split()[1]) == master:  # the field after the state is the parent's pid
-            found.add(int(entry.name))
-    return found
-
-
-def _wait_for_new_workers(master: int, old: set[int], count: int) -> set[int]:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        current = _workers(master)
-        if len(current) == count and not current & old:
-            return current
-        time.sleep(0.1)
-    raise AssertionError(f"gunicorn did not replace its workers {old}: {_workers(master)}")
-
-
 def _scraped_logins(base_url: str) -> tuple[float, float, str]:
     response = requests.get(f"{base_url}/metrics", headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10)
     assert response.status_code == 200, response.text
@@ -348,7 +322,7 @@ def test_every_worker_of_portal_serve_counts_into_one_total_that_survives_their_
     sent = 20
     with served_portal_process(env, workers=2, log_path=tmp_path / "serve.log") as (base_url, process):
         [folder] = tmp_path.glob("portal-metrics-*")
-        old = _wait_for_new_workers(process.pid, set(), 2)
+        old = wait_for_new_workers(process.pid, set(), 2)
         for _ in range(sent // 2):  # a connection each: the kernel hands them to whichever worker accepts
             assert requests.get(f"{base_url}/p/{token}/login", timeout=10).status_code == 200
         for _ in range(5):  # whichever worker answers the scrape, it reports all of them
@@ -357,7 +331,7 @@ def test_every_worker_of_portal_serve_counts_into_one_total_that_survives_their_
             assert token not in text
         # A reload replaces every worker: what the old ones counted stays counted.
         os.kill(process.pid, signal.SIGHUP)
-        _wait_for_new_workers(process.pid, old, 2)
+        wait_for_new_workers(process.pid, old, 2)
         for _ in range(sent // 2):
             assert requests.get(f"{base_url}/p/{token}/login", timeout=10).status_code == 200
         count, timed, _text = _scraped_logins(base_url)

@@ -18,7 +18,7 @@ import requests
 from tests.support.smtp import free_port
 
 
-def _portal_command() -> list[str]:
+def portal_command() -> list[str]:
     found = shutil.which("portal", path=str(Path(sys.executable).parent))
     return [found] if found else [sys.executable, "-m", "entrypoints.cli"]
 
@@ -39,7 +39,7 @@ def served_portal_process(env: Mapping[str, str], *, workers: int, log_path: Pat
     full_env = {**os.environ, **env, "PORTAL_BASE_URL": base_url, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
-            [*_portal_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
+            [*portal_command(), "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)],
             env=full_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
     try:
         deadline = time.monotonic() + 30
@@ -63,3 +63,29 @@ def served_portal_process(env: Mapping[str, str], *, workers: int, log_path: Pat
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(5)
+
+
+def gunicorn_workers(master: int) -> set[int]:
+    """The master's child processes (gunicorn's workers), from /proc."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == master:  # the field after the state is the parent's pid
+            found.add(int(entry.name))
+    return found
+
+
+def wait_for_new_workers(master: int, old: set[int], count: int) -> set[int]:
+    """The master's workers once there are `count` of them and none of `old` is left."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        current = gunicorn_workers(master)
+        if len(current) == count and not current & old:
+            return current
+        time.sleep(0.1)
+    raise AssertionError(f"gunicorn did not replace its workers {old}: {gunicorn_workers(master)}")
