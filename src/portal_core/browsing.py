@@ -32,7 +32,7 @@ from portal_core.model.files import File
 from portal_core.model.payment import Provider
 from portal_core.paging import PAGE_SIZE, Page
 from portal_core.ports import Clock, UnitOfWork
-from portal_core.sign_in import SignInPolicy, Viewer, read_page_rows, viewer_from
+from portal_core.sign_in import SignInPolicy, Viewer, checked_viewer, read_page_rows
 
 T = TypeVar("T")
 
@@ -117,16 +117,23 @@ class PageContext:
     payment_providers: tuple[Provider, ...]
 
 
-def open_page(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_token: str,
-              cookie: str | None) -> PageContext:
-    """Checks the viewer (as current_viewer does) and reads the page's shared context in the same transaction.
+def open_page(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_token: str, cookie: str | None,
+              reader: UnitOfWork | None = None) -> PageContext:
+    """Checks the viewer (as current_viewer does) and reads the page's shared context, in one query where the unit
+    of work offers it, through `reader` when given (a read-only unit of work: no transaction around the read).
+    Only when the session's last-seen time is due (once a minute at most) does `uow` write it, in a transaction of
+    its own; SessionStore.update never revives a session a sign-out ended in between.
 
     Raises PortalUnavailable or NotSignedIn, as current_viewer does.
     """
-    with uow:
-        rows = read_page_rows(uow, link_token, cookie)  # one query where the unit of work offers it
-        viewer = viewer_from(uow, rows, clock=clock, policy=policy, cookie=cookie)
-        uow.commit()  # the session's last-seen time, when viewer_from recorded it
+    reads = uow if reader is None else reader
+    with reads:
+        rows = read_page_rows(reads, link_token, cookie)
+    viewer, touched = checked_viewer(rows, clock=clock, policy=policy, cookie=cookie)
+    if touched is not None:
+        with uow:
+            uow.sessions.update(touched)
+            uow.commit()
     return PageContext(viewer=viewer, business=rows.business, payment_providers=rows.providers)
 
 

@@ -318,9 +318,20 @@ def read_page_rows(uow: UnitOfWork, link_token: str, cookie: str | None) -> Page
 
 def viewer_from(uow: UnitOfWork, rows: PageRows, *, clock: Clock, policy: SignInPolicy,
                 cookie: str | None) -> Viewer:
-    """The checks of current_viewer over rows already read: the link is current and its access on, the session is
-    live and was started under this link and access generation, its contact still belongs to the company with the
-    same email. Raises PortalUnavailable or NotSignedIn. May record the session's last-seen time."""
+    """The checks of current_viewer over rows already read (checked_viewer). Raises PortalUnavailable or
+    NotSignedIn. May record the session's last-seen time in `uow`: the caller commits."""
+    viewer, touched = checked_viewer(rows, clock=clock, policy=policy, cookie=cookie)
+    if touched is not None:
+        uow.sessions.update(touched)
+    return viewer
+
+
+def checked_viewer(rows: PageRows, *, clock: Clock, policy: SignInPolicy,
+                   cookie: str | None) -> tuple[Viewer, PortalSession | None]:
+    """The checks of current_viewer over rows already read, writing nothing: the link is current and its access
+    on, the session is live and was started under this link and access generation, its contact still belongs to
+    the company with the same email. Raises PortalUnavailable or NotSignedIn. Returns the viewer, and the session
+    with its last-seen time moved to now when that is due (the caller stores it), else None."""
     company = rows.company
     if company is None or not company.portal_enabled:
         raise PortalUnavailable("this portal link is not active")
@@ -336,10 +347,11 @@ def viewer_from(uow: UnitOfWork, rows: PageRows, *, clock: Clock, policy: SignIn
     if (contact is None or contact.id != session.contact_id or contact.company_id != company.id
             or contact.email_key != session.email_key):
         raise NotSignedIn("your session has ended; please sign in again")
+    viewer = Viewer(company=company, contact=contact, session_id=session.id)
     if now - session.last_seen_at >= _TOUCH_EVERY:
         session.last_seen_at = now
-        uow.sessions.update(session)
-    return Viewer(company=company, contact=contact, session_id=session.id)
+        return viewer, session
+    return viewer, None
 
 
 def sign_out(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, cookie: str | None, ip: str) -> None:

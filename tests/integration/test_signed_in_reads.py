@@ -7,14 +7,17 @@ import datetime as dt
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
+from adapters.memory import FixedClock
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from portal_core.browsing import open_page
 from portal_core.model.business import Business
 from portal_core.model.company import Company
 from portal_core.model.contact import Contact
 from portal_core.model.payment import Provider, ProviderConnection
 from portal_core.model.session import PortalSession, session_key
-from portal_core.sign_in import read_page_rows
+from portal_core.sign_in import SignInPolicy, read_page_rows
 
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)
 TOKEN_A, TOKEN_B = "reads-link-a-" + "x" * 20, "reads-link-b-" + "y" * 20
@@ -75,3 +78,35 @@ def test_one_query_reads_what_the_repositories_read(uow: SqlAlchemyUnitOfWork, p
     assert rows.providers == tuple(sorted(providers)) and (rows.business is not None) == with_business
     with uow:
         assert read_page_rows(uow, TOKEN_A, "cookie-peter").contact == peter  # read as is: the core refuses it
+
+
+def test_a_page_checks_its_viewer_without_writing_and_records_the_last_seen_time_once_a_minute(
+        uow: SqlAlchemyUnitOfWork) -> None:
+    a = Company(id="co-a", name="Globex", link_token=TOKEN_A, portal_enabled=True)
+    homer = Contact(id="k-homer", company_id=a.id, name="Homer", email="homer@globex.example")
+    with uow:
+        uow.companies.add(a)
+        uow.contacts.add(homer)
+        uow.sessions.add(_session("cookie-homer", homer, a))
+        uow.commit()
+    writes: list[str] = []
+
+    def _write(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if not statement.lstrip().upper().startswith(("SELECT", "BEGIN", "COMMIT", "ROLLBACK")):
+            writes.append(statement)
+
+    reader = SqlAlchemyUnitOfWork(uow.engine, read_only=True)
+    clock = FixedClock(NOW + dt.timedelta(seconds=59))
+    sa.event.listen(uow.engine, "before_cursor_execute", _write)
+    try:
+        context = open_page(uow, reader=reader, clock=clock, policy=SignInPolicy(), link_token=TOKEN_A,
+                            cookie="cookie-homer")
+        assert context.viewer.contact == homer and writes == []
+        clock.set(NOW + dt.timedelta(minutes=2))
+        open_page(uow, reader=reader, clock=clock, policy=SignInPolicy(), link_token=TOKEN_A, cookie="cookie-homer")
+        assert [w.split(None, 1)[0].upper() for w in writes] == ["UPDATE"]
+    finally:
+        sa.event.remove(uow.engine, "before_cursor_execute", _write)
+    with uow:
+        stored = uow.sessions.get(session_key("cookie-homer"))
+    assert stored is not None and stored.last_seen_at == NOW + dt.timedelta(minutes=2)

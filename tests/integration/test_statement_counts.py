@@ -56,6 +56,7 @@ NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 TODAY = NOW.date()
 MAX_STATEMENTS = 5
 MAX_TRANSACTIONS = 2
+TOUCHING = "home, touching the session"
 SIZES = (5, 500)
 EMAIL = "homer@globex.example"
 
@@ -213,9 +214,10 @@ def _measure(url: str, size: int) -> Measured:
             counts[name] = counter.measure(client, path)
             statements[name] = list(counter.statements)
             bodies[name] = counter.body
-        # Once a minute a page also records the session's last-seen time: one UPDATE more, still within bounds.
+        # Once a minute a page also records the session's last-seen time: one UPDATE more, in a transaction of its own
+        # (the viewer is read without one), still within bounds.
         services.clock.advance(minutes=2)  # type: ignore[attr-defined]
-        counts["home, touching the session"] = counter.measure(client, f"/p/{world.token}/")
+        counts[TOUCHING] = counter.measure(client, f"/p/{world.token}/")
         return Measured(counts=counts, statements=statements, bodies=bodies)
     finally:
         engine.dispose()
@@ -243,7 +245,8 @@ def test_every_page_runs_the_same_few_statements_for_5_and_500_records(measured:
     for name, (status, statements, transactions) in itertools.chain(small.counts.items(), large.counts.items()):
         assert status == 200, f"{name} answered {status}\n{report}"
         assert statements <= MAX_STATEMENTS, f"{name}: {statements} statements\n{report}"
-        assert transactions <= MAX_TRANSACTIONS, f"{name}: {transactions} transactions\n{report}"
+        allowed = MAX_TRANSACTIONS + (name == TOUCHING)
+        assert transactions <= allowed, f"{name}: {transactions} transactions\n{report}"
     for name in small.counts:
         assert small.counts[name][1:] == large.counts[name][1:], (
             f"{name} grows with the data:\n{report}\n5 records:\n" + "\n".join(small.statements.get(name, []))

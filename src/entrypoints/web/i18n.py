@@ -162,7 +162,8 @@ def choose_language() -> ResponseReturnValue:
     services = portal_services()
     session[COOKIE_KEY] = chosen
     try:
-        context = open_page(services.uow(), clock=services.clock, policy=services.sign_in_policy,
+        context = open_page(services.uow(), reader=services.reader(), clock=services.clock,
+                            policy=services.sign_in_policy,
                             link_token=g.link_token, cookie=request.cookies.get(session_cookie_name()))
     except (NotSignedIn, PortalError):  # not signed in, or a link that opens nothing: the cookie keeps the choice
         context = None

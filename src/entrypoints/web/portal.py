@@ -69,9 +69,11 @@ def signed_in(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> ResponseReturnValue:
         services = portal_services()
         try:
-            # One transaction for the viewer, the branding and the payment providers: a page costs a fixed,
-            # small number of statements (tests/integration/test_statement_counts.py).
-            context = open_page(services.uow(), clock=services.clock, policy=services.sign_in_policy,
+            # One read for the viewer, the branding and the payment providers, without a transaction (a write only
+            # when the session's last-seen time is due): a page costs a fixed, small number of statements
+            # (tests/integration/test_statement_counts.py).
+            context = open_page(services.uow(), reader=services.reader(), clock=services.clock,
+                                policy=services.sign_in_policy,
                                 link_token=g.link_token, cookie=request.cookies.get(session_cookie_name()))
         except NotSignedIn:
             if request.cookies.get(session_cookie_name()):
