@@ -292,3 +292,18 @@ def test_a_notice_carries_the_pdf_in_each_contacts_language(portal: WebPortal) -
     homer_mail = portal.sender.to("homer@globex.example")[-1]
     assert "فاتورة" in pdf_text(marge.attachments[0].content)
     assert "Invoice INV-2003" in pdf_text(homer_mail.attachments[0].content)
+
+
+@pytest.mark.parametrize("language", ["en", "ar"])
+def test_a_messages_variables_are_escaped_and_the_message_itself_is_markup(portal: WebPortal, language: str) -> None:
+    # `_()` in the web templates is a plain function bound per rendering (i18n._bound_gettext), not Jinja's context
+    # function: a name a client typed is still escaped inside a translated message, in every language.
+    template = ('{{ _("Welcome, %(name)s", name=name) }}|{{ _("Home") }}|'
+                '{{ ngettext("%(num)s file", "%(num)s files", 2) }}')
+    with portal.app.test_request_context("/", headers={"Accept-Language": language}):
+        from flask import render_template_string
+        text = render_template_string(template, name='<script>alert("x")</script> & co')
+    assert "<script>" not in text and "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt; &amp; co" in text
+    welcome, home, files = text.split("|")
+    assert (welcome.startswith("Welcome") and home == "Home") if language == "en" else "Welcome" not in welcome
+    assert "2" in files

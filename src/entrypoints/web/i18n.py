@@ -19,8 +19,6 @@ from flask import Flask, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import Babel, get_translations
 from flask_babel import lazy_gettext as _l
-from jinja2.runtime import Context
-from jinja2.utils import pass_context
 from markupsafe import Markup
 
 from entrypoints.web.portal import business, portal_blueprint, session_cookie_name
@@ -88,23 +86,22 @@ def _currency_pattern(language: str, currency: str) -> tuple[NumberPattern, Loca
 
 
 def _bound_gettext(translations: Any) -> dict[str, Any]:
-    """`_()` and `ngettext()` for one rendering, bound to the request's catalog. Flask-Babel's own (the globals
-    these shadow) look the catalog up again through Flask's context locals for every message, a few hundred times
-    a page; these behave as Jinja's newstyle gettext does: escaped under autoescape, always %-formatted."""
+    """`_()`, `gettext()` and `ngettext()` for one rendering, bound to the request's catalog. They behave as
+    Jinja's newstyle gettext does under autoescape (every web template is autoescaped: install_languages): the
+    message is markup, its %-variables are escaped. Flask-Babel's own (the globals these shadow) look the catalog
+    up again through Flask's context locals for every message, and being context functions, each call inside a
+    loop or block made Jinja derive a new template context, twice with the `_` alias: a few hundred times a page."""
     lookup, plural = translations.ugettext, translations.ungettext
 
-    @pass_context
-    def gettext(context: Context, string: str, /, **variables: Any) -> str:
-        text = lookup(string)
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # type: ignore[no-any-return]
+    def gettext(string: str, /, **variables: Any) -> Markup:
+        text = Markup(lookup(string))
+        return text % variables if variables or "%" in text else text  # most messages have no variables
 
-    @pass_context
-    def ngettext(context: Context, singular: str, plural_: str, number: int, /, **variables: Any) -> str:
+    def ngettext(singular: str, plural_: str, number: int, /, **variables: Any) -> Markup:
         variables.setdefault("num", number)
-        text = plural(singular, plural_, number)
-        return (Markup(text) if context.eval_ctx.autoescape else text) % variables  # type: ignore[no-any-return]
+        return Markup(plural(singular, plural_, number)) % variables
 
-    return {"gettext": gettext, "ngettext": ngettext}
+    return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
 
 
 def _finalize(value: Any) -> Any:
@@ -114,6 +111,7 @@ def _finalize(value: Any) -> Any:
 
 def install_languages(app: Flask) -> None:
     Babel(app, locale_selector=current_language, default_translation_directories=str(TRANSLATIONS))
+    app.jinja_env.autoescape = True  # every template the web renders is HTML; _bound_gettext relies on it
     app.jinja_env.finalize = _finalize
     app.jinja_env.filters["money"] = format_money
 
