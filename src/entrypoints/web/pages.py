@@ -10,7 +10,7 @@ from urllib.parse import quote as url_quote
 
 from babel.dates import format_date as babel_format_date
 from babel.units import format_unit
-from flask import current_app, render_template, request, url_for
+from flask import current_app, g, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import force_locale, get_translations
 from flask_babel import lazy_gettext as _l
@@ -61,18 +61,19 @@ def _current_section() -> str | None:
 @blueprint.app_context_processor
 def _navigation() -> dict[str, Any]:
     # App-wide, so the other portal blueprints' pages and the error pages carry the same navigation.
-    labels = _nav_labels(current_language())
-    shown = [(endpoint, label) for (endpoint, _lazy), label in zip(NAV_ITEMS, labels, strict=True)
-             if endpoint_exists(endpoint)]
-    return {"nav_items": shown,
+    return {"nav_items": _nav_links(current_app._get_current_object(), request.script_root,  # type: ignore[attr-defined]
+                                    g.get("link_token") or "", current_language()),
             "nav_current": _current_section()}
 
 
-@functools.lru_cache(maxsize=64)
-def _nav_labels(language: str) -> tuple[str, ...]:
-    # The sections' names in one language, translated once per process (a dozen catalog lookups on every page).
+@functools.lru_cache(maxsize=1024)
+def _nav_links(app: Any, script_root: str, link_token: str, language: str) -> tuple[tuple[str, str, str], ...]:
+    # (endpoint, link, name) of the sections this app serves, for one portal link and language: the same a dozen
+    # links on every page, built by the router and translated once per process (they depend on nothing else).
     with force_locale(language):
-        return tuple(str(label) for _endpoint, label in NAV_ITEMS)
+        labels = [str(label) for _endpoint, label in NAV_ITEMS]
+    return tuple((endpoint, url_for(endpoint) if link_token else "", label)
+                 for (endpoint, _lazy), label in zip(NAV_ITEMS, labels, strict=True) if endpoint in app.view_functions)
 
 
 @blueprint.app_template_global()
