@@ -4,6 +4,7 @@ files, and when notices about documents went out. Ordering as in portal_core.ord
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -259,7 +260,9 @@ class SqlAlchemyInvoiceRepository(_Records[Invoice]):
         # The order of ordering.invoice_key, read from the columns (overdue_rank is its first part, computed by the
         # same rule), so that only the page's rows become Invoices.
         rows.sort(key=lambda row: (row["overdue_rank"], row["due_date"] or dt.date.max, row["number"], row["id"]))
-        return [self._from_row(row) for row in (rows[offset:] if wanted is None else rows[offset:wanted])]
+        # The lines come as text (see _build_list_query): only the page's rows decode theirs.
+        return [self._from_row({**row, "lines": json.loads(row["lines"])})
+                for row in (rows[offset:] if wanted is None else rows[offset:wanted])]
 
     def _build_list_query(self, statuses: tuple[InvoiceStatus, ...], *, limited: bool) -> sa.CompoundSelect:
         """The list's statement (built once per shape: the company, today and the row count are parameters)."""
@@ -280,9 +283,12 @@ class SqlAlchemyInvoiceRepository(_Records[Invoice]):
         settled = (c.total_minor <= c.amount_paid_minor if frozenset(statuses) <= _OPEN_STATUSES
                    else sa.not_(overdue))
         conditions = ((0, overdue), (1, due >= today), (1, sa.and_(due < today, settled)))
+        # Up to three times a page is read and only the page kept: the lines (JSON) come as text, so that the rows
+        # left out are not decoded.
+        columns = [sa.cast(column, sa.Text).label("lines") if column.name == "lines" else column for column in c]
         parts = []
         for rank, condition in conditions:
-            part = (self._select().add_columns(sa.literal(rank).label("overdue_rank")).where(*mine, condition)
+            part = (sa.select(*columns).add_columns(sa.literal(rank).label("overdue_rank")).where(*mine, condition)
                     .order_by(*order))
             if limited:
                 part = part.limit(sa.bindparam("wanted", type_=sa.Integer()))
