@@ -8,6 +8,7 @@ import datetime as dt
 
 from adapters.memory import InMemoryStore, InMemoryUnitOfWork
 from portal_core.model.session import PortalSession
+from tests.support.sessions import check_a_stale_update_keeps_the_sign_out
 
 NOW = dt.datetime(2026, 3, 1, 9, 0, tzinfo=dt.UTC)
 
@@ -19,20 +20,4 @@ def test_a_stale_update_keeps_the_sign_out() -> None:
                                        email_key="kim@c1.example", access_generation=0, created_at=NOW,
                                        last_seen_at=NOW))
         uow.commit()
-    with uow:
-        seen_by_the_page = uow.sessions.get("s1")
-    with uow:
-        signing_out = uow.sessions.get("s1")
-        assert signing_out is not None
-        signing_out.end(NOW + dt.timedelta(minutes=2))
-        uow.sessions.update(signing_out)
-        uow.commit()
-    assert seen_by_the_page is not None
-    with uow:
-        seen_by_the_page.last_seen_at = NOW + dt.timedelta(minutes=3)
-        uow.sessions.update(seen_by_the_page)
-        uow.commit()
-    with uow:
-        stored = uow.sessions.get("s1")
-    assert stored is not None and stored.ended_at == NOW + dt.timedelta(minutes=2)
-    assert stored.last_seen_at == NOW + dt.timedelta(minutes=3)
+    check_a_stale_update_keeps_the_sign_out(uow, "s1", NOW)

@@ -64,6 +64,14 @@ S = TypeVar("S", bound=sa.Executable)
 _BUILT: dict[tuple[Any, ...], Any] = {}
 
 
+def built_statement(key: tuple[Any, ...], build: Callable[[], S]) -> S:
+    """The statement for `key` (its owner, the database kind and its shape), built by build() the first time."""
+    statement: S | None = _BUILT.get(key)
+    if statement is None:
+        statement = _BUILT[key] = build()
+    return statement
+
+
 def _paged(query: sa.Select[Any], offset: int, limit: int | None) -> sa.Select[Any]:
     """The page's OFFSET and LIMIT as bind parameters named "offset" and "limit" (present only when used)."""
     if offset:
@@ -97,11 +105,7 @@ class _Records(Generic[T]):
 
     def _built(self, shape: tuple[Any, ...], build: Callable[[], S]) -> S:
         """The statement of this shape, built by build() the first time (see _BUILT)."""
-        key = (type(self), self._connection.dialect.name, *shape)
-        statement: S | None = _BUILT.get(key)
-        if statement is None:
-            statement = _BUILT[key] = build()
-        return statement
+        return built_statement((type(self), self._connection.dialect.name, *shape), build)
 
     def _list(self, shape: tuple[Any, ...], build: Callable[[], sa.Select[Any]], values: dict[str, Any], *,
               offset: int = 0, limit: int | None = None) -> list[T]:

@@ -16,6 +16,7 @@ from adapters.sqlalchemy.records import (
     _delete,
     _Records,
     _rows,
+    built_statement,
 )
 from adapters.sqlalchemy.repositories import (
     SqlAlchemyBusinessRepository,
@@ -81,10 +82,7 @@ class SqlAlchemySessionStore(_Records[PortalSession]):
             c.ended_at < ended_before, c.last_seen_at < ended_before - idle, c.created_at < ended_before - absolute))
 
 
-
-# The throttle's statements, built once per number of keys (sign-in runs them on every attempt).
-_LOCKS: dict[int, sa.Select[Any]] = {}
-_COUNTS: dict[int, sa.Select[Any]] = {}
+# The throttle's count, built once per number of keys (built_statement; sign-in runs it on every attempt).
 
 
 def _count_each_since(windows: int) -> sa.Select[Any]:
@@ -106,11 +104,9 @@ class SqlAlchemyLoginRequestLog:
         # by one statement whose select list PostgreSQL evaluates left to right, so in the order given.
         # SQLite needs none: every transaction there begins IMMEDIATE (engine.py), so writers already take turns.
         if self._connection.dialect.name == "postgresql" and keys:
-            statement = _LOCKS.get(len(keys))
-            if statement is None:
-                statement = _LOCKS[len(keys)] = sa.select(*(
-                    sa.func.pg_advisory_xact_lock(sa.bindparam(f"lock_{n}", type_=sa.BigInteger())).label(f"lock_{n}")
-                    for n in range(len(keys))))
+            statement = built_statement((SqlAlchemyLoginRequestLog, "lock", len(keys)), lambda: sa.select(*(
+                sa.func.pg_advisory_xact_lock(sa.bindparam(f"lock_{n}", type_=sa.BigInteger())).label(f"lock_{n}")
+                for n in range(len(keys)))))
             with database_errors():
                 self._connection.execute(statement, {f"lock_{n}": _advisory_lock_id(key) for n, key in enumerate(keys)})
 
@@ -128,9 +124,8 @@ class SqlAlchemyLoginRequestLog:
     def count_each_since(self, windows: Sequence[tuple[str, dt.datetime]]) -> list[int]:
         if not windows:
             return []
-        query = _COUNTS.get(len(windows))
-        if query is None:
-            query = _COUNTS[len(windows)] = _count_each_since(len(windows))
+        query = built_statement((SqlAlchemyLoginRequestLog, "count", len(windows)),
+                                lambda: _count_each_since(len(windows)))
         values: dict[str, Any] = {"keys": sorted({key for key, _since in windows}),
                                   "earliest": min(since for _key, since in windows)}
         for n, (key, since) in enumerate(windows):
