@@ -15,7 +15,7 @@ from typing import TypeVar
 import attrs
 
 from portal_core import ordering, paging, policy
-from portal_core.errors import UnknownRecord
+from portal_core.errors import NotSignedIn, RecordMissing, UnknownRecord
 from portal_core.model.business import Business
 from portal_core.model.documents import (
     ACTIVE_JOB_STATUSES,
@@ -132,7 +132,10 @@ def open_page(uow: UnitOfWork, *, clock: Clock, policy: SignInPolicy, link_token
     viewer, touched = checked_viewer(rows, clock=clock, policy=policy, cookie=cookie)
     if touched is not None:
         with uow:
-            uow.sessions.update(touched)
+            try:
+                uow.sessions.update(touched)
+            except RecordMissing:  # deleted since the read (pruned): there is no session any more
+                raise NotSignedIn("your session has ended; please sign in again") from None
             uow.commit()
     return PageContext(viewer=viewer, business=rows.business, payment_providers=rows.providers)
 

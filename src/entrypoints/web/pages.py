@@ -61,19 +61,29 @@ def _current_section() -> str | None:
 @blueprint.app_context_processor
 def _navigation() -> dict[str, Any]:
     # App-wide, so the other portal blueprints' pages and the error pages carry the same navigation.
-    return {"nav_items": _nav_links(current_app._get_current_object(), request.script_root,  # type: ignore[attr-defined]
-                                    g.get("link_token") or "", current_language()),
+    return {"nav_items": _nav_links(request.script_root, g.get("link_token") or "", current_language()),
             "nav_current": _current_section()}
 
 
-@functools.lru_cache(maxsize=1024)
-def _nav_links(app: Any, script_root: str, link_token: str, language: str) -> tuple[tuple[str, str, str], ...]:
-    # (endpoint, link, name) of the sections this app serves, for one portal link and language: the same a dozen
-    # links on every page, built by the router and translated once per process (they depend on nothing else).
-    with force_locale(language):
-        labels = [str(label) for _endpoint, label in NAV_ITEMS]
-    return tuple((endpoint, url_for(endpoint) if link_token else "", label)
-                 for (endpoint, _lazy), label in zip(NAV_ITEMS, labels, strict=True) if endpoint in app.view_functions)
+_NAV_CACHE_SIZE = 1024  # portal links and languages whose navigation an app keeps built
+
+
+def _nav_links(script_root: str, link_token: str, language: str) -> tuple[tuple[str, str, str], ...]:
+    """(endpoint, link, name) of the sections this app serves, for one portal link and language: the same dozen
+    links on every page, built by the router and translated once (they depend on nothing else), kept on the app."""
+    cache: dict[tuple[str, str, str], tuple[tuple[str, str, str], ...]] = current_app.extensions.setdefault(
+        "portal.nav_links", {})
+    key = (script_root, link_token, language)
+    found = cache.get(key)
+    if found is None:
+        with force_locale(language):
+            labels = [str(label) for _endpoint, label in NAV_ITEMS]
+        if len(cache) >= _NAV_CACHE_SIZE:
+            cache.clear()
+        found = cache[key] = tuple(
+            (endpoint, url_for(endpoint) if link_token else "", label)
+            for (endpoint, _lazy), label in zip(NAV_ITEMS, labels, strict=True) if endpoint_exists(endpoint))
+    return found
 
 
 @blueprint.app_template_global()
