@@ -245,6 +245,31 @@ def test_get_many_keeps_the_asked_order_and_skips_unknown_ids(world: SqlAlchemyU
         assert [j.id for j in world.jobs.get_many(["j2", "j-c1"])] == ["j2", "j-c1"]
 
 
+def test_get_many_runs_one_statement_text_for_any_number_of_ids_on_postgresql(world: SqlAlchemyUnitOfWork) -> None:
+    # An expanding IN is a new statement for each count of ids (rendered again, prepared again by psycopg); an array
+    # parameter is one statement. SQLite keeps the IN.
+    with world:
+        for id_ in ("i1", "i2", "i3"):
+            world.invoices.add(invoice(id_))
+        world.commit()
+    seen: list[str] = []
+
+    def _seen(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        seen.append(statement)
+
+    sa.event.listen(world.engine, "before_cursor_execute", _seen)
+    try:
+        with world:
+            for ids in (["i1"], ["i1", "i2"], ["i3", "i2", "i1"]):
+                assert [i.id for i in world.invoices.get_many(ids)] == ids
+    finally:
+        sa.event.remove(world.engine, "before_cursor_execute", _seen)
+    reads = [statement for statement in seen if "FROM invoices" in statement]
+    assert len(reads) == 3
+    if world.engine.dialect.name == "postgresql":
+        assert len(set(reads)) == 1, reads
+
+
 def test_updates_are_saved_and_missing_rows_are_refused(world: SqlAlchemyUnitOfWork) -> None:
     moved = contact(email="amal.new@example.com")
     with world:

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import cattrs
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from adapters.sqlalchemy.errors import database_errors
 from portal_core.errors import RecordMissing
@@ -168,11 +169,18 @@ class _Records(Generic[T]):
         wanted = list(dict.fromkeys(ids))
         if not wanted:
             return []
-        query = self._built(("get_many",), lambda: self._select().where(
-            self.table.c.id.in_(sa.bindparam("ids", expanding=True))))
+        query = self._built(("get_many",), self._build_get_many)
         found = {item.id: item for item in  # type: ignore[attr-defined]
                  (self._from_row(row) for row in self._execute_with(query, {"ids": wanted}).mappings())}
         return [found[key] for key in wanted if key in found]
+
+    def _build_get_many(self) -> sa.Select[Any]:
+        key = self.table.c.id
+        if self._connection.dialect.name == "postgresql":
+            # One array parameter: the same statement (and prepared plan) for any number of ids, where an expanding
+            # IN is rendered again for each count and prepared by psycopg as a statement of its own.
+            return self._select().where(key == sa.any_(sa.bindparam("ids", type_=postgresql.ARRAY(key.type))))
+        return self._select().where(key.in_(sa.bindparam("ids", expanding=True)))
 
     def _remove(self, id_: str) -> None:
         self._execute(self.table.delete().where(self.table.c.id == id_))
