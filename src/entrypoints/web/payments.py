@@ -36,9 +36,17 @@ def payment_choice(view: Any) -> payments.PaymentChoice | None:
     """For the pay_now macro: None (no Pay Now), or the providers that can take the invoice's outstanding amount."""
     if not getattr(view, "payable", False):
         return None
-    found = business()
-    return payments.payment_choice(_connected(), view.invoice, payable=view.payable,
-                                   contact_hint=found.email if found is not None else "")
+    # The invoice list asks three times a row (Pay selected, the row's checkbox, its Pay Now): once per request.
+    request_globals = g._get_current_object()  # one look through the proxy
+    known: dict[str, payments.PaymentChoice | None] | None = getattr(request_globals, "payment_choices", None)
+    if known is None:
+        known = request_globals.payment_choices = {}
+    invoice = view.invoice
+    if invoice.id not in known:
+        found = business()
+        known[invoice.id] = payments.payment_choice(_connected(), invoice, payable=view.payable,
+                                                    contact_hint=found.email if found is not None else "")
+    return known[invoice.id]
 
 
 @blueprint.app_template_global()
