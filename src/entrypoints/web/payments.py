@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from entrypoints.web.pages import url_of_each
 from entrypoints.web.portal import business, portal_blueprint, signed_in, viewer
 from entrypoints.web.refusals import client_ip
 from entrypoints.web.services import mail, portal_services
@@ -47,6 +49,16 @@ def payment_choice(view: Any) -> payments.PaymentChoice | None:
         known[invoice.id] = payments.payment_choice(_connected(), invoice, payable=view.payable,
                                                     contact_hint=found.email if found is not None else "")
     return known[invoice.id]
+
+
+@blueprint.app_template_global()
+def pay_url(invoice_id: str) -> str:
+    """For the pay_now macro: the invoice's Pay Now action, from a builder made once per request (url_of_each)."""
+    request_globals = g._get_current_object()  # one look through the proxy
+    build: Callable[[object], str] | None = getattr(request_globals, "pay_url", None)
+    if build is None:
+        build = request_globals.pay_url = url_of_each("payments.pay", "invoice_id")
+    return build(invoice_id)
 
 
 @blueprint.app_template_global()
