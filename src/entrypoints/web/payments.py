@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, g, redirect, render_template, request, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from entrypoints.web.pages import url_of_each
-from entrypoints.web.portal import business, portal_blueprint, signed_in, viewer
+from entrypoints.web.portal import business, per_request, portal_blueprint, signed_in, viewer
 from entrypoints.web.refusals import client_ip
 from entrypoints.web.services import mail, portal_services
 from portal_core import ledger, payment_providers, payments
@@ -26,11 +25,8 @@ def _send_receipts(receipts: tuple[str, ...]) -> None:
 
 
 def _connected() -> tuple[Provider, ...]:
-    request_globals = g._get_current_object()  # one look through the proxy
-    found: tuple[Provider, ...] | None = getattr(request_globals, "payment_providers", None)
-    if found is None:
-        found = request_globals.payment_providers = payment_providers.connected_providers(portal_services().reader())
-    return found
+    return per_request("payment_providers",
+                       lambda: payment_providers.connected_providers(portal_services().reader()))
 
 
 @blueprint.app_template_global()
@@ -39,10 +35,7 @@ def payment_choice(view: Any) -> payments.PaymentChoice | None:
     if not getattr(view, "payable", False):
         return None
     # The invoice list asks three times a row (Pay selected, the row's checkbox, its Pay Now): once per request.
-    request_globals = g._get_current_object()  # one look through the proxy
-    known: dict[str, payments.PaymentChoice | None] | None = getattr(request_globals, "payment_choices", None)
-    if known is None:
-        known = request_globals.payment_choices = {}
+    known: dict[str, payments.PaymentChoice | None] = per_request("payment_choices", dict)
     invoice = view.invoice
     if invoice.id not in known:
         found = business()
@@ -54,11 +47,7 @@ def payment_choice(view: Any) -> payments.PaymentChoice | None:
 @blueprint.app_template_global()
 def pay_url(invoice_id: str) -> str:
     """For the pay_now macro: the invoice's Pay Now action, from a builder made once per request (url_of_each)."""
-    request_globals = g._get_current_object()  # one look through the proxy
-    build: Callable[[object], str] | None = getattr(request_globals, "pay_url", None)
-    if build is None:
-        build = request_globals.pay_url = url_of_each("payments.pay", "invoice_id")
-    return build(invoice_id)
+    return per_request("pay_url", lambda: url_of_each("payments.pay", "invoice_id"))(invoice_id)
 
 
 @blueprint.app_template_global()

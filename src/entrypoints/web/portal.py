@@ -20,6 +20,7 @@ from portal_core.paging import page_number
 from portal_core.sign_in import Viewer
 
 F = TypeVar("F", bound=Callable[..., ResponseReturnValue])
+R = TypeVar("R")
 
 
 def session_cookie_name() -> str:
@@ -44,6 +45,16 @@ def portal_blueprint(name: str, import_name: str) -> Blueprint:
         return {"viewer": getattr(g, "viewer", None), "business": business()}
 
     return blueprint
+
+
+def per_request(name: str, make: Callable[[], R]) -> R:
+    """What make() returns, made once per request and kept on Flask's `g` under `name`."""
+    request_globals = g._get_current_object()  # one look through the proxy
+    found: R | None = getattr(request_globals, name, None)
+    if found is None:
+        found = make()
+        setattr(request_globals, name, found)
+    return found
 
 
 def business() -> Business | None:
