@@ -14,7 +14,7 @@ from adapters.sqlalchemy.tables import metadata
 
 ORDERED_INDEXES = {"ix_invoices_company_due_order", "ix_quotes_company_issued_order", "ix_jobs_company_start_order",
                    "ix_files_company_attached_order", "ix_requests_company_created_order",
-                   "ix_invoices_company_settled_open"}
+                   "ix_invoices_company_settled_open", "ix_invoices_company_unpaid_open"}
 
 
 def _compare(context: MigrationContext, wanted: sa.MetaData) -> list[object]:

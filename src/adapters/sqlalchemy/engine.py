@@ -53,18 +53,17 @@ def create_engine_from_url(url: str | sa.URL, *, foreign_keys: bool = True) -> s
     engine = sa.create_engine(parsed, pool_pre_ping=not postgres, pool_timeout=POOL_TIMEOUT_SECONDS,
                               connect_args=connect_args, hide_parameters=True)
     if postgres:
+        # psycopg prepares a statement run five times; PostgreSQL then reuses one generic plan for it when that
+        # looks no dearer than planning each execution (plan_cache_mode's default). Planning was most of what the
+        # pages' short statements cost (0.3-0.8 ms each, issue 14). The lists are written so that the generic plan
+        # reads the same index in order as a plan for the values would (constants in the statement, partial
+        # indexes of migrations 0014-0015): tests/integration/test_query_plans_pg.py checks both plans.
         _ping_when_idle(engine)
 
         @event.listens_for(engine, "connect")
         def _limit_statements(dbapi_connection: Any, _record: Any) -> None:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute(f"SET statement_timeout = {POSTGRES_STATEMENT_TIMEOUT_MS}")
-                # psycopg prepares a statement run five times; PostgreSQL then switches to a generic plan, one for
-                # any company, date and status. For the invoice list that plan sorts the company's open invoices and
-                # walks its past ones (3.5 ms instead of 0.1: the partial index of migration 0014 cannot be proven
-                # for unknown statuses). Each execution is planned for its values instead: the plans that
-                # tests/integration/test_query_plans_pg.py checks are the plans every request runs (issue 14).
-                cursor.execute("SET plan_cache_mode = force_custom_plan")
             dbapi_connection.commit()
 
     return engine

@@ -142,7 +142,7 @@ class SqlAlchemyJobRepository(_Records[Job]):
         def build() -> sa.Select[Any]:
             where = [c.company_id == sa.bindparam("company_id")]
             if wanted is not None:
-                where.append(c.status.in_(wanted))
+                where.append(self._one_of(c.status, [s.value for s in wanted]))
             if project_id is not None:
                 where.append(c.project_id == sa.bindparam("project_id"))
             return (self._select().where(*where)
@@ -163,7 +163,7 @@ class SqlAlchemyTaskRepository(_Records[Task]):
             where = [c.company_id == sa.bindparam("company_id")]
             if job_id is not None:
                 where.append(c.job_id == sa.bindparam("job_id"))
-            open_first = sa.case((c.status == TaskStatus.OPEN.value, 0), else_=1)
+            open_first = sa.case((self._one_of(c.status, [TaskStatus.OPEN.value]), 0), else_=1)
             return (self._select().where(*where)
                     .order_by(open_first, self._last_day(c.due_date), self._text(c.title), self._text(c.id)))
 
@@ -191,7 +191,8 @@ class SqlAlchemyQuoteRepository(_Records[Quote]):
         wanted = tuple(sorted(statuses))
         # Newest issued first, unissued last: the order of its index (migration 0007).
         return self._list(("list", wanted), lambda: self._select().where(
-            c.company_id == sa.bindparam("company_id"), c.status.in_(wanted)).order_by(*self._newest_first()),
+            c.company_id == sa.bindparam("company_id"), self._one_of(c.status, [s.value for s in wanted]))
+            .order_by(*self._newest_first()),
             {"company_id": company_id}, offset=offset, limit=limit)
 
     def _newest_first(self) -> list[sa.ColumnElement[Any]]:
@@ -208,7 +209,7 @@ class SqlAlchemyQuoteRepository(_Records[Quote]):
     def _build_awaiting(self) -> sa.CompoundSelect:
         c = t.quotes.c
         # Quote.awaiting_review: sent, and valid until today or later (or with no end). Both parts in one statement.
-        where = [c.company_id == sa.bindparam("company_id"), c.status == QuoteStatus.SENT.value,
+        where = [c.company_id == sa.bindparam("company_id"), self._one_of(c.status, [QuoteStatus.SENT.value]),
                  sa.or_(c.valid_until.is_(None), c.valid_until >= sa.bindparam("today", type_=sa.Date()))]
         limit = sa.bindparam("limit", type_=sa.Integer())
         newest = self._select().where(*where).order_by(*self._newest_first()).limit(limit).subquery()
@@ -273,10 +274,10 @@ class SqlAlchemyInvoiceRepository(_Records[Invoice]):
         due = self._last_day(c.due_date)
         today = sa.bindparam("today", type_=sa.Date())
         # Invoice.is_overdue: open (sent or partially paid with something outstanding) and due before today.
-        overdue = sa.and_(c.status.in_(_OPEN_INVOICE_STATUSES), c.total_minor > c.amount_paid_minor,
+        overdue = sa.and_(self._one_of(c.status, _OPEN_INVOICE_STATUSES), c.total_minor > c.amount_paid_minor,
                           c.due_date.is_not(None), due < today)
         order = [due, self._text(c.number), self._text(c.id)]
-        mine = [c.company_id == sa.bindparam("company_id"), c.status.in_(statuses)]
+        mine = [c.company_id == sa.bindparam("company_id"), self._one_of(c.status, [s.value for s in statuses])]
         # "Not overdue" in two parts, each a range of an index: due today or later (read from today on, not from the
         # company's first invoice), and due earlier but not overdue. When only open statuses are asked for (the home
         # page), the latter is "nothing outstanding", which has an index of its own (migration 0014).

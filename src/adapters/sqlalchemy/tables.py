@@ -151,9 +151,10 @@ quotes = sa.Table(
 
 # Each list's whole order is served by an index of migration 0007 (ix_invoices_company_due_order,
 # ix_quotes_company_issued_order, ix_jobs_company_start_order, ix_files_company_attached_order,
-# ix_requests_company_created_order; and migration 0014's ix_invoices_company_settled_open, a partial index for the
-# home page's open invoices). They hold per-dialect expressions (COALESCE, COLLATE "C"), so they live in the
-# migration alone; tests/integration/test_sqlalchemy_migrations.py checks that they exist.
+# ix_requests_company_created_order; and the partial indexes of the open invoices with nothing left to pay (migration
+# 0014, ix_invoices_company_settled_open) and with something left to pay (0015, ix_invoices_company_unpaid_open)).
+# They hold per-dialect expressions (COALESCE, COLLATE "C"), so they live in the migrations alone;
+# tests/integration/test_sqlalchemy_migrations.py checks that they exist.
 invoices = sa.Table(
     "invoices", metadata,
     _id(),
