@@ -94,14 +94,24 @@ def _bound_gettext(translations: Any) -> dict[str, Any]:
     lookup, plural = translations.ugettext, translations.ungettext
 
     def gettext(string: str, /, **variables: Any) -> Markup:
-        text = Markup(lookup(string))
-        return text % variables if variables or "%" in text else text  # most messages have no variables
+        return _message(lookup(string), variables)
 
     def ngettext(singular: str, plural_: str, number: int, /, **variables: Any) -> Markup:
         variables.setdefault("num", number)
         return Markup(plural(singular, plural_, number)) % variables
 
     return {"_": gettext, "gettext": gettext, "ngettext": ngettext}
+
+
+def _message(translated: str, variables: dict[str, Any]) -> Markup:
+    text = Markup(translated)
+    return text % variables if variables or "%" in text else text  # most messages have no variables
+
+
+def markup_gettext(string: str, /, **variables: Any) -> Markup:
+    """The templates' `_()` for the Python that builds a list row's pieces (pages.invoice_status, payments.pay_now):
+    the request's translation as markup, its %-variables escaped."""
+    return _message(get_translations().ugettext(string), variables)
 
 
 def _finalize(value: Any) -> Any:

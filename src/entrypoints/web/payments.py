@@ -1,4 +1,5 @@
-"""Pay Now, the return pages from the providers, and Stripe's webhook; plus what the Pay Now macro asks."""
+"""Pay Now (the button a list row or an invoice shows, and its route), the return pages from the providers, and
+Stripe's webhook."""
 
 from __future__ import annotations
 
@@ -6,7 +7,10 @@ from typing import Any
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import generate_csrf
+from markupsafe import Markup
 
+from entrypoints.web.i18n import format_money, markup_gettext
 from entrypoints.web.pages import url_of_each
 from entrypoints.web.portal import business, per_request, portal_blueprint, signed_in, viewer
 from entrypoints.web.refusals import client_ip
@@ -31,7 +35,7 @@ def _connected() -> tuple[Provider, ...]:
 
 @blueprint.app_template_global()
 def payment_choice(view: Any) -> payments.PaymentChoice | None:
-    """For the pay_now macro: None (no Pay Now), or the providers that can take the invoice's outstanding amount."""
+    """For pay_now: None (no Pay Now), or the providers that can take the invoice's outstanding amount."""
     if not getattr(view, "payable", False):
         return None
     # The invoice list asks three times a row (Pay selected, the row's checkbox, its Pay Now): once per request.
@@ -46,8 +50,41 @@ def payment_choice(view: Any) -> payments.PaymentChoice | None:
 
 @blueprint.app_template_global()
 def pay_url(invoice_id: str) -> str:
-    """For the pay_now macro: the invoice's Pay Now action, from a builder made once per request (url_of_each)."""
+    """For pay_now: the invoice's Pay Now action, from a builder made once per request (url_of_each)."""
     return per_request("pay_url", lambda: url_of_each("payments.pay", "invoice_id"))(invoice_id)
+
+
+@blueprint.app_template_global()
+def pay_now(view: Any, in_form: bool = False) -> Markup:
+    """An invoice's Pay Now, given its InvoiceView (view.invoice, view.overdue, view.payable): nothing unless a
+    payment provider is connected and the invoice is payable; offers only the providers that can take the
+    outstanding amount exactly (payment_choice), one button per provider when there is a choice, and says why when
+    none can. A form of its own, or (in_form) buttons that post the form they sit in to the invoice's pay route.
+    Python rather than a Jinja macro: the lists show one a row (see pages.invoice_status)."""
+    choice = payment_choice(view)
+    if choice is None:
+        return Markup()
+    if not choice.providers:
+        return Markup('<p class="muted pay-note">{}</p>').format(choice.reason)
+    action = pay_url(view.invoice.id)
+    invoice = view.invoice
+    detail = markup_gettext("%(amount)s for invoice %(number)s", amount=format_money(invoice.outstanding),
+                            number=invoice.number)
+    formaction = Markup(' formaction="{}"').format(action) if in_form else Markup()
+    if len(choice.providers) == 1:
+        buttons = [_BUTTON.format(Markup(), formaction, markup_gettext("Pay Now"), detail)]
+    else:
+        buttons = [_BUTTON.format(Markup(' name="provider" value="{}"').format(provider.value), formaction,
+                                  markup_gettext("Pay Now with %(provider)s", provider=provider_name(provider)),
+                                  detail) for provider in choice.providers]
+    if in_form:
+        return Markup("").join(buttons)
+    return _FORM.format(action, generate_csrf(), Markup("").join(buttons))
+
+
+_BUTTON = Markup('<button type="submit" class="button"{}{}>{}<span class="visually-hidden"> {}</span></button>')
+_FORM = Markup('<form method="post" action="{}" class="inline pay-now">'
+               '<input type="hidden" name="csrf_token" value="{}">{}</form>')
 
 
 @blueprint.app_template_global()
