@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import attrs
 import pytest
+from sqlalchemy import event as sa_event
 
 from adapters.memory import FixedClock, InMemoryStore, InMemoryUnitOfWork, RecordingEmailSender, SeededRandomness
 from adapters.sqlalchemy.engine import create_engine_from_url
@@ -219,3 +220,44 @@ def test_delivery_failures_are_an_attempts_problem_never_raised(new_uow: Callabl
     assert attempt.problem and "SMTPDataError" in attempt.problem and attempt.status == OutboxStatus.PENDING
     with new_uow() as uow:
         assert uow.outbox.counts()[OutboxStatus.PENDING] == 1
+
+
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_message_is_sent_with_no_statement_it_does_not_need(store: str, request: pytest.FixtureRequest) -> None:
+    """Dispatching a message without attachments (a sign-in code's) claims it and records the outcome: no read of
+    attachments it has none of, and no second read of the message it claimed (the lease keeps it its own). One with
+    attachments costs one read more: theirs."""
+    url: str = request.getfixturevalue(f"{store}_url")
+    upgrade(url)
+    engine = create_engine_from_url(url)
+    statements: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_rest: object) -> None:
+        statements.append(" ".join(statement.split()[:4]))
+
+    try:
+        clock, randomness, sender = FixedClock(NOW), SeededRandomness(8), RecordingEmailSender()
+        pdf = Attachment(filename="a.pdf", content_type="application/pdf", content=b"%PDF-1.7\n")
+        plain = _queue(SqlAlchemyUnitOfWork(engine), clock, randomness, 1)
+        with SqlAlchemyUnitOfWork(engine) as uow:
+            attached = outbox.enqueue(uow, clock=clock, randomness=randomness, purpose=MailPurpose.DOCUMENT_NOTICE,
+                                      email=attrs.evolve(_email(2), attachments=(pdf,)))
+            uow.commit()
+        seen = {}
+        for queued in (plain, attached):
+            statements.clear()
+            sa_event.listen(engine, "before_cursor_execute", count)
+            try:
+                [attempt] = outbox.dispatch(SqlAlchemyUnitOfWork(engine), sender=sender, clock=clock,
+                                            randomness=randomness, ids=[queued], limit=1)
+            finally:
+                sa_event.remove(engine, "before_cursor_execute", count)
+            assert attempt.delivered
+            seen[queued] = [s for s in statements if s.split()[0] in {"SELECT", "UPDATE", "INSERT", "DELETE"}]
+        assert [s.split()[0] for s in seen[plain]] == ["SELECT", "UPDATE", "UPDATE"], seen[plain]
+        assert [s.split()[0] for s in seen[attached]] == ["SELECT", "UPDATE", "SELECT", "UPDATE"], seen[attached]
+        assert [email.attachments for email in sender.outbox] == [(), (pdf,)]
+    finally:
+        if store == "postgres":
+            wipe(engine)
+        engine.dispose()

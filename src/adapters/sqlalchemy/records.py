@@ -220,7 +220,7 @@ def claim_due(records: _Records[Tried], now: dt.datetime, *, limit: int,
 
     def build() -> sa.Select[Any]:
         now_ = sa.bindparam("now", type_=c.next_attempt_at.type)
-        query = (sa.select(records.table)
+        query = (records._select()
                  .where(c.status == OutboxStatus.PENDING.value, c.next_attempt_at <= now_,
                         sa.or_(c.claimed_until.is_(None), c.claimed_until <= now_))
                  .order_by(c.next_attempt_at, records._text(c.id)).limit(sa.bindparam("limit", type_=sa.Integer())))
