@@ -22,6 +22,7 @@ def free_port() -> int:
 class Mailbox:
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], EmailMessage]] = []
+        self.peers: list[object] = []  # each message's client address and port: one per connection it came on
         self.delay = 0.0
         self.refuse = False
         self._lock = threading.Lock()
@@ -35,6 +36,7 @@ class Mailbox:
         message = message_from_bytes(content, policy=policy.default)
         with self._lock:
             self.messages.append(([r.lower() for r in envelope.rcpt_tos], message))  # type: ignore[attr-defined]
+            self.peers.append(session.peer)  # type: ignore[attr-defined]
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
