@@ -229,6 +229,44 @@ def _busier_share(workers: list[int], load: Callable[[], dict[str, float]]) -> d
     return {**figures, "busier_worker_share": max(spent) / sum(spent) if sum(spent) > 0 else 0.0}
 
 
+def _postgres_pids() -> list[int]:
+    """The PostgreSQL server's processes on this machine (the benchmark's database is local), read from /proc."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() in {"postgres", "postmaster"}:
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def _cpu_per_sign_in(portal: list[int], load: Callable[[], dict[str, float]]) -> dict[str, float]:
+    """load()'s figures, and the CPU milliseconds each complete sign-in cost: the portal's processes (its workers,
+    and the mail dispatcher threads in them), PostgreSQL's, and this process's (the driver and the SMTP sink,
+    which share the machine's two cores with them)."""
+    def spent(pids: list[int]) -> dict[int, float]:
+        found = {}
+        for pid in pids:
+            try:
+                found[pid] = _cpu_seconds(pid)
+            except OSError:  # a PostgreSQL backend that ended meanwhile
+                continue
+        return found
+
+    def grew(before: dict[int, float], after: dict[int, float]) -> float:
+        # Processes alive at both ends: the portal's and its pooled connections' backends all are.
+        return sum(after[pid] - before[pid] for pid in before.keys() & after.keys())
+
+    before = (spent(portal), spent(_postgres_pids()), time.process_time())
+    figures = load()
+    done = max(figures["requests"], 1)
+    return {**figures, "portal_cpu_ms": grew(before[0], spent(portal)) / done * 1000,
+            "postgres_cpu_ms": grew(before[1], spent(_postgres_pids())) / done * 1000,
+            "driver_cpu_ms": (time.process_time() - before[2]) / done * 1000}
+
+
 def _peak_rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
@@ -466,7 +504,9 @@ def main() -> int:
                             return wrk(target, args.seconds, connections=args.connections, cookie=with_cookie)
 
                         measured[name] = _busier_share(workers_of[name], load) if name in workers_of else load()
-                    measured[SIGN_IN] = sign_in_rate(base, mailbox, args.seconds, args.sign_in_threads)
+                    measured[SIGN_IN] = _cpu_per_sign_in(
+                        [portal.pid, *_workers(portal.pid)],
+                        lambda: sign_in_rate(base, mailbox, args.seconds, args.sign_in_threads))
                     figures = ", ".join(f"{name} {r['rps']:.0f}/s" + (" (one worker)" if r.get(
                         "busier_worker_share", 0) > ONE_WORKER else "") for name, r in measured.items())
                     print(f"round {number + 1}: {figures}", file=sys.stderr)
@@ -513,6 +553,11 @@ def _report(results: dict[str, dict[str, float]], fractions: dict[str, float], c
                      f"{r['p99_ms']:.1f} | {r['errors']:.0f} | {statements} |")
     lines += ["", f"Peak RSS of the gunicorn workers (VmHWM): {', '.join(f'{m:.0f} MB' for m in rss)}; "
                   f"median {statistics.median(rss):.0f} MB." if rss else "No worker RSS read."]
+    signing = results.get(SIGN_IN, {})
+    if "portal_cpu_ms" in signing:
+        lines += ["", f"CPU per complete sign-in (medians): the portal {signing['portal_cpu_ms']:.1f} ms (workers, "
+                      f"mail dispatch included), PostgreSQL {signing['postgres_cpu_ms']:.1f} ms, and the benchmark's "
+                      f"own driver and SMTP sink {signing['driver_cpu_ms']:.1f} ms, on the same two cores."]
     lopsided = [f"{name} (round {n + 1})" for n, r in enumerate(rounds) for name, figures in r.items()
                 if figures.get("busier_worker_share", 0) > ONE_WORKER]
     if lopsided:
