@@ -82,6 +82,15 @@ def _lines_total(lines: tuple[Line, ...], currency: str) -> Money:
     return total_of([line.amount for line in lines], currency)
 
 
+@functools.lru_cache(maxsize=4096)
+def _invoice_amounts(lines: tuple[Line, ...], currency: str, tax: Money, amount_paid: Money) -> tuple[Money, Money]:
+    # An invoice's total and what is left to pay, from its values (immutable, so equal values share the result): a
+    # list row asks for them half a dozen times (its state, its amounts, its Pay Now), and an invoice may change.
+    total = _lines_total(lines, currency) + tax
+    left = total - amount_paid
+    return total, left if left.minor > 0 else Money.zero(currency)
+
+
 def day_text(value: dt.date) -> str:
     """A date as staff read it in messages: 5 Dec 2026."""
     return f"{value.day} {value:%b %Y}"
@@ -119,12 +128,11 @@ class Invoice:
 
     @property
     def total(self) -> Money:
-        return _lines_total(self.lines, self.currency) + self.tax
+        return _invoice_amounts(self.lines, self.currency, self.tax, self.amount_paid)[0]
 
     @property
     def outstanding(self) -> Money:
-        left = self.total - self.amount_paid
-        return left if left.minor > 0 else Money.zero(self.currency)
+        return _invoice_amounts(self.lines, self.currency, self.tax, self.amount_paid)[1]
 
     @property
     def is_open(self) -> bool:
