@@ -100,26 +100,25 @@ def _stale(uow: UnitOfWork, message: OutboxMessage, now: dt.datetime) -> str:
 def _record(uow: UnitOfWork, *, clock: Clock, randomness: Randomness, message: OutboxMessage,
             problem: str | None) -> Attempt:
     with uow:
-        # The message as claimed: the claim (a lease) kept every other dispatcher off it since, so it is not read
-        # again (a sign-in's mail is two statements fewer).
-        current = message
+        # Recorded on the message as claimed, not read again: the claim (a lease) kept every other dispatcher off it
+        # since (a sign-in's mail is two statements fewer).
         now = clock.now()
         if problem is None:
-            current.sent(now)
+            message.sent(now)
         else:
-            current.try_failed(now, problem)
-        uow.outbox.update(current)
-        if current.audit_action:
+            message.try_failed(now, problem)
+        uow.outbox.update(message)
+        if message.audit_action:
             # The detail names the document, never the address (the contact id says who).
             outcome = "_sent" if problem is None else "_failed"
-            records.audit(uow, randomness=randomness, at=now, action=current.audit_action + outcome,
-                          company_id=current.company_id, contact_id=current.contact_id,
-                          detail=current.audit_detail + (f": {problem}" if problem else ""))
-        if current.status == OutboxStatus.FAILED and current.subject_ref.startswith(CODE_REF):
-            _code_undelivered(uow, randomness=randomness, now=now, code_id=current.subject_ref[len(CODE_REF):])
+            records.audit(uow, randomness=randomness, at=now, action=message.audit_action + outcome,
+                          company_id=message.company_id, contact_id=message.contact_id,
+                          detail=message.audit_detail + (f": {problem}" if problem else ""))
+        if message.status == OutboxStatus.FAILED and message.subject_ref.startswith(CODE_REF):
+            _code_undelivered(uow, randomness=randomness, now=now, code_id=message.subject_ref[len(CODE_REF):])
         uow.commit()
-    return Attempt(message_id=current.id, contact_id=current.contact_id, to=current.email.to, problem=problem,
-                   status=current.status)
+    return Attempt(message_id=message.id, contact_id=message.contact_id, to=message.email.to, problem=problem,
+                   status=message.status)
 
 
 def _code_undelivered(uow: UnitOfWork, *, randomness: Randomness, now: dt.datetime, code_id: str) -> None:

@@ -131,9 +131,9 @@ def _generic_plan(connection: sa.Connection, explain: str, statement: str, param
             names.append(found.group(1))
         return f"${names.index(found.group(1)) + 1}"
 
-    prepared = re.sub(r"%\((\w+)\)s", number, statement).replace("%%", "%")
+    prepared = re.sub(r"%\((\w+)\)s", number, statement)  # a literal % stays escaped (%%) for the driver
     connection.exec_driver_sql("SET plan_cache_mode = force_generic_plan")
-    connection.exec_driver_sql("PREPARE planned AS " + prepared.replace("%", "%%"))
+    connection.exec_driver_sql("PREPARE planned AS " + prepared)
     try:
         values = ", ".join(f"%({name})s" for name in names)
         # The values go as literals (client-side binding): as parameters of EXECUTE their types would be unknown.

@@ -66,8 +66,8 @@ def pay_now(view: Any, in_form: bool = False) -> Markup:
         return Markup()
     if not choice.providers:
         return Markup('<p class="muted pay-note">{}</p>').format(choice.reason)
-    action = pay_url(view.invoice.id)
     invoice = view.invoice
+    action = pay_url(invoice.id)
     detail = markup_gettext("%(amount)s for invoice %(number)s", amount=format_money(invoice.outstanding),
                             number=invoice.number)
     formaction = Markup(' formaction="{}"').format(action) if in_form else Markup()
